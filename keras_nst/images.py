@@ -1,0 +1,280 @@
+"""Reading and writing images with Pillow.
+
+Everything here works on plain numpy arrays and never imports TensorFlow, so the command line can
+check its images before the (slow, noisy) TensorFlow start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Sixteen-bit and 32-bit integer modes that Pillow's own `convert("RGB")` would clip, not scale.
+_WIDE_INTEGER_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _describe(value: Any) -> str:
+    """A short description of `value` for error messages (arrays by shape, not contents)."""
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Image.Image):
+        return f"PIL image of mode {value.mode!r} and size {value.size}"
+    return repr(value)
+
+
+def validate_size(size: Any, argument: str = "size") -> int | None:
+    """Checks a "longest side in pixels" argument; returns it as an `int` (or `None`)."""
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise ValueError(
+            f"`{argument}` must be a positive integer (the longest side in pixels) or None. "
+            f"Received: {argument}={size!r}"
+        )
+    return int(size)
+
+
+def _open(path: str | os.PathLike, argument: str) -> Image.Image:
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"`{argument}` image file does not exist. Received: {argument}='{path}'")
+    if path.is_dir():
+        raise ValueError(
+            f"`{argument}` must be an image file, not a directory. Received: {argument}='{path}'"
+        )
+    try:
+        # A decompression bomb warning (more than Image.MAX_IMAGE_PIXELS pixels) becomes an error:
+        # decoding such a file could exhaust memory before any size check of ours runs.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(
+            f"`{argument}` image is too large to decode safely ({error}). "
+            f"Received: {argument}='{path}'"
+        ) from None
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"`{argument}` is not an image Pillow can read. Received: {argument}='{path}'"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        # Truncated or corrupt files raise OSError (or SyntaxError for some formats) on load().
+        raise ValueError(
+            f"`{argument}` image could not be decoded ({error}). Received: {argument}='{path}'"
+        ) from None
+    return image
+
+
+def _pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """Converts any Pillow mode to an RGB `uint8` array `(H, W, 3)`."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in _WIDE_INTEGER_MODES:
+        values = np.asarray(image, dtype=np.float64)
+        # 16-bit files use the full 0..65535 range; scale rather than clip.
+        grey = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if image.mode == "F":
+        grey = np.clip(np.rint(np.asarray(image, dtype=np.float64)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent pixels are shown over white, as an image viewer would show them.
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _array_to_rgb(array: np.ndarray, argument: str) -> np.ndarray:
+    if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
+        pass
+    elif array.ndim == 2:
+        array = array[..., None]
+    else:
+        raise ValueError(
+            f"`{argument}` array must have shape `(H, W)`, `(H, W, 1)`, `(H, W, 3)` or "
+            f"`(H, W, 4)`. Received: {argument}={_describe(array)}"
+        )
+    if array.dtype == np.uint8:
+        values = array
+    elif array.dtype == np.uint16:
+        values = np.rint(array / 257.0).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 255:
+            raise ValueError(
+                f"`{argument}` array values must be finite and in [0, 255]. "
+                f"Received: {argument}={_describe(array)} with values in "
+                f"[{array.min()}, {array.max()}]"
+            )
+        values = np.rint(array).astype(np.uint8)
+    else:
+        raise ValueError(
+            f"`{argument}` array must hold numbers. Received: {argument}={_describe(array)}"
+        )
+    if values.shape[-1] == 1:
+        values = np.repeat(values, 3, axis=-1)
+    elif values.shape[-1] == 4:
+        # Alpha over white, as for image files.
+        alpha = values[..., 3:].astype(np.float64) / 255.0
+        values = np.rint(values[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return values
+
+
+def resize_longest_side(image: np.ndarray, size: int | None) -> np.ndarray:
+    """Resizes an RGB `uint8` image so that its longest side is `size` pixels (Lanczos)."""
+    if size is None:
+        return image
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if new_size == (width, height):
+        return image
+    resized = Image.fromarray(image).resize(new_size, Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def load_image(
+    path: str | os.PathLike | Image.Image | np.ndarray,
+    size: int | None = None,
+    *,
+    argument: str = "path",
+) -> np.ndarray:
+    """Reads an image as RGB `uint8` of shape `(H, W, 3)`.
+
+    EXIF orientation is honoured; grey, palette, alpha (composited over white), CMYK and 16-bit
+    inputs become 8-bit RGB.
+
+    Args:
+        path: a file path, a `PIL.Image.Image`, or an array of shape `(H, W)`, `(H, W, 1)`,
+            `(H, W, 3)` or `(H, W, 4)` (`uint8`, `uint16`, or numbers in [0, 255]).
+        size: if given, the image is resized (Lanczos) so that its longest side is `size` pixels,
+            keeping its aspect ratio.
+        argument: the name used for this input in error messages.
+
+    Returns:
+        `uint8` array of shape `(H, W, 3)`.
+
+    Raises:
+        ValueError: the file is missing, unreadable, corrupt, too large to decode safely, or the
+            array has the wrong shape or values; or `size` is not a positive integer.
+    """
+    size = validate_size(size)
+    if isinstance(path, np.ndarray):
+        rgb = _array_to_rgb(path, argument)
+    elif isinstance(path, Image.Image):
+        rgb = _pil_to_rgb(path)
+    elif isinstance(path, (str, os.PathLike)):
+        with _open(path, argument) as image:
+            rgb = _pil_to_rgb(image)
+    else:
+        raise ValueError(
+            f"`{argument}` must be a file path, a PIL image or a numpy array. "
+            f"Received: {argument}={_describe(path)}"
+        )
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError(f"`{argument}` image is empty. Received: {argument}={_describe(path)}")
+    return resize_longest_side(rgb, size)
+
+
+def to_uint8(image: Any) -> np.ndarray:
+    """Rounds and clips an RGB image with values in [0, 255] to `uint8`."""
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array
+    return np.clip(np.rint(np.asarray(array, dtype=np.float64)), 0, 255).astype(np.uint8)
+
+
+def output_format(path: str | os.PathLike, argument: str = "path") -> str:
+    """The Pillow format name for an output path, from its extension."""
+    suffix = Path(path).suffix.lower()
+    formats = Image.registered_extensions()
+    if suffix not in formats or formats[suffix] not in Image.SAVE:
+        known = sorted(ext for ext, fmt in formats.items() if fmt in ("PNG", "JPEG", "WEBP", "TIFF", "BMP"))
+        raise ValueError(
+            f"`{argument}` must end with an image extension Pillow can write, such as "
+            f"{', '.join(known)}. Received: {argument}='{path}'"
+        )
+    return formats[suffix]
+
+
+def check_output_path(path: str | os.PathLike, argument: str = "path") -> Path:
+    """Checks that an image can be written at `path`, without writing anything.
+
+    Raises:
+        ValueError: the path is a directory, its directory is missing or not writable, or its
+            extension is not an image format Pillow can write.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"`{argument}` must be a file path, not a directory. Received: {argument}='{path}'"
+        )
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ValueError(
+            f"`{argument}`'s directory does not exist: '{directory}'. Received: {argument}='{path}'"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"`{argument}`'s directory is not writable: '{directory}'. "
+            f"Received: {argument}='{path}'"
+        )
+    output_format(path, argument)
+    return path
+
+
+def save_image(path: str | os.PathLike, image: Any) -> Path:
+    """Writes an RGB image atomically: to a temporary file beside `path`, then renamed.
+
+    A reader never sees a half-written file, and a failed write leaves any earlier file intact.
+
+    Args:
+        path: output file; its extension picks the format (`.png`, `.jpg`, ...).
+        image: `(H, W, 3)` array (or `(1, H, W, 3)`), `uint8` or numbers in [0, 255] (rounded and
+            clipped), or a `PIL.Image.Image`.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: bad path (see `check_output_path`) or an image of the wrong shape.
+    """
+    path = check_output_path(path)
+    if isinstance(image, Image.Image):
+        pil_image = image.convert("RGB")
+    else:
+        array = np.asarray(image)
+        if array.ndim == 4 and array.shape[0] == 1:
+            array = array[0]
+        if array.ndim != 3 or array.shape[-1] != 3:
+            raise ValueError(
+                "`image` must have shape `(H, W, 3)` or `(1, H, W, 3)`. "
+                f"Received: image={_describe(array)}"
+            )
+        pil_image = Image.fromarray(to_uint8(array), mode="RGB")
+    directory = path.parent if str(path.parent) else Path(".")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        # mkstemp creates the file 0600; give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        with os.fdopen(descriptor, "wb") as handle:
+            pil_image.save(handle, format=output_format(path))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return path

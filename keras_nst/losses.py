@@ -1,0 +1,90 @@
+"""The losses of Gatys, Ecker and Bethge, "A Neural Algorithm of Artistic Style" (2015).
+
+Every function returns one value per batch item, shape `(B,)`, computed in float32 whatever the
+dtype of the features (so Grams and losses stay exact under mixed precision).
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def _float32(tensor):
+    return ops.cast(tensor, "float32")
+
+
+def gram_matrix(features):
+    """Gram matrices of feature maps, divided by the number of positions.
+
+    `G_ij = (1 / M) * sum_k F_ik F_jk` for features `F` with `N` channels at `M = H * W`
+    positions.
+
+    Args:
+        features: `(B, H, W, N)` feature maps.
+
+    Returns:
+        `(B, N, N)` float32 Gram matrices.
+    """
+    # Deviation from Gatys et al.: their G is the plain sum over positions. We divide by M so a
+    # style image of any size gives the same target; `style_loss` divides by 4 N^2 only, so for
+    # equal sizes E_l = sum (G - A)^2 / (4 N^2 M^2) exactly as in the paper.
+    features = _float32(features)
+    shape = ops.shape(features)
+    num_positions = shape[1] * shape[2]
+    flat = ops.reshape(features, (shape[0], -1, shape[3]))
+    gram = ops.einsum("bmi,bmj->bij", flat, flat)
+    return gram / ops.cast(num_positions, "float32")
+
+
+def content_loss(features, target):
+    """Content loss `L = 1/2 * sum (F - P)^2` per batch item.
+
+    Args:
+        features: `(B, H, W, C)` features of the generated images.
+        target: `(B, H, W, C)` or `(1, H, W, C)` features of the content image.
+
+    Returns:
+        `(B,)` float32 losses.
+    """
+    difference = _float32(features) - _float32(target)
+    return 0.5 * ops.sum(ops.square(difference), axis=(1, 2, 3))
+
+
+def style_loss(features, target_gram):
+    """Style loss of one layer, `E_l = sum (G - A)^2 / (4 N^2 M^2)`, per batch item.
+
+    With `G` and `A` unnormalised Grams of feature maps with `M` positions this is the paper's
+    `E_l`; with `gram_matrix`'s per-position Grams (`G / M`) it is `sum (G/M - A/M)^2 / (4 N^2)`,
+    the same number, and independent of the style image's size.
+
+    Args:
+        features: `(B, H, W, N)` features of the generated images.
+        target_gram: `(N, N)`, `(1, N, N)` or `(B, N, N)` targets from `gram_matrix`.
+
+    Returns:
+        `(B,)` float32 losses.
+    """
+    gram = gram_matrix(features)
+    num_channels = ops.cast(ops.shape(gram)[-1], "float32")
+    difference = gram - _float32(target_gram)
+    return ops.sum(ops.square(difference), axis=(1, 2)) / (4.0 * ops.square(num_channels))
+
+
+def total_variation_loss(images):
+    """Total variation `sum (x[i+1, j] - x[i, j])^2 + (x[i, j+1] - x[i, j])^2` per batch item.
+
+    Not in Gatys et al.: an optional smoothness prior (Mahendran and Vedaldi, 2015, with
+    exponent 2), off by default (`total_variation_weight=0`).
+
+    Args:
+        images: `(B, H, W, C)` images.
+
+    Returns:
+        `(B,)` float32 losses.
+    """
+    images = _float32(images)
+    vertical = images[:, 1:, :, :] - images[:, :-1, :, :]
+    horizontal = images[:, :, 1:, :] - images[:, :, :-1, :]
+    return ops.sum(ops.square(vertical), axis=(1, 2, 3)) + ops.sum(
+        ops.square(horizontal), axis=(1, 2, 3)
+    )

@@ -1,0 +1,42 @@
+"""Shared fixtures: tiny real images from `examples/`, and quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+#: Shallow layers keep model tests fast: a 32 px image through two blocks of VGG-19.
+TINY_CONTENT_LAYERS = {"block2_conv2": 1.0}
+TINY_STYLE_LAYERS = {"block1_conv1": 0.5, "block2_conv1": 0.5}
+
+
+@pytest.fixture(scope="session")
+def content_path() -> Path:
+    return EXAMPLES / "tubingen.jpg"
+
+
+@pytest.fixture(scope="session")
+def style_path() -> Path:
+    return EXAMPLES / "starry_night.jpg"
+
+
+@pytest.fixture(scope="session")
+def second_style_path() -> Path:
+    return EXAMPLES / "great_wave.jpg"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def tiny_task_kwargs() -> dict:
+    return dict(size=32, content_layers=TINY_CONTENT_LAYERS, style_layers=TINY_STYLE_LAYERS)
