@@ -1,0 +1,221 @@
+"""VGG-19 feature extractor: Keras' VGG-19 with average pooling, cut after the deepest layer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterable
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_nst import weights as weights_lib
+from keras_nst.layers import POOLING, VGG19_LAYERS, check_layer_name, layer_index
+
+#: ImageNet mean in BGR order, as `keras.applications.vgg19.preprocess_input` subtracts it.
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="keras_nst")
+class CaffePreprocess(keras.layers.Layer):
+    """RGB in [0, 255] to VGG's input: channels reversed to BGR, ImageNet mean subtracted.
+
+    The same arithmetic as `keras.applications.vgg19.preprocess_input`, as a layer so that the
+    gradient flows through it and the extractor takes plain RGB images. Always float32.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        bgr = ops.flip(ops.cast(inputs, self.compute_dtype), axis=-1)
+        return bgr - ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=self.compute_dtype)
+
+
+def check_pooling(pooling) -> str:
+    if pooling not in POOLING:
+        raise ValueError(f"`pooling` must be one of {POOLING}. Received: pooling={pooling!r}")
+    return pooling
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _imagenet_vgg19() -> keras.Model:
+    """Keras' own VGG-19 with its ImageNet weights, failing fast when they cannot be fetched."""
+    try:
+        # Keras downloads (and caches under ~/.keras/models) with urllib, which has no timeout
+        # of its own: bound every blocking network call so an unreachable host cannot hang us.
+        with _socket_timeout(weights_lib.DOWNLOAD_TIMEOUT_SECONDS):
+            return keras.applications.VGG19(
+                include_top=False, weights="imagenet", input_shape=(None, None, 3)
+            )
+    except Exception as error:
+        raise weights_lib.WeightsUnavailableError(
+            "Could not fetch the VGG-19 ImageNet weights "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            "Pass a local weight file instead (weights='path/to/"
+            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5', a .weights.h5 saved from "
+            "keras.applications.VGG19, or MatConvNet's imagenet-vgg-verydeep-19.mat), or "
+            "weights=None for seeded random weights (approximate results)."
+        ) from None
+
+
+def _set_conv_weights(model: keras.Model, values: dict) -> None:
+    for name, (kernel, bias) in values.items():
+        layer = model.get_layer(name)
+        expected = tuple(tuple(w.shape) for w in layer.weights)
+        if (tuple(kernel.shape), tuple(bias.shape)) != expected:
+            raise ValueError(
+                f"`weights` has shapes {kernel.shape} and {bias.shape} for layer {name!r}; "
+                f"VGG-19 needs {expected[0]} and {expected[1]}."
+            )
+        layer.set_weights([kernel, bias])
+
+
+def _load_keras_file(model: keras.Model, path) -> None:
+    """Loads a Keras-written VGG-19 weight file, with or without the classifier layers."""
+    before = {name: model.get_layer(name).get_weights()[0] for name in weights_lib.CONV_LAYERS}
+    try:
+        if os.fspath(path).endswith(".weights.h5"):
+            try:
+                model.load_weights(os.fspath(path))
+            except Exception:
+                # Saved from the full classifier (include_top=True): load it there, keep the
+                # convolutions.
+                full = keras.applications.VGG19(include_top=True, weights=None)
+                full.load_weights(os.fspath(path))
+                _set_conv_weights(
+                    model,
+                    {n: tuple(full.get_layer(n).get_weights()) for n in weights_lib.CONV_LAYERS},
+                )
+        else:
+            # Keras' own legacy files (vgg19_weights_tf_dim_ordering_tf_kernels[_notop].h5):
+            # match layers by name, so the classifier's layers in a full file are skipped.
+            model.load_weights(os.fspath(path), by_name=True)
+    except Exception as error:
+        message = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(
+            "`weights` file could not be loaded into VGG-19's convolutional layers "
+            f"({type(error).__name__}: {message}). Received: weights='{path}'"
+        ) from None
+    missing = [
+        name
+        for name, kernel in before.items()
+        if np.array_equal(kernel, model.get_layer(name).get_weights()[0])
+    ]
+    if missing:
+        raise ValueError(
+            f"`weights` file has no weights for VGG-19 layers {missing}. "
+            f"Received: weights='{path}'"
+        )
+
+
+def vgg19_base(weights="imagenet", seed: int = 0) -> keras.Model:
+    """`keras.applications.VGG19` without its classifier, holding the requested weights.
+
+    Args:
+        weights: `"imagenet"`, a path to a `.weights.h5`/`.h5` file written by Keras for VGG-19
+            (with or without the classifier), MatConvNet's `imagenet-vgg-verydeep-19.mat`, or
+            `None` for He-normal random weights drawn from `seed`.
+        seed: seed for `weights=None`.
+
+    Raises:
+        ValueError: a bad `weights` argument or an unreadable file.
+        WeightsUnavailableError: `"imagenet"` weights could not be fetched.
+    """
+    weights = weights_lib.check_weights(weights)
+    if weights == "imagenet":
+        return _imagenet_vgg19()
+    model = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    if weights is None:
+        shapes = {
+            name: tuple(tuple(w.shape) for w in model.get_layer(name).weights)
+            for name in weights_lib.CONV_LAYERS
+        }
+        _set_conv_weights(model, weights_lib.he_normal_weights(shapes, seed))
+    elif os.fspath(weights).endswith(".mat"):
+        _set_conv_weights(model, weights_lib.load_matconvnet(weights))
+    else:
+        _load_keras_file(model, weights)
+    return model
+
+
+def vgg19_extractor(
+    layers: Iterable[str],
+    *,
+    pooling: str = "avg",
+    weights="imagenet",
+    seed: int = 0,
+) -> keras.Model:
+    """A frozen VGG-19 that maps RGB images to their features at `layers`.
+
+    It is `keras.applications.VGG19`'s convolutional stack (the fully connected layers
+    removed), cut after the deepest requested layer, with Caffe preprocessing (RGB to BGR,
+    ImageNet mean subtracted) inside, so it takes RGB in [0, 255] of any size.
+
+    Args:
+        layers: VGG-19 layer names, e.g. `["block1_conv1", "block4_conv2"]`.
+        pooling: `"avg"` replaces every `MaxPooling2D` with an `AveragePooling2D` of the same
+            size and stride, as Gatys et al. do ("improves the gradient flow"); `"max"` keeps
+            VGG-19's max pooling.
+        weights: see `vgg19_base`.
+        seed: seed of the random weights when `weights=None`.
+
+    Returns:
+        A frozen `keras.Model` mapping `(B, H, W, 3)` images to `{layer_name: (B, h, w, c)}`.
+
+    Raises:
+        ValueError: unknown layer names, bad `pooling` or `weights`.
+        WeightsUnavailableError: `"imagenet"` weights could not be fetched.
+
+    Example:
+
+    >>> extractor = vgg19_extractor(["block1_conv1"], weights=None)
+    >>> extractor(np.zeros((1, 32, 32, 3)))["block1_conv1"].shape
+    TensorShape([1, 32, 32, 64])
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    wanted = sorted({check_layer_name(name, "layers") for name in layers}, key=layer_index)
+    if not wanted:
+        raise ValueError("`layers` must name at least one VGG-19 layer. Received: layers=[]")
+    check_pooling(pooling)
+    base = vgg19_base(weights, seed)
+    deepest = layer_index(wanted[-1])
+
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    x = CaffePreprocess(name="caffe_preprocess")(inputs)
+    outputs = {}
+    for name in VGG19_LAYERS[: deepest + 1]:
+        layer = base.get_layer(name)
+        if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
+            layer = keras.layers.AveragePooling2D(
+                pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding, name=name
+            )
+        x = layer(x)
+        if name in wanted:
+            outputs[name] = x
+    extractor = keras.Model(inputs, outputs, name=f"vgg19_{pooling}_pool_extractor")
+    extractor.trainable = False
+    return extractor
+
+
+def conv_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`{layer_name: (kernel, bias)}` of the conv layers a VGG-19 model (or extractor) holds."""
+    names = {layer.name for layer in model.layers}
+    return {
+        name: tuple(model.get_layer(name).get_weights())
+        for name in weights_lib.CONV_LAYERS
+        if name in names
+    }
