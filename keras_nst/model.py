@@ -1,0 +1,258 @@
+"""StyleTransferModel: a Keras model whose only trainable variable is the image being painted."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_nst import losses
+from keras_nst import optimizers as optimizers_lib
+from keras_nst.extractor import check_pooling, vgg19_extractor
+from keras_nst.images import to_uint8
+from keras_nst.task import StyleTask
+
+#: Steps of one epoch when `fit` is called without `steps_per_epoch`.
+DEFAULT_STEPS_PER_EPOCH = 100
+
+
+@keras.saving.register_keras_serializable(package="keras_nst")
+class PixelRange(keras.constraints.Constraint):
+    """Keeps pixels in [0, 255] after every optimizer update.
+
+    Gatys et al. optimise unconstrained; clipping keeps the image displayable and the
+    optimiser from wandering into colours no picture has (a projected-gradient step).
+    """
+
+    def __call__(self, w):
+        return ops.clip(w, 0.0, 255.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_nst")
+class StyleTransferModel(keras.Model):
+    """Paints `task.num_variants` images by gradient descent on Gatys et al.'s losses.
+
+    The image, shape `(num_variants, H, W, 3)` RGB in [0, 255], is the model's only trainable
+    variable; the VGG-19 extractor is frozen. Content features and style Grams of the task are
+    computed once, here, and kept as non-trainable variables; `train_step` computes every
+    variant's weighted losses, applies the compiled optimizer and clips pixels to [0, 255].
+
+    Logged losses are weighted and summed over variants: `loss = content_loss + style_loss
+    (+ total_variation_loss)`, with `content_loss = alpha * sum_l w_l L_content(l)` and
+    `style_loss = beta * sum_l w_l E_l`. They are the values at the step just taken (not
+    running means), so `History` holds each epoch's last step.
+
+    Args:
+        task: a `StyleTask`.
+        weights: VGG-19 weights: `"imagenet"`, a weight file path, or `None` (He-normal random
+            weights seeded by `task.seed`). See `vgg19_extractor`.
+        pooling: `"avg"` (Gatys et al.) or `"max"` (VGG-19 as trained).
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Example:
+
+    >>> model = StyleTransferModel(task, weights=None)
+    >>> model.compile(optimizer=keras.optimizers.Adam(learning_rate=10.0))
+    >>> history = model.fit(task, epochs=2, steps_per_epoch=50)
+    >>> keras_nst.save_image("out.png", model.images()[0])
+    """
+
+    def __init__(self, task: StyleTask, *, weights="imagenet", pooling: str = "avg", **kwargs):
+        if not isinstance(task, StyleTask):
+            raise ValueError(
+                f"`task` must be a keras_nst.StyleTask. Received: task={type(task).__name__}"
+            )
+        check_pooling(pooling)
+        super().__init__(**kwargs)
+
+        # === Config ===
+        self.task = task
+        self.pooling = pooling
+        self.weights_source = weights  # `weights` is Keras' list of variables
+        self.content_layer_names = task.content_layer_names
+        self.style_layer_names = task.style_layer_names
+
+        # === Layers ===
+        self.extractor = vgg19_extractor(
+            self.content_layer_names + self.style_layer_names,
+            pooling=pooling,
+            weights=weights,
+            seed=task.seed,
+        )
+
+        # === Targets, computed once ===
+        content_features = self.extractor(task.content_image[None].astype("float32"))
+        self.content_targets = [
+            self._constant(content_features[name], f"content_target_{name}")
+            for name in self.content_layer_names
+        ]
+        style_grams = {name: [] for name in self.style_layer_names}
+        for image in task.style_images:
+            features = self.extractor(image[None].astype("float32"))
+            for name in self.style_layer_names:
+                style_grams[name].append(losses.gram_matrix(features[name])[0])
+        blend = np.array([variant.style_blend for variant in task.variants], "float32")
+        self.style_targets = [
+            self._constant(
+                ops.einsum("vs,sij->vij", blend, ops.stack(style_grams[name])),
+                f"style_target_{name}",
+            )
+            for name in self.style_layer_names
+        ]
+
+        # === Per-variant weights: alpha * w_l, beta * w_l and the TV weight ===
+        self.content_weights = np.array(
+            [
+                [v.content_weight * v.content_layers.get(name, 0.0) for name in self.content_layer_names]
+                for v in task.variants
+            ],
+            "float32",
+        ).reshape(task.num_variants, len(self.content_layer_names))
+        self.style_weights = np.array(
+            [
+                [v.style_weight * v.style_layers.get(name, 0.0) for name in self.style_layer_names]
+                for v in task.variants
+            ],
+            "float32",
+        ).reshape(task.num_variants, len(self.style_layer_names))
+        self.total_variation_weights = np.array(
+            [v.total_variation_weight for v in task.variants], "float32"
+        )
+        self._log_total_variation = bool(self.total_variation_weights.any())
+
+        # === The image ===
+        initial = task.initial_images()
+        self.image = self.add_weight(
+            shape=initial.shape,
+            initializer=lambda shape, dtype: ops.convert_to_tensor(initial, dtype),
+            dtype="float32",
+            trainable=True,
+            constraint=PixelRange(),
+            # Under a distribution strategy, every replica holds the same image; reading and
+            # writing the first replica's copy keeps runs identical to one device.
+            aggregation="only_first_replica",
+            name="image",
+        )
+        self.built = True
+
+    def _constant(self, value, name):
+        return self.add_weight(
+            shape=tuple(value.shape),
+            initializer=lambda shape, dtype: ops.convert_to_tensor(value, dtype),
+            dtype="float32",
+            trainable=False,
+            name=name,
+        )
+
+    # === Losses ===
+
+    def compute_losses(self, images) -> dict:
+        """Every variant's weighted losses for `images` of shape `(num_variants, H, W, 3)`.
+
+        Returns:
+            dict of `(num_variants,)` tensors: `loss`, `content_loss`, `style_loss`,
+            `total_variation_loss`, and `style_loss/<layer>` (each layer's `beta * w_l * E_l`).
+        """
+        features = self.extractor(images)
+        num_variants = ops.shape(images)[0]
+        zeros = ops.zeros((num_variants,), "float32")
+        content = zeros
+        for index, (name, target) in enumerate(zip(self.content_layer_names, self.content_targets)):
+            layer_loss = losses.content_loss(features[name], target)
+            content = content + self.content_weights[:, index] * layer_loss
+        result = {}
+        style = zeros
+        for index, (name, target) in enumerate(zip(self.style_layer_names, self.style_targets)):
+            layer_loss = self.style_weights[:, index] * losses.style_loss(features[name], target)
+            result[f"style_loss/{name}"] = layer_loss
+            style = style + layer_loss
+        total_variation = self.total_variation_weights * losses.total_variation_loss(images)
+        result.update(
+            loss=content + style + total_variation,
+            content_loss=content,
+            style_loss=style,
+            total_variation_loss=total_variation,
+        )
+        return result
+
+    def _logs(self, per_variant: dict) -> dict:
+        keys = ["loss", "content_loss", "style_loss"]
+        if self._log_total_variation:
+            keys.append("total_variation_loss")
+        return {key: ops.sum(per_variant[key]) for key in keys}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            per_variant = self.compute_losses(self.image)
+            total = ops.sum(per_variant["loss"])
+            # Keras sums gradients over replicas; every replica computes the whole loss.
+            scaled = total / tf.distribute.get_strategy().num_replicas_in_sync
+        gradients = tape.gradient(scaled, [self.image])
+        self.optimizer.apply(gradients, [self.image])
+        return self._logs(per_variant)
+
+    def test_step(self, data):
+        return self._logs(self.compute_losses(self.image))
+
+    @property
+    def metrics(self):
+        # Logs are the current step's losses, not running means: no metric objects to reset.
+        return []
+
+    # === Keras entry points ===
+
+    def compile(self, optimizer=None, *, jit_compile: bool = False, **kwargs):
+        """Configures the optimizer.
+
+        Args:
+            optimizer: a `keras.optimizers.Optimizer`, a name in
+                `keras_nst.optimizers.OPTIMIZERS` (with a pixel-scale learning rate), or `None`
+                for `Adam(learning_rate=10)`.
+            jit_compile: XLA stays off by default: it is slower for this step on CPU and fails
+                under `MirroredStrategy`.
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        super().compile(
+            optimizer=optimizers_lib.get(optimizer), jit_compile=jit_compile, **kwargs
+        )
+
+    def _dataset(self, x):
+        if x is not None and x is not self.task:
+            raise ValueError(
+                "`x` must be the StyleTask this model was built with (or None): the model's "
+                f"targets are computed from it. Received: x={x!r}"
+            )
+        # Keras' loops need data; the step ignores it. One element per replica, since a
+        # distributed dataset must feed every replica.
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        return tf.data.Dataset.from_tensors(tf.zeros((replicas,), "float32")).repeat()
+
+    def fit(self, x=None, y=None, *args, steps_per_epoch=None, **kwargs):
+        """Runs the optimisation: `model.fit(task, epochs=..., steps_per_epoch=...)`.
+
+        `x` is the model's `StyleTask` (or `None`); each step is one optimizer update of the
+        image. Without `steps_per_epoch`, an epoch is `DEFAULT_STEPS_PER_EPOCH` steps. Every
+        other argument (`epochs`, `callbacks`, `verbose`, `initial_epoch`, ...) is Keras'.
+        """
+        # The data is a placeholder; shuffling it means nothing (and Keras would warn).
+        kwargs.setdefault("shuffle", False)
+        return super().fit(
+            self._dataset(x),
+            y,
+            *args,
+            steps_per_epoch=steps_per_epoch or DEFAULT_STEPS_PER_EPOCH,
+            **kwargs,
+        )
+
+    def evaluate(self, x=None, y=None, *args, steps=None, **kwargs):
+        """The current losses (one step, no update): `model.evaluate(task, return_dict=True)`."""
+        return super().evaluate(self._dataset(x), y, *args, steps=steps or 1, **kwargs)
+
+    def variant_losses(self) -> dict[str, np.ndarray]:
+        """Each variant's current weighted losses, as numpy arrays of shape `(num_variants,)`."""
+        return {k: np.asarray(v) for k, v in self.compute_losses(self.image).items()}
+
+    def images(self) -> np.ndarray:
+        """The painted images, `uint8` of shape `(num_variants, H, W, 3)`."""
+        return to_uint8(ops.convert_to_numpy(self.image))
