@@ -1,0 +1,238 @@
+"""The `keras-nst` command: `keras-nst stylize CONTENT STYLE -o OUT.png`.
+
+Arguments and images are checked before TensorFlow starts, so a typo costs a fraction of a
+second and prints one line on stderr; TensorFlow's start-up notices are held back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from keras_nst import images, optimizers, weights as weights_lib
+from keras_nst.layers import POOLING
+from keras_nst.task import INIT_MODES, StyleTask
+
+PROG = "keras-nst"
+#: Optimisation steps of `keras-nst stylize` when `--steps` is not given.
+DEFAULT_STEPS = 500
+WEIGHT_CHOICES = ("auto", "imagenet", "random")
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+_TASK_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(StyleTask.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage dump)."""
+
+    def error(self, message):
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _layer_weights(text: str) -> dict[str, float]:
+    """`block1_conv1=0.5,block2_conv1=0.5` or `block4_conv2` (weight 1 each)."""
+    layers = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition("=")
+        try:
+            layers[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"layer weights must look like 'block4_conv2=1.0,block5_conv2=0.5'; "
+                f"{weight!r} is not a number"
+            ) from None
+    return layers
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as '0.7,0.3'; got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Neural style transfer (Gatys et al.) with Keras.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    stylize = commands.add_parser(
+        "stylize",
+        help="paint CONTENT in the style of STYLE",
+        description="Paint CONTENT in the style of STYLE (several styles are blended).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    d = _TASK_DEFAULTS
+    add = stylize.add_argument
+    add("content", help="content image (photo)")
+    add("style", nargs="+", help="style image(s) (painting)")
+    add("-o", "--output", required=True, help="output image (.png, .jpg, ...), written atomically")
+    add("--size", type=int, default=d["size"], help="longest side of the result in pixels")
+    add("--style-size", type=int, default=None, help="longest side of the style images (default: --size)")
+    add("--steps", type=int, default=DEFAULT_STEPS, help="optimisation steps")
+    add("--optimizer", default="adam", help=f"one of {', '.join(optimizers.OPTIMIZERS)}")
+    add("--learning-rate", type=float, default=None, help="default: the optimizer's pixel-scale default")
+    add("--pooling", default="avg", help=f"one of {', '.join(POOLING)}")
+    add("--content-weight", type=float, default=d["content_weight"], help="alpha")
+    add("--style-weight", type=float, default=d["style_weight"], help="beta")
+    add("--tv-weight", type=float, default=d["total_variation_weight"], help="total variation weight")
+    add("--content-layers", type=_layer_weights, default=None, help="e.g. block4_conv2=1.0 (default: Gatys')")
+    add("--style-layers", type=_layer_weights, default=None,
+        help="e.g. block1_conv1=0.2,block2_conv1=0.2 (default: Gatys' conv1 of each block, 0.2 each)")
+    add("--style-blend", type=_float_list, default=None, help="weights of several style images, e.g. 0.7,0.3")
+    add("--init", default=d["init"], help=f"one of {', '.join(INIT_MODES)}, or an image path")
+    add("--noise-ratio", type=float, default=d["noise_ratio"], help="noise share for --init content+noise")
+    add("--seed", type=int, default=d["seed"], help="seed of the initial noise and of random VGG weights")
+    add("--weights", default="auto",
+        help="VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
+        "or a .h5/.weights.h5/.mat file")
+    add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
+    add("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _check(args) -> StyleTask:
+    """Everything that can be checked before TensorFlow starts."""
+    images.check_output_path(args.output, "--output")
+    if args.steps <= 0:
+        raise ValueError(f"`--steps` must be a positive integer. Received: --steps={args.steps}")
+    optimizers.check_optimizer_name(args.optimizer)
+    if args.learning_rate is not None:
+        optimizers.check_learning_rate(args.learning_rate)
+    if args.pooling not in POOLING:
+        raise ValueError(f"`--pooling` must be one of {POOLING}. Received: --pooling={args.pooling!r}")
+    if args.weights not in WEIGHT_CHOICES:
+        weights_lib.check_weights(args.weights)
+    return StyleTask(
+        args.content,
+        args.style if len(args.style) > 1 else args.style[0],
+        size=args.size,
+        style_size=args.style_size,
+        content_layers=args.content_layers,
+        style_layers=args.style_layers,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        total_variation_weight=args.tv_weight,
+        init=args.init,
+        noise_ratio=args.noise_ratio,
+        seed=args.seed,
+        style_blend=args.style_blend,
+    )
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Holds back what C++ libraries write to stderr (TensorFlow's start-up notices).
+
+    What was written is shown after all if the block fails, so no real error is hidden.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _build_model(task: StyleTask, args):
+    from keras_nst.model import StyleTransferModel
+
+    weights = {"auto": "imagenet", "random": None}.get(args.weights, args.weights)
+    try:
+        return StyleTransferModel(task, weights=weights, pooling=args.pooling)
+    except weights_lib.WeightsUnavailableError as error:
+        if args.weights != "auto":
+            raise
+        print(
+            f"{PROG}: warning: {_one_line(error).split(' Pass a local')[0]} Using seeded random "
+            "VGG-19 weights (--weights random): results are approximate.",
+            file=sys.stderr,
+        )
+        return StyleTransferModel(task, weights=None, pooling=args.pooling)
+
+
+def stylize(args) -> int:
+    try:
+        task = _check(args)
+    except ValueError as error:
+        return _fail(_one_line(error), EXIT_USAGE)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_stderr():
+        import tensorflow as tf  # noqa: F401  (start-up notices are held back here)
+        import keras
+
+    from keras_nst.callbacks import ImageSummary
+
+    try:
+        model = _build_model(task, args)
+        model.compile(optimizer=optimizers.get(args.optimizer, args.learning_rate))
+        callbacks = []
+        if args.logdir:
+            callbacks = [keras.callbacks.TensorBoard(log_dir=args.logdir, update_freq=1)]
+            callbacks.append(ImageSummary(args.logdir))
+        model.fit(
+            task,
+            epochs=1,
+            steps_per_epoch=args.steps,
+            callbacks=callbacks,
+            verbose=0 if args.quiet else "auto",
+        )
+        output = images.save_image(args.output, model.images()[0])
+    except (ValueError, weights_lib.WeightsUnavailableError) as error:
+        return _fail(_one_line(error), EXIT_USAGE if isinstance(error, ValueError) else EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return _fail("interrupted; no output written", EXIT_INTERRUPTED)
+    print(f"Wrote {output}")
+    if args.logdir:
+        print(f"TensorBoard logs in {args.logdir}: tensorboard --logdir {Path(args.logdir).parent}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (0 on success)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as error:
+        return _fail(_one_line(error), EXIT_USAGE)
+    if args.command == "stylize":
+        return stylize(args)
+    return _fail(f"unknown command {args.command!r}", EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The command line: a real (tiny) run, and one clean stderr line per mistake."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_nst.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = [
+    "--size", "32", "--steps", "3", "--weights", "random", "--quiet",
+    "--content-layers", "block2_conv2", "--style-layers", "block1_conv1=0.5,block2_conv1=0.5",
+]
+
+
+def _run(content_path, style_path, output, *extra):
+    return main(["stylize", str(content_path), str(style_path), "-o", str(output), *TINY, *extra])
+
+
+def test_stylize_writes_the_image_and_tensorboard_logs(content_path, style_path, tmp_path, capsys):
+    output = tmp_path / "out.png"
+    logdir = tmp_path / "logs" / "run"
+    assert _run(content_path, style_path, output, "--logdir", str(logdir)) == 0
+    with Image.open(output) as image:
+        assert image.size == (32, 24) and image.mode == "RGB"
+    assert list((logdir / "train").glob("events.out.tfevents.*"))
+    out = capsys.readouterr().out
+    assert f"Wrote {output}" in out and "tensorboard --logdir" in out
+
+
+def test_stylize_blends_several_styles(content_path, style_path, second_style_path, tmp_path):
+    output = tmp_path / "blend.jpg"
+    code = main([
+        "stylize", str(content_path), str(style_path), str(second_style_path), "-o", str(output),
+        *TINY, "--style-blend", "0.7,0.3", "--optimizer", "rmsprop", "--init", "content+noise",
+    ])
+    assert code == 0 and output.exists()
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("keras-nst: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"content": "missing.jpg"}, r"`content` image file does not exist"),
+        ({"extra": ["--style-layers", "blok1_conv1=1"]}, r"Did you mean 'block1_conv1'\?"),
+        ({"extra": ["--style-weight", "-1"]}, r"`style_weight` must be a finite number >= 0"),
+        ({"extra": ["--content-weight", "nan"]}, r"`content_weight` must be a finite number"),
+        ({"extra": ["--pooling", "min"]}, r"`--pooling` must be one of"),
+        ({"extra": ["--optimizer", "adamax"]}, r"`optimizer` must be one of"),
+        ({"extra": ["--learning-rate", "0"]}, r"`learning_rate` must be a positive"),
+        ({"extra": ["--size", "0"]}, r"`size` must be a positive integer"),
+        ({"extra": ["--steps", "0"]}, r"`--steps` must be a positive integer"),
+        ({"extra": ["--init", "static"]}, r"`init` must be one of"),
+        ({"extra": ["--weights", "vgg.pth"]}, r"`weights` must be 'imagenet', None"),
+        ({"extra": ["--weights", "missing.h5"]}, r"`weights` file does not exist"),
+        ({"extra": ["--size", "big"]}, r"argument --size: invalid int value"),
+        ({"extra": ["--colour"]}, r"unrecognized arguments: --colour"),
+        ({"output": "nowhere/out.png"}, r"`--output`'s directory does not exist"),
+        ({"output": "out.xyz"}, r"`--output` must end with an image extension"),
+        ({"output": "."}, r"`--output` must be a file path, not a directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_no_output(
+    content_path, style_path, tmp_path, monkeypatch, capsys, change, message
+):
+    monkeypatch.chdir(tmp_path)
+    content = change.get("content", str(content_path))
+    output = change.get("output", "out.png")
+    code = main(["stylize", content, str(style_path), "-o", output, *TINY, *change.get("extra", [])])
+    assert code == 2
+    assert re.search(message, _error_line(capsys))
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_corrupt_image_is_named(content_path, tmp_path, capsys):
+    broken = tmp_path / "style.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    assert _run(content_path, broken, tmp_path / "out.png") == 2
+    assert "`style`" in _error_line(capsys)
+    assert not (tmp_path / "out.png").exists()
+
+
+def _subprocess(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_nst", *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_python_m_error_is_one_clean_line_even_after_tensorflow_starts(content_path, style_path, tmp_path):
+    # A corrupt weight file is only found once TensorFlow runs: its start-up notices must not
+    # reach stderr, and no traceback either.
+    weights = tmp_path / "vgg19.weights.h5"
+    weights.write_bytes(b"not hdf5" * 10)
+    result = _subprocess(
+        "stylize", str(content_path), str(style_path), "-o", "out.png", "--size", "32",
+        "--steps", "1", "--weights", str(weights), cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("keras-nst: error: `weights` file could not be loaded")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_help_lists_library_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stylize", "--help"])
+    assert exit_info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--style-weight STYLE_WEIGHT beta (default: 10000.0)" in out
+    assert "--init INIT" in out and "(default: content)" in out
+
+
+def test_quickstart_example_runs(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "quickstart.py"), "--size", "32", "--steps", "3",
+         "--output", str(tmp_path / "q.png")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with Image.open(tmp_path / "q.png") as image:
+        assert image.size == (32, 24)
