@@ -28,7 +28,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-cpu
 	@mkdir -p $(dir $(DEMO_OUTPUT))
 	$(BIN)/keras-nst stylize $(DEMO_CONTENT) $(DEMO_STYLE) -o $(DEMO_OUTPUT) \
-		--size 256 --steps 300 --style-weight 1e6 --logdir $(DEMO_LOGDIR)
+		--size 256 --steps 300 --style-weight 3e6 --logdir $(DEMO_LOGDIR)
 	@echo "Painting: $(DEMO_OUTPUT)"
 	@echo "TensorBoard logs: $(DEMO_LOGDIR)  (view them with: $(BIN)/tensorboard --logdir logs)"
 

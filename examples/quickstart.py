@@ -26,7 +26,7 @@ task = keras_nst.StyleTask(
     content=HERE / "tubingen.jpg",
     style=HERE / "starry_night.jpg",
     size=args.size,
-    style_weight=1e4 if args.weights else 1e6,
+    style_weight=1e4 if args.weights else 3e6,
     init="content",
 )
 

@@ -1,57 +1,127 @@
-"""Keras callbacks for watching a painting."""
+"""Keras callbacks for watching a painting in TensorBoard."""
 
 from __future__ import annotations
 
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
+from keras import ops
+
+#: Default root of TensorBoard runs; each run is a subdirectory (`tensorboard --logdir logs`).
+DEFAULT_LOG_ROOT = "logs"
 
 
-class ImageSummary(keras.callbacks.Callback):
-    """Writes the painted images to TensorBoard (`tf.summary.image`).
+def _layer_string(layers: dict[str, float]) -> str:
+    return ",".join(f"{name}={weight:g}" for name, weight in layers.items())
 
-    Beside `keras.callbacks.TensorBoard(log_dir, update_freq=1)`, which logs the losses every
-    step, this shows the images themselves, every `image_every` steps and when `fit` ends.
+
+def run_hparams(model) -> dict:
+    """The settings of a `StyleTransferModel` run as HParams values (str, int, float, bool).
+
+    A task with variants is described by its first image's settings, plus `num_variants`.
+    """
+    task = model.task
+    variant = task.variants[0]
+    optimizer = model.optimizer
+    weights = model.weights_source
+    return {
+        "optimizer": type(optimizer).__name__ if optimizer is not None else "none",
+        "learning_rate": float(ops.convert_to_numpy(optimizer.learning_rate))
+        if optimizer is not None
+        else 0.0,
+        "pooling": model.pooling,
+        "weights": "random" if weights is None else os.path.basename(os.fspath(weights)),
+        "content_layers": _layer_string(variant.content_layers),
+        "style_layers": _layer_string(variant.style_layers),
+        "content_weight": variant.content_weight,
+        "style_weight": variant.style_weight,
+        "total_variation_weight": variant.total_variation_weight,
+        "size": max(task.height, task.width),
+        "init": variant.describe_init(),
+        "noise_ratio": variant.noise_ratio,
+        "seed": task.seed,
+        "num_variants": task.num_variants,
+    }
+
+
+class StyleTensorBoard(keras.callbacks.Callback):
+    """Writes a painting's losses, images and settings to TensorBoard.
+
+    Per optimisation step: `loss`, `content_loss`, `style_loss`, `style_loss/<layer>` for every
+    style layer, `total_variation_loss` when used, and `learning_rate`. Every `image_every`
+    steps and when `fit` ends: the current image of each variant (`image`, one sample per
+    variant). Once per run: the run's settings through TensorBoard's HParams plugin; its
+    metrics are the loss tags above, so the HParams dashboard compares runs by their final
+    losses side by side.
+
+    Steps are the optimizer's iteration count, so a second `fit` continues the curves. It
+    writes only from the host, so it works under a distribution strategy and next to
+    `keras.callbacks.TensorBoard` (which writes to `log_dir/train`; this one to `log_dir`).
 
     Args:
-        log_dir: the run's log directory; images go to its `train` subdirectory, next to
-            Keras' own scalars.
-        image_every: write the images every this many steps; `None` only at the end.
+        log_dir: the run's directory, e.g. `"logs/starry_night_adam"`. Defaults to
+            `logs/<model name>`.
+        image_every: write images every this many steps (`None`: only at the end).
+        hparams: whether to write the HParams summary.
+
+    Example:
+
+    >>> model.fit(task, epochs=3, steps_per_epoch=100,
+    ...           callbacks=[keras_nst.callbacks.StyleTensorBoard("logs/run1", image_every=50)])
     """
 
-    def __init__(self, log_dir: str, image_every: int | None = None):
+    def __init__(
+        self, log_dir: str | os.PathLike | None = None, image_every: int | None = 100, hparams: bool = True
+    ):
         super().__init__()
-        if image_every is not None and (isinstance(image_every, bool) or image_every <= 0):
+        if image_every is not None and (
+            isinstance(image_every, bool) or not isinstance(image_every, int) or image_every <= 0
+        ):
             raise ValueError(
                 "`image_every` must be a positive integer or None. "
                 f"Received: image_every={image_every!r}"
             )
-        self.log_dir = os.fspath(log_dir)
+        self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.image_every = image_every
+        self.hparams = hparams
         self._writer = None
-        self._step = 0
+        self._last_image_step = None
 
-    def _write(self):
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
-        with self._writer.as_default():
-            tf.summary.image(
-                "image",
-                self.model.images(),
-                step=self._step,
-                max_outputs=self.model.task.num_variants,
-            )
-        self._writer.flush()
+    def _step(self) -> int:
+        return int(ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_train_begin(self, logs=None):
+        if self.log_dir is None:
+            self.log_dir = os.path.join(DEFAULT_LOG_ROOT, self.model.name)
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+        if self.hparams:
+            from tensorboard.plugins.hparams import api as hp
+
+            with self._writer.as_default():
+                hp.hparams(run_hparams(self.model), trial_id=os.path.basename(self.log_dir))
+        self._last_image_step = None
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        if self.image_every and self._step % self.image_every == 0:
-            self._write()
+        step = self._step()
+        with self._writer.as_default(step=step):
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(name, float(np.asarray(value)))
+            learning_rate = ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            tf.summary.scalar("learning_rate", float(learning_rate))
+        if self.image_every and step % self.image_every == 0:
+            self._write_images(step)
+
+    def _write_images(self, step: int):
+        with self._writer.as_default(step=step):
+            tf.summary.image("image", self.model.images(), max_outputs=self.model.task.num_variants)
+        self._last_image_step = step
 
     def on_train_end(self, logs=None):
-        if not self.image_every or self._step % self.image_every:
-            self._write()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        step = self._step()
+        if self._last_image_step != step:
+            self._write_images(step)
+        self._writer.flush()
+        self._writer.close()
+        self._writer = None

@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from keras_nst import images, optimizers, weights as weights_lib
-from keras_nst.layers import POOLING
+from keras_nst import choices, images, weights as weights_lib
+from keras_nst.choices import POOLING
 from keras_nst.task import INIT_MODES, StyleTask
 
 PROG = "keras-nst"
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--size", type=int, default=d["size"], help="longest side of the result in pixels")
     add("--style-size", type=int, default=None, help="longest side of the style images (default: --size)")
     add("--steps", type=int, default=DEFAULT_STEPS, help="optimisation steps")
-    add("--optimizer", default="adam", help=f"one of {', '.join(optimizers.OPTIMIZERS)}")
+    add("--optimizer", default="adam", help=f"one of {', '.join(choices.OPTIMIZERS)}")
     add("--learning-rate", type=float, default=None, help="default: the optimizer's pixel-scale default")
     add("--pooling", default="avg", help=f"one of {', '.join(POOLING)}")
     add("--content-weight", type=float, default=d["content_weight"], help="alpha")
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
         "or a .h5/.weights.h5/.mat file")
     add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
+    add("--image-every", type=int, default=100, help="with --logdir: write the image every N steps")
     add("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -119,11 +120,12 @@ def _fail(message: str, code: int) -> int:
 def _check(args) -> StyleTask:
     """Everything that can be checked before TensorFlow starts."""
     images.check_output_path(args.output, "--output")
-    if args.steps <= 0:
-        raise ValueError(f"`--steps` must be a positive integer. Received: --steps={args.steps}")
-    optimizers.check_optimizer_name(args.optimizer)
+    for flag, value in (("--steps", args.steps), ("--image-every", args.image_every)):
+        if value <= 0:
+            raise ValueError(f"`{flag}` must be a positive integer. Received: {flag}={value}")
+    choices.check_optimizer_name(args.optimizer)
     if args.learning_rate is not None:
-        optimizers.check_learning_rate(args.learning_rate)
+        choices.check_learning_rate(args.learning_rate)
     if args.pooling not in POOLING:
         raise ValueError(f"`--pooling` must be one of {POOLING}. Received: --pooling={args.pooling!r}")
     if args.weights not in WEIGHT_CHOICES:
@@ -192,18 +194,18 @@ def stylize(args) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _quiet_stderr():
-        import tensorflow as tf  # noqa: F401  (start-up notices are held back here)
-        import keras
+        import tensorflow  # noqa: F401  (its start-up notices are held back here)
 
-    from keras_nst.callbacks import ImageSummary
+    from keras_nst.callbacks import StyleTensorBoard
 
     try:
         model = _build_model(task, args)
+        from keras_nst import optimizers
+
         model.compile(optimizer=optimizers.get(args.optimizer, args.learning_rate))
         callbacks = []
         if args.logdir:
-            callbacks = [keras.callbacks.TensorBoard(log_dir=args.logdir, update_freq=1)]
-            callbacks.append(ImageSummary(args.logdir))
+            callbacks = [StyleTensorBoard(args.logdir, image_every=args.image_every)]
         model.fit(
             task,
             epochs=1,

@@ -12,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from keras_nst import weights as weights_lib
-from keras_nst.layers import POOLING, VGG19_LAYERS, check_layer_name, layer_index
+from keras_nst.choices import POOLING, VGG19_LAYERS, check_layer_name, layer_index
 
 #: ImageNet mean in BGR order, as `keras.applications.vgg19.preprocess_input` subtracts it.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)

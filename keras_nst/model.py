@@ -40,8 +40,9 @@ class StyleTransferModel(keras.Model):
 
     Logged losses are weighted and summed over variants: `loss = content_loss + style_loss
     (+ total_variation_loss)`, with `content_loss = alpha * sum_l w_l L_content(l)` and
-    `style_loss = beta * sum_l w_l E_l`. They are the values at the step just taken (not
-    running means), so `History` holds each epoch's last step.
+    `style_loss = beta * sum_l w_l E_l`, and `style_loss/<layer>` is each layer's
+    `beta * w_l * E_l`. They are the values at the step just taken (not running means), so
+    `History` holds each epoch's last step.
 
     Args:
         task: a `StyleTask`.
@@ -180,6 +181,7 @@ class StyleTransferModel(keras.Model):
         keys = ["loss", "content_loss", "style_loss"]
         if self._log_total_variation:
             keys.append("total_variation_loss")
+        keys += [f"style_loss/{name}" for name in self.style_layer_names]
         return {key: ops.sum(per_variant[key]) for key in keys}
 
     def train_step(self, data):
@@ -207,7 +209,7 @@ class StyleTransferModel(keras.Model):
 
         Args:
             optimizer: a `keras.optimizers.Optimizer`, a name in
-                `keras_nst.optimizers.OPTIMIZERS` (with a pixel-scale learning rate), or `None`
+                `keras_nst.choices.OPTIMIZERS` (with a pixel-scale learning rate), or `None`
                 for `Adam(learning_rate=10)`.
             jit_compile: XLA stays off by default: it is slower for this step on CPU and fails
                 under `MirroredStrategy`.

@@ -1,28 +1,173 @@
-"""Optimizers for painting pixels, and their defaults.
-
-Keras' default learning rates are tuned for network weights of order 1; here the variable is an
-image in [0, 255] and the loss is of order 1e8, so string names map to learning rates that move
-pixels visibly per step.
-"""
+"""Optimizers for painting pixels: name lookup with pixel-scale defaults, and L-BFGS."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-#: Optimizer names the command line and `get` accept, with their default learning rates.
-DEFAULT_LEARNING_RATES = {
-    # Adam's step is about `learning_rate` pixels whatever the loss scale.
-    "adam": 10.0,
-    # RMSprop's first step is learning_rate / sqrt(1 - rho) ~ 3.2x learning_rate pixels.
-    "rmsprop": 3.0,
-    # Plain gradient descent scales with the loss; this suits the default task's weights.
-    "sgd": 1e-6,
-}
-OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
+import keras
+from keras import ops
+
+from keras_nst.choices import (
+    DEFAULT_LEARNING_RATES,
+    OPTIMIZERS,
+    check_learning_rate,
+    check_optimizer_name,
+)
+
+__all__ = ["DEFAULT_LEARNING_RATES", "LBFGS", "OPTIMIZERS", "get"]
 
 
-def get(identifier: Any = None, learning_rate: float | None = None):
+def _dot(a, b):
+    return ops.sum(a * b)
+
+
+@keras.saving.register_keras_serializable(package="keras_nst")
+class LBFGS(keras.optimizers.Optimizer):
+    """Limited-memory BFGS, one iteration per `fit` step, as a Keras optimizer.
+
+    Gatys et al. optimise with L-BFGS. This runs one L-BFGS iteration per step without a
+    line search (a line search needs several loss evaluations per step, which Keras' loop
+    does not give): the two-loop recursion turns the gradient into a quasi-Newton
+    direction from the last `history_size` curvature pairs, kept in optimizer variables.
+
+    Two safeguards replace the line search:
+    - Powell damping: without a line search many pairs have `s.y <= 0` (or nearly), and
+      plain L-BFGS would have to drop them. Each `y` is blended with `sigma * s` (sigma =
+      |y| / |s|) just enough that `s.y >= 0.2 * sigma * s.s`, so every pair is usable and
+      the inverse Hessian stays positive definite.
+    - Step cap: no pixel moves more than `max_step` in one step; the first step (no
+      history yet) and any non-descent direction fall back to the gradient direction,
+      scaled to exactly `max_step`.
+
+    Args:
+        learning_rate: multiplies the quasi-Newton step (1 is the full step).
+        history_size: number of curvature pairs kept (m).
+        max_step: largest change of any element per step (pixels, for images).
+        damping: Powell's threshold (0.2 in Nocedal and Wright); 0 disables damping.
+        name: optimizer name.
+        **kwargs: other `keras.optimizers.Optimizer` arguments.
+    """
+
+    def __init__(
+        self,
+        learning_rate=1.0,
+        history_size: int = 10,
+        max_step: float = 20.0,
+        damping: float = 0.2,
+        name: str = "lbfgs",
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if isinstance(history_size, bool) or not isinstance(history_size, int) or history_size < 1:
+            raise ValueError(
+                "`history_size` must be a positive integer. "
+                f"Received: history_size={history_size!r}"
+            )
+        if not (isinstance(max_step, (int, float)) and math.isfinite(max_step) and max_step > 0):
+            raise ValueError(
+                f"`max_step` must be a positive finite number. Received: max_step={max_step!r}"
+            )
+        if not (isinstance(damping, (int, float)) and 0 <= damping < 1):
+            raise ValueError(f"`damping` must be in [0, 1). Received: damping={damping!r}")
+        self.history_size = history_size
+        self.max_step = float(max_step)
+        self.damping = float(damping)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        m = self.history_size
+        self._s, self._y, self._rho, self._previous_x, self._previous_g, self._count = (
+            [], [], [], [], [], []
+        )
+        for variable in variables:
+            shape = (m, *variable.shape)
+            self._s.append(self.add_variable(shape, name="lbfgs_s"))
+            self._y.append(self.add_variable(shape, name="lbfgs_y"))
+            self._rho.append(self.add_variable((m,), name="lbfgs_rho"))
+            self._previous_x.append(self.add_variable_from_reference(variable, "lbfgs_x"))
+            self._previous_g.append(self.add_variable_from_reference(variable, "lbfgs_g"))
+            self._count.append(self.add_variable((), dtype="int64", name="lbfgs_count"))
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        s_history, y_history, rho = self._s[index], self._y[index], self._rho[index]
+        count_variable = self._count[index]
+        m = self.history_size
+        x = ops.cast(variable, "float32")
+        g = ops.cast(gradient, "float32")
+
+        # === The newest curvature pair, Powell-damped ===
+        s = x - self._previous_x[index]
+        y = g - self._previous_g[index]
+        ss, sy, yy = _dot(s, s), _dot(s, y), _dot(y, y)
+        has_pair = ops.logical_and(self.iterations > 0, ss > 0)
+        sigma = ops.sqrt(yy / ops.maximum(ss, 1e-30))
+        threshold = self.damping * sigma * ss
+        theta = ops.where(
+            sy >= threshold,
+            1.0,
+            (1.0 - self.damping) * sigma * ss / ops.maximum(sigma * ss - sy, 1e-30),
+        )
+        r = theta * y + (1.0 - theta) * sigma * s
+        sr = _dot(s, r)
+        has_pair = ops.logical_and(has_pair, sr > 0)
+        count = ops.convert_to_tensor(count_variable)
+        # Write the pair into slot `count % m` of the ring buffers (unless there is none).
+        selected = ops.logical_and(ops.one_hot(ops.mod(count, m), m) > 0, has_pair)
+        selected_rows = ops.reshape(selected, (m,) + (1,) * len(x.shape))
+        s_history.assign(ops.where(selected_rows, ops.expand_dims(s, 0), s_history))
+        y_history.assign(ops.where(selected_rows, ops.expand_dims(r, 0), y_history))
+        rho.assign(ops.where(selected, 1.0 / ops.maximum(sr, 1e-30), rho))
+        count = count + ops.cast(has_pair, "int64")
+        count_variable.assign(count)
+
+        # === Two-loop recursion: direction = -H g ===
+        q = g
+        newest_to_oldest = []
+        for j in range(m):
+            slot_j = ops.mod(count - 1 - j, m)
+            s_j = ops.take(s_history, slot_j, axis=0)
+            y_j = ops.take(y_history, slot_j, axis=0)
+            rho_j = ops.take(rho, slot_j)  # 0 for empty slots: they do nothing
+            alpha = rho_j * _dot(s_j, q)
+            q = q - alpha * y_j
+            newest_to_oldest.append((s_j, y_j, rho_j, alpha))
+        newest_s, newest_y, newest_rho, _ = newest_to_oldest[0]
+        # Initial inverse Hessian gamma * I, gamma = s.y / y.y of the newest pair.
+        gamma = ops.where(
+            newest_rho > 0,
+            _dot(newest_s, newest_y) / ops.maximum(_dot(newest_y, newest_y), 1e-30),
+            1.0,
+        )
+        direction = gamma * q
+        for s_j, y_j, rho_j, alpha in reversed(newest_to_oldest):
+            beta = rho_j * _dot(y_j, direction)
+            direction = direction + s_j * (alpha - beta)
+        step = -ops.cast(learning_rate, "float32") * direction
+
+        # === Safeguards: descent, and no element moves more than max_step ===
+        gradient_step = -g * (self.max_step / ops.maximum(ops.max(ops.abs(g)), 1e-30))
+        use_gradient = ops.logical_or(count == 0, _dot(step, g) >= 0)
+        step = ops.where(use_gradient, gradient_step, step)
+        largest = ops.max(ops.abs(step))
+        step = step * ops.minimum(1.0, self.max_step / ops.maximum(largest, 1e-30))
+
+        self._previous_x[index].assign(x)
+        self._previous_g[index].assign(g)
+        variable.assign(ops.cast(x + step, variable.dtype))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            history_size=self.history_size, max_step=self.max_step, damping=self.damping
+        )
+        return config
+
+
+def get(identifier: Any = None, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
     """An optimizer for `StyleTransferModel.compile`.
 
     Args:
@@ -33,8 +178,6 @@ def get(identifier: Any = None, learning_rate: float | None = None):
     Raises:
         ValueError: an unknown name or a learning rate that is not a positive finite number.
     """
-    import keras  # here, so the names above can be checked before TensorFlow starts
-
     if isinstance(identifier, keras.optimizers.Optimizer):
         if learning_rate is not None:
             raise ValueError(
@@ -42,37 +185,14 @@ def get(identifier: Any = None, learning_rate: float | None = None):
                 f"instance instead. Received: learning_rate={learning_rate!r}"
             )
         return identifier
-    name = "adam" if identifier is None else identifier
-    check_optimizer_name(name)
-    name = name.lower()
+    name = check_optimizer_name("adam" if identifier is None else identifier)
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[name]
-    check_learning_rate(learning_rate)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate)
-    return keras.optimizers.SGD(learning_rate=learning_rate)
-
-
-def check_learning_rate(learning_rate: Any) -> float:
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, (int, float))
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise ValueError(
-            "`learning_rate` must be a positive finite number. "
-            f"Received: learning_rate={learning_rate!r}"
-        )
-    return float(learning_rate)
-
-
-def check_optimizer_name(name: Any) -> str:
-    if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
-        raise ValueError(
-            f"`optimizer` must be one of {OPTIMIZERS} or a keras.optimizers.Optimizer. "
-            f"Received: optimizer={name!r}"
-        )
-    return name.lower()
+    learning_rate = check_learning_rate(learning_rate)
+    factories = {
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+        "lbfgs": LBFGS,
+    }
+    return factories[name](learning_rate=learning_rate)

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from keras_nst.images import load_image, validate_size
-from keras_nst.layers import check_layer_name, layer_index, num_pools_before
+from keras_nst.choices import check_layer_name, layer_index, num_pools_before
 
 INIT_MODES = ("content", "noise", "content+noise", "style")
 

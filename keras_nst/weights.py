@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_nst.layers import VGG19_LAYERS
+from keras_nst.choices import VGG19_LAYERS
 
 #: Extensions of the weight files `weights=<path>` accepts.
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".mat")

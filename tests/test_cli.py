@@ -29,7 +29,7 @@ def test_stylize_writes_the_image_and_tensorboard_logs(content_path, style_path,
     assert _run(content_path, style_path, output, "--logdir", str(logdir)) == 0
     with Image.open(output) as image:
         assert image.size == (32, 24) and image.mode == "RGB"
-    assert list((logdir / "train").glob("events.out.tfevents.*"))
+    assert list(logdir.glob("events.out.tfevents.*"))
     out = capsys.readouterr().out
     assert f"Wrote {output}" in out and "tensorboard --logdir" in out
 
@@ -38,7 +38,7 @@ def test_stylize_blends_several_styles(content_path, style_path, second_style_pa
     output = tmp_path / "blend.jpg"
     code = main([
         "stylize", str(content_path), str(style_path), str(second_style_path), "-o", str(output),
-        *TINY, "--style-blend", "0.7,0.3", "--optimizer", "rmsprop", "--init", "content+noise",
+        *TINY, "--style-blend", "0.7,0.3", "--optimizer", "lbfgs", "--init", "content+noise",
     ])
     assert code == 0 and output.exists()
 

@@ -1,0 +1,90 @@
+"""What users choose by name (VGG-19 layers, pooling, optimizers) and the checks for them.
+
+TensorFlow-free, so tasks and the command line can check names before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import Any
+
+_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
+
+#: Pooling choices of the extractor: Gatys et al.'s average pooling, or VGG-19's own max pooling.
+POOLING = ("avg", "max")
+
+#: Every layer of VGG-19's convolutional stack in order. Keras' `blockB_convC` layers include
+#: their ReLU, so `block4_conv2` is Gatys et al.'s `relu4_2`.
+VGG19_LAYERS: tuple[str, ...] = tuple(
+    name
+    for block, num_convs in enumerate(_CONVS_PER_BLOCK, start=1)
+    for name in (
+        *(f"block{block}_conv{conv}" for conv in range(1, num_convs + 1)),
+        f"block{block}_pool",
+    )
+)
+
+
+def layer_index(name: str) -> int:
+    """Position of a layer in `VGG19_LAYERS`."""
+    return VGG19_LAYERS.index(name)
+
+
+def num_pools_before(name: str) -> int:
+    """How many pooling layers an input passes before it reaches (and through) `name`."""
+    return sum(1 for layer in VGG19_LAYERS[: layer_index(name) + 1] if layer.endswith("_pool"))
+
+
+def check_layer_name(name: Any, argument: str) -> str:
+    """Raises a `ValueError` with a "did you mean" suggestion for an unknown layer name."""
+    if isinstance(name, str) and name in VGG19_LAYERS:
+        return name
+    suggestion = ""
+    if isinstance(name, str):
+        close = difflib.get_close_matches(name, VGG19_LAYERS, n=1)
+        if close:
+            suggestion = f" Did you mean {close[0]!r}?"
+    raise ValueError(
+        f"`{argument}` names an unknown VGG-19 layer.{suggestion} Valid layers: "
+        f"{', '.join(VGG19_LAYERS)}. Received: {argument}={name!r}"
+    )
+
+
+#: Optimizer names `compile` and the command line accept, with their default learning rates.
+#: Keras' defaults suit network weights of order 1; here the variable is an image in [0, 255]
+#: and the loss is of order 1e8, so each name gets a rate that moves pixels visibly per step.
+DEFAULT_LEARNING_RATES = {
+    # Adam's step is about `learning_rate` pixels whatever the loss scale.
+    "adam": 10.0,
+    # RMSprop's first step is learning_rate / sqrt(1 - rho), about 3.2x learning_rate pixels.
+    "rmsprop": 3.0,
+    # Plain gradient descent scales with the loss; this suits the default task's weights.
+    "sgd": 1e-6,
+    # L-BFGS takes the full quasi-Newton step (keras_nst.optimizers.LBFGS).
+    "lbfgs": 1.0,
+}
+OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
+
+
+def check_optimizer_name(name: Any) -> str:
+    if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
+        raise ValueError(
+            f"`optimizer` must be one of {OPTIMIZERS} or a keras.optimizers.Optimizer. "
+            f"Received: optimizer={name!r}"
+        )
+    return name.lower()
+
+
+def check_learning_rate(learning_rate: Any) -> float:
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(
+            "`learning_rate` must be a positive finite number. "
+            f"Received: learning_rate={learning_rate!r}"
+        )
+    return float(learning_rate)

@@ -1,0 +1,101 @@
+"""StyleTensorBoard: event files read back and checked against History and the images."""
+
+import io
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+from keras_nst import StyleTask, StyleTransferModel
+from keras_nst.callbacks import StyleTensorBoard
+
+
+def _read(log_dir):
+    accumulator = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def _scalars(accumulator, tag):
+    events = accumulator.Tensors(tag)
+    return [e.step for e in events], [float(np.asarray(tf_value(e))) for e in events]
+
+
+def tf_value(event):
+    import tensorflow as tf
+
+    return tf.make_ndarray(event.tensor_proto)
+
+
+@pytest.fixture
+def painted(content_path, style_path, tmp_path):
+    task = StyleTask(
+        content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS, total_variation_weight=1e-3,
+        variants=[{"style_weight": 1e3, "init": "noise"}],
+    )
+    model = StyleTransferModel(task, weights=None)
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=2.0))
+    run = tmp_path / "logs" / "run1"
+    history = model.fit(
+        task, epochs=2, steps_per_epoch=3, verbose=0,
+        callbacks=[
+            StyleTensorBoard(run, image_every=2),
+            keras.callbacks.TensorBoard(log_dir=str(run), update_freq=1),
+        ],
+    )
+    return model, history, run
+
+
+def test_scalars_every_step_match_history(painted):
+    model, history, run = painted
+    events = _read(run)
+    tags = set(events.Tags()["tensors"])
+    layer_tags = {f"style_loss/{name}" for name in TINY_STYLE_LAYERS}
+    expected = {"loss", "content_loss", "style_loss", "total_variation_loss", "learning_rate"}
+    assert expected | layer_tags | {"image"} <= tags
+    for key in ["loss", "content_loss", "style_loss", "total_variation_loss", *layer_tags]:
+        steps, values = _scalars(events, key)
+        assert steps == [1, 2, 3, 4, 5, 6]
+        # History keeps each epoch's last step: steps 3 and 6.
+        np.testing.assert_allclose([values[2], values[5]], history.history[key], rtol=1e-6)
+    steps, rates = _scalars(events, "learning_rate")
+    np.testing.assert_allclose(rates, [2.0] * 6)
+    # Keras' own callback wrote beside it.
+    assert list((run / "train").glob("events.out.tfevents.*"))
+
+
+def test_images_every_n_steps_and_at_the_end(painted):
+    model, _, run = painted
+    events = _read(run).Tensors("image")
+    assert [e.step for e in events] == [2, 4, 6]
+    width, height, *pngs = tf_value(events[-1])
+    assert (int(width), int(height)) == (32, 24) and len(pngs) == 2
+    for png, expected in zip(pngs, model.images()):
+        decoded = np.asarray(Image.open(io.BytesIO(png)))
+        np.testing.assert_array_equal(decoded, expected)
+
+
+def test_hparams_describe_the_run(painted):
+    _, _, run = painted
+    content = _read(run).PluginTagToContent("hparams")
+    info = hparams_metadata.parse_session_start_info_plugin_data(
+        content[hparams_metadata.SESSION_START_INFO_TAG]
+    )
+    values = {key: value for key, value in info.hparams.items()}
+    assert values["optimizer"].string_value == "RMSprop"
+    assert values["learning_rate"].number_value == pytest.approx(2.0)
+    assert values["pooling"].string_value == "avg"
+    assert values["weights"].string_value == "random"
+    assert values["style_layers"].string_value == "block1_conv1=0.5,block2_conv1=0.5"
+    assert values["size"].number_value == 32 and values["num_variants"].number_value == 2
+    assert info.group_name or info.hparams
+
+
+def test_image_every_is_checked():
+    with pytest.raises(ValueError, match=r"`image_every` must be a positive integer or None"):
+        StyleTensorBoard("logs/x", image_every=0)

@@ -1,0 +1,94 @@
+"""Optimizer lookup and L-BFGS: a quadratic with a known minimum, and a tiny style task."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+from keras_nst import StyleTask, StyleTransferModel, optimizers
+
+
+def _minimise(optimizer, a, b, steps):
+    """Minimises 1/2 x.A.x - b.x for diagonal A from x = 0; returns x and the losses."""
+    x = keras.Variable(np.zeros_like(b), name="x")
+    losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            value = tf.convert_to_tensor(x)
+            tape.watch(value)
+            loss = 0.5 * tf.reduce_sum(a * value * value) - tf.reduce_sum(b * value)
+        optimizer.apply([tape.gradient(loss, value)], [x])
+        losses.append(float(loss))
+    return np.asarray(x), losses
+
+
+def test_lbfgs_finds_the_minimum_of_an_ill_conditioned_quadratic(rng):
+    a = np.geomspace(1.0, 100.0, 20).astype("float32")
+    b = rng.normal(size=20).astype("float32")
+    x, losses = _minimise(optimizers.LBFGS(history_size=8, max_step=1.0), a, b, steps=60)
+    np.testing.assert_allclose(x, b / a, rtol=1e-3, atol=1e-4)
+    # Gradient descent with the best fixed step (2 / (1 + 100)) is far from it by then.
+    x_sgd, _ = _minimise(keras.optimizers.SGD(learning_rate=2 / 101), a, b, steps=60)
+    assert np.abs(x - b / a).max() < 0.01 * np.abs(x_sgd - b / a).max()
+
+
+def test_lbfgs_steps_are_capped():
+    a = np.ones(5, "float32")
+    b = np.full(5, 1000.0, "float32")
+    optimizer = optimizers.LBFGS(max_step=2.0)
+    x, _ = _minimise(optimizer, a, b, steps=3)
+    np.testing.assert_allclose(x, np.full(5, 6.0), rtol=1e-6)
+
+
+def test_lbfgs_damping_fills_the_history_on_a_style_task(content_path, style_path):
+    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
+                     style_layers=TINY_STYLE_LAYERS)
+    model = StyleTransferModel(task, weights=None)
+    optimizer = optimizers.LBFGS(history_size=5)
+    model.compile(optimizer=optimizer)
+    model.fit(task, epochs=1, steps_per_epoch=12, verbose=0)
+    # One pair per step after the first: the history wrapped around, none were dropped.
+    assert int(optimizer._count[0].numpy()) == 11
+    assert (optimizer._rho[0].numpy() > 0).all()
+
+
+def test_lbfgs_beats_adam_on_a_tiny_style_task(content_path, style_path):
+    def final_loss(optimizer):
+        task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
+                         style_layers=TINY_STYLE_LAYERS, style_weight=1e5)
+        model = StyleTransferModel(task, weights=None)
+        model.compile(optimizer=optimizer)
+        model.fit(task, epochs=1, steps_per_epoch=30, verbose=0)
+        return float(model.variant_losses()["loss"][0])
+
+    lbfgs = final_loss("lbfgs")
+    adam = final_loss("adam")
+    assert lbfgs < 0.5 * adam
+
+
+def test_get_names_and_learning_rates():
+    assert isinstance(optimizers.get("lbfgs"), optimizers.LBFGS)
+    assert float(optimizers.get("sgd", 0.5).learning_rate) == pytest.approx(0.5)
+    assert float(optimizers.get().learning_rate) == pytest.approx(10.0)
+    adam = keras.optimizers.Adam()
+    assert optimizers.get(adam) is adam
+    with pytest.raises(ValueError, match=r"`learning_rate` must be a positive finite number"):
+        optimizers.get("adam", -1.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"history_size": 0}, r"`history_size` must be a positive integer"),
+    ({"max_step": float("inf")}, r"`max_step` must be a positive finite number"),
+    ({"damping": 1.0}, r"`damping` must be in \[0, 1\)"),
+])
+def test_lbfgs_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        optimizers.LBFGS(**kwargs)
+
+
+def test_lbfgs_config_round_trips():
+    optimizer = optimizers.LBFGS(learning_rate=0.5, history_size=4, max_step=3.0, damping=0.1)
+    clone = optimizers.LBFGS.from_config(optimizer.get_config())
+    assert (clone.history_size, clone.max_step, clone.damping) == (4, 3.0, 0.1)
+    assert float(clone.learning_rate) == pytest.approx(0.5)
