@@ -88,3 +88,15 @@ def check_learning_rate(learning_rate: Any) -> float:
             f"Received: learning_rate={learning_rate!r}"
         )
     return float(learning_rate)
+
+
+#: Arithmetic of the VGG-19 forward and backward pass. Losses and Grams are always float32.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+
+
+def check_precision(precision: Any) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}"
+        )
+    return precision

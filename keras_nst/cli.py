@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--weights", default="auto",
         help="VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
         "or a .h5/.weights.h5/.mat file")
+    add("--precision", default="auto",
+        help="VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16")
     add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
     add("--image-every", type=int, default=100, help="with --logdir: write the image every N steps")
     add("--quiet", action="store_true", help="no progress bar")
@@ -128,6 +130,7 @@ def _check(args) -> StyleTask:
         choices.check_learning_rate(args.learning_rate)
     if args.pooling not in POOLING:
         raise ValueError(f"`--pooling` must be one of {POOLING}. Received: --pooling={args.pooling!r}")
+    choices.check_precision(args.precision)
     if args.weights not in WEIGHT_CHOICES:
         weights_lib.check_weights(args.weights)
     return StyleTask(
@@ -174,7 +177,9 @@ def _build_model(task: StyleTask, args):
 
     weights = {"auto": "imagenet", "random": None}.get(args.weights, args.weights)
     try:
-        return StyleTransferModel(task, weights=weights, pooling=args.pooling)
+        return StyleTransferModel(
+            task, weights=weights, pooling=args.pooling, precision=args.precision
+        )
     except weights_lib.WeightsUnavailableError as error:
         if args.weights != "auto":
             raise
@@ -183,7 +188,9 @@ def _build_model(task: StyleTask, args):
             "VGG-19 weights (--weights random): results are approximate.",
             file=sys.stderr,
         )
-        return StyleTransferModel(task, weights=None, pooling=args.pooling)
+        return StyleTransferModel(
+            task, weights=None, pooling=args.pooling, precision=args.precision
+        )
 
 
 def stylize(args) -> int:

@@ -157,6 +157,7 @@ def vgg19_extractor(
     pooling: str = "avg",
     weights="imagenet",
     seed: int = 0,
+    dtype=None,
 ) -> keras.Model:
     """A frozen VGG-19 that maps RGB images to their features at `layers`.
 
@@ -171,6 +172,9 @@ def vgg19_extractor(
             VGG-19's max pooling.
         weights: see `vgg19_base`.
         seed: seed of the random weights when `weights=None`.
+        dtype: dtype policy of the VGG layers, e.g. `"mixed_bfloat16"` (float32 weights,
+            bfloat16 arithmetic); `None` uses Keras' global policy. The preprocessing layer
+            is always float32.
 
     Returns:
         A frozen `keras.Model` mapping `(B, H, W, 3)` images to `{layer_name: (B, h, w, c)}`.
@@ -199,11 +203,18 @@ def vgg19_extractor(
     outputs = {}
     for name in VGG19_LAYERS[: deepest + 1]:
         layer = base.get_layer(name)
+        config = layer.get_config()
+        if dtype is not None:
+            config["dtype"] = dtype
         if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
-            layer = keras.layers.AveragePooling2D(
-                pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding, name=name
-            )
+            layer = keras.layers.AveragePooling2D.from_config(config)
+        elif dtype is not None:
+            layer = type(layer).from_config(config)
+        else:
+            layer = base.get_layer(name)
         x = layer(x)
+        if dtype is not None and layer.weights:
+            layer.set_weights(base.get_layer(name).get_weights())
         if name in wanted:
             outputs[name] = x
     extractor = keras.Model(inputs, outputs, name=f"vgg19_{pooling}_pool_extractor")

@@ -9,8 +9,10 @@ from keras import ops
 
 from keras_nst import losses
 from keras_nst import optimizers as optimizers_lib
+from keras_nst.choices import check_precision
 from keras_nst.extractor import check_pooling, vgg19_extractor
 from keras_nst.images import to_uint8
+from keras_nst.precision import resolve_precision
 from keras_nst.task import StyleTask
 
 #: Steps of one epoch when `fit` is called without `steps_per_epoch`.
@@ -49,6 +51,11 @@ class StyleTransferModel(keras.Model):
         weights: VGG-19 weights: `"imagenet"`, a weight file path, or `None` (He-normal random
             weights seeded by `task.seed`). See `vgg19_extractor`.
         pooling: `"avg"` (Gatys et al.) or `"max"` (VGG-19 as trained).
+        precision: arithmetic of the VGG-19 passes: `"mixed_bfloat16"` (float32 weights,
+            bfloat16 compute), `"float32"`, or `"auto"`: bfloat16 where the hardware computes
+            it natively (CPUs with AVX512-BF16 or AMX, GPUs of compute capability 8.0 and
+            up), float32 elsewhere. The image, the targets, Grams and losses are float32
+            whatever the choice; targets are computed in the same precision as the steps.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -59,17 +66,27 @@ class StyleTransferModel(keras.Model):
     >>> keras_nst.save_image("out.png", model.images()[0])
     """
 
-    def __init__(self, task: StyleTask, *, weights="imagenet", pooling: str = "avg", **kwargs):
+    def __init__(
+        self,
+        task: StyleTask,
+        *,
+        weights="imagenet",
+        pooling: str = "avg",
+        precision: str = "auto",
+        **kwargs,
+    ):
         if not isinstance(task, StyleTask):
             raise ValueError(
                 f"`task` must be a keras_nst.StyleTask. Received: task={type(task).__name__}"
             )
         check_pooling(pooling)
+        check_precision(precision)
         super().__init__(**kwargs)
 
         # === Config ===
         self.task = task
         self.pooling = pooling
+        self.precision = resolve_precision(precision)
         self.weights_source = weights  # `weights` is Keras' list of variables
         self.content_layer_names = task.content_layer_names
         self.style_layer_names = task.style_layer_names
@@ -80,6 +97,7 @@ class StyleTransferModel(keras.Model):
             pooling=pooling,
             weights=weights,
             seed=task.seed,
+            dtype=self.precision,
         )
 
         # === Targets, computed once ===

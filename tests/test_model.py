@@ -61,7 +61,8 @@ def test_image_is_the_only_trainable_variable(content_path, style_path):
     assert all(not layer.trainable for layer in model.extractor.layers)
 
 
-def test_losses_match_numpy_reference(content_path, style_path, second_style_path):
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_losses_match_numpy_reference(content_path, style_path, second_style_path, precision):
     task = _task(
         content_path,
         [style_path, second_style_path],
@@ -70,7 +71,7 @@ def test_losses_match_numpy_reference(content_path, style_path, second_style_pat
         init="content+noise",
         variants=[{"style_weight": 50.0, "content_layers": {"block1_conv2": 2.0}}],
     )
-    model = _model(task)
+    model = _model(task, precision=precision)
     losses = model.variant_losses()
     reference = _reference_losses(model, task)
     np.testing.assert_allclose(losses["content_loss"], reference[:, 0], rtol=2e-4)

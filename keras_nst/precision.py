@@ -1,0 +1,50 @@
+"""Choosing the VGG-19's arithmetic: bfloat16 where the hardware computes it natively."""
+
+from __future__ import annotations
+
+import functools
+
+from keras_nst.choices import check_precision
+
+#: CPU flags (Linux /proc/cpuinfo) of native bfloat16 matrix arithmetic.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+#: NVIDIA GPUs compute bfloat16 natively from Ampere (compute capability 8.0) on.
+BFLOAT16_MIN_COMPUTE_CAPABILITY = (8, 0)
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.lru_cache(maxsize=None)
+def native_bfloat16() -> bool:
+    """Whether the device TensorFlow computes on has native bfloat16 arithmetic.
+
+    With GPUs present, all of them must be of compute capability 8.0 or newer; otherwise the
+    CPU must have AVX512-BF16 or AMX-BF16.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capabilities = [
+            tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
+            for gpu in gpus
+        ]
+        return all(tuple(c) >= BFLOAT16_MIN_COMPUTE_CAPABILITY for c in capabilities)
+    return bool(_cpu_flags() & set(BFLOAT16_CPU_FLAGS))
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """`"float32"` or `"mixed_bfloat16"`; `"auto"` picks bfloat16 where it is native."""
+    check_precision(precision)
+    if precision == "auto":
+        return "mixed_bfloat16" if native_bfloat16() else "float32"
+    return precision
