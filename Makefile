@@ -8,7 +8,7 @@ DEMO_STYLE := examples/starry_night.jpg
 DEMO_OUTPUT := outputs/demo.png
 DEMO_LOGDIR := logs/demo
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ demo: $(VENV)/.installed-cpu
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test,bench]"
+	touch $@
+
+# Step time, convergence, precision and memory (about 10 minutes on 2 CPU cores); results,
+# a Markdown summary and plots go to benchmarks/results/.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only \
+		--benchmark-json=benchmarks/results/benchmark.json
+	$(BIN)/python benchmarks/report.py benchmarks/results/benchmark.json
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

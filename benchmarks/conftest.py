@@ -1,0 +1,30 @@
+"""Benchmark settings. `KERAS_NST_BENCH_SMOKE=1` shrinks everything to a seconds-long smoke run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+SMOKE = os.environ.get("KERAS_NST_BENCH_SMOKE") == "1"
+EXAMPLES = HERE.parent / "examples"
+CONTENT = EXAMPLES / "tubingen.jpg"
+STYLE = EXAMPLES / "starry_night.jpg"
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "lbfgs")
+POOLINGS = ("avg", "max")
+SIZES = (32,) if SMOKE else (128, 256, 512)
+#: Steps timed per round, per size (more for small sizes, so fit's fixed cost stays small).
+STEPS_PER_ROUND = {32: 2, 128: 20, 256: 10, 512: 5}
+ROUNDS = 1 if SMOKE else 3
+CONVERGENCE_SIZE = 32 if SMOKE else 256
+CONVERGENCE_STEPS = 3 if SMOKE else 200
+PRECISION_SIZE = 32 if SMOKE else 256
+PRECISION_STEPS = 3 if SMOKE else 150
+#: Style weight of the benchmarks' task: random VGG-19 weights need more than Gatys' 1e4.
+STYLE_WEIGHT = 3e6

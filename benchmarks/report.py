@@ -1,0 +1,147 @@
+"""Turns pytest-benchmark's JSON into a Markdown summary and loss plots.
+
+    python benchmarks/report.py benchmarks/results/benchmark.json [MORE.json ...]
+
+Writes `summary.md`, `loss_vs_step.png` and `loss_vs_seconds.png` beside the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def _by_kind(benchmarks):
+    kinds = defaultdict(list)
+    for bench in benchmarks:
+        kinds[bench["extra_info"].get("kind", "other")].append(bench)
+    return kinds
+
+
+def _ms_per_step(bench) -> float:
+    return 1000 * bench["stats"]["median"] / bench["extra_info"]["steps"]
+
+
+def step_table(kinds) -> list[str]:
+    baseline = {b["extra_info"]["size"]: _ms_per_step(b) for b in kinds["baseline"]}
+    matmul = {b["extra_info"]["dtype"]: b["extra_info"]["gflop"] / b["stats"]["median"] for b in kinds["matmul"]}
+    rows = ["| optimizer | pooling | size | precision | ms/step | GFLOP/s | baseline ms/step | baseline / ours |",
+            "|---|---|---|---|---|---|---|---|"]
+    for b in sorted(kinds["step"], key=lambda b: (b["extra_info"]["size"], b["extra_info"]["optimizer"], b["extra_info"]["pooling"])):
+        info = b["extra_info"]
+        ms = _ms_per_step(b)
+        gflops = info["gflop_per_step"] / (ms / 1000)
+        base = baseline.get(info["size"])
+        ratio = f"{base / ms:.2f}x" if base and info["optimizer"] == "adam" and info["pooling"] == "avg" else ""
+        rows.append(
+            f"| {info['optimizer']} | {info['pooling']} | {info['size']} | {info['precision']} | "
+            f"{ms:.1f} | {gflops:.0f} | {base:.1f} | {ratio} |" if base else
+            f"| {info['optimizer']} | {info['pooling']} | {info['size']} | {info['precision']} | {ms:.1f} | {gflops:.0f} | | |"
+        )
+    lines = ["## Step time (median, through `fit`)", "", *rows, ""]
+    if matmul:
+        peaks = ", ".join(f"{dtype}: {value:.0f} GFLOP/s" for dtype, value in sorted(matmul.items()))
+        lines += [f"Practical peak, a large matmul timed in the same run: {peaks}.", ""]
+    lines += ["The baseline recomputes content features and style Grams inside every step "
+              "(content, style and image as one batch of 3), as the keras.io example does.", ""]
+    return lines
+
+
+def precision_table(kinds) -> list[str]:
+    lines = []
+    for b in kinds["precision"]:
+        info = b["extra_info"]
+        lines += [f"## float32 against mixed_bfloat16 ({info['size']} px, {info['steps']} Adam steps)", "",
+                  "| precision | ms/step | final loss (own) | final loss judged in float32 |", "|---|---|---|---|"]
+        for name, r in info["results"].items():
+            lines.append(f"| {name} | {r['ms_per_step']:.1f} | {r['own_loss']:.4g} | {r['float32_loss']:.4g} |")
+        lines.append("")
+    return lines
+
+
+def memory_table(kinds) -> list[str]:
+    if not kinds["memory"]:
+        return []
+    lines = ["## Peak memory of a painting process (Adam, avg pooling)", "", "| size | peak RSS (MB) |", "|---|---|"]
+    for b in sorted(kinds["memory"], key=lambda b: b["extra_info"]["size"]):
+        lines.append(f"| {b['extra_info']['size']} | {b['extra_info']['peak_rss_mb']:.0f} |")
+    return lines + [""]
+
+
+def convergence_table(kinds) -> list[str]:
+    if not kinds["convergence"]:
+        return []
+    first = kinds["convergence"][0]["extra_info"]
+    lines = [f"## Convergence ({first['size']} px, {first['steps']} steps, random VGG-19 weights)", "",
+             "| optimizer | pooling | final loss | seconds |", "|---|---|---|---|"]
+    for b in sorted(kinds["convergence"], key=lambda b: (b["extra_info"]["pooling"], b["extra_info"]["final_loss"])):
+        info = b["extra_info"]
+        lines.append(f"| {info['optimizer']} | {info['pooling']} | {info['final_loss']:.4g} | {info['curve'][-1][0]:.1f} |")
+    lines += ["", "Each pooling has its own loss (different features), so compare optimizers within a pooling.", ""]
+    return lines
+
+
+def plots(kinds, directory: Path) -> list[str]:
+    if not kinds["convergence"]:
+        return []
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (pip install keras-nst[bench]): no plots written")
+        return []
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for axis, filename, label in ((None, "loss_vs_step.png", "step"), (0, "loss_vs_seconds.png", "seconds")):
+        figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=False)
+        for ax, pooling in zip(axes, ("avg", "max")):
+            for b in kinds["convergence"]:
+                info = b["extra_info"]
+                if info["pooling"] != pooling:
+                    continue
+                curve = info["curve"]
+                xs = [row[0] for row in curve] if axis == 0 else list(range(1, len(curve) + 1))
+                ax.plot(xs, [row[1] for row in curve], label=info["optimizer"])
+            ax.set_yscale("log")
+            ax.set_xlabel(label)
+            ax.set_ylabel("total loss")
+            ax.set_title(f"{pooling} pooling")
+            ax.legend()
+        figure.tight_layout()
+        figure.savefig(directory / filename, dpi=90)
+        plt.close(figure)
+        written.append(filename)
+    return written
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    paths = [Path(arg) for arg in argv] or [Path("benchmarks/results/benchmark.json")]
+    path = paths[0]
+    data = json.loads(path.read_text())
+    # Later files (e.g. a re-run of one suite) replace earlier results of the same test.
+    merged = {bench["fullname"]: bench for bench in data["benchmarks"]}
+    for extra in paths[1:]:
+        merged.update({b["fullname"]: b for b in json.loads(extra.read_text())["benchmarks"]})
+    kinds = _by_kind(list(merged.values()))
+    machine = data.get("machine_info", {})
+    header = [
+        "# keras-nst benchmarks", "",
+        f"Machine: {machine.get('cpu', {}).get('brand_raw', 'unknown CPU')}, "
+        f"{machine.get('cpu', {}).get('count', '?')} cores; Python {machine.get('python_version', '?')}. "
+        f"Run: {data.get('datetime', '')[:19]}.", "",
+    ]
+    written = plots(kinds, path.parent)
+    lines = header + step_table(kinds) + precision_table(kinds) + memory_table(kinds) + convergence_table(kinds)
+    lines += [f"![{name}]({name})" for name in written]
+    (path.parent / "summary.md").write_text("\n".join(lines) + "\n")
+    print(f"Wrote {path.parent / 'summary.md'}" + "".join(f", {path.parent / n}" for n in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

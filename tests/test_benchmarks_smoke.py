@@ -1,0 +1,34 @@
+"""The benchmark suite and its report, shrunk to seconds (`KERAS_NST_BENCH_SMOKE=1`)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_suite_and_report_run(tmp_path):
+    results = tmp_path / "benchmark.json"
+    env = {**os.environ, "KERAS_NST_BENCH_SMOKE": "1", "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+         "--benchmark-enable", "--benchmark-only", f"--benchmark-json={results}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    data = json.loads(results.read_text())
+    kinds = {b["extra_info"]["kind"] for b in data["benchmarks"]}
+    assert kinds == {"step", "baseline", "matmul", "memory", "convergence", "precision"}
+    steps = [b for b in data["benchmarks"] if b["extra_info"]["kind"] == "step"]
+    assert {(b["extra_info"]["optimizer"], b["extra_info"]["pooling"]) for b in steps} == {
+        (o, p) for o in ("adam", "rmsprop", "sgd", "lbfgs") for p in ("avg", "max")
+    }
+    report = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "report.py"), str(results)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert report.returncode == 0, report.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| adam | avg | 32 |" in summary and "float32 against mixed_bfloat16" in summary
