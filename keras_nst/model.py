@@ -139,6 +139,12 @@ class StyleTransferModel(keras.Model):
             [v.total_variation_weight for v in task.variants], "float32"
         )
         self._log_total_variation = bool(self.total_variation_weights.any())
+        self._loss_keys = [f"style_loss/{name}" for name in self.style_layer_names] + [
+            "loss",
+            "content_loss",
+            "style_loss",
+            "total_variation_loss",
+        ]
 
         # === The image ===
         initial = task.initial_images()
@@ -166,27 +172,40 @@ class StyleTransferModel(keras.Model):
 
     # === Losses ===
 
-    def compute_losses(self, images) -> dict:
-        """Every variant's weighted losses for `images` of shape `(num_variants, H, W, 3)`.
+    def compute_losses(self, images, rows=None) -> dict:
+        """Weighted losses of `images`, the rows `rows` of the variant image.
+
+        Args:
+            images: `(k, H, W, 3)` images in [0, 255].
+            rows: `(k,)` variant indices of `images`; `None` means all variants in order.
 
         Returns:
-            dict of `(num_variants,)` tensors: `loss`, `content_loss`, `style_loss`,
+            dict of `(k,)` tensors: `loss`, `content_loss`, `style_loss`,
             `total_variation_loss`, and `style_loss/<layer>` (each layer's `beta * w_l * E_l`).
         """
+        if rows is None:
+            rows = ops.arange(self.task.num_variants)
+
+        def per_row(values):
+            return ops.take(ops.convert_to_tensor(values), rows, axis=0)
+
         features = self.extractor(images)
         num_variants = ops.shape(images)[0]
         zeros = ops.zeros((num_variants,), "float32")
         content = zeros
+        content_weights = per_row(self.content_weights)
         for index, (name, target) in enumerate(zip(self.content_layer_names, self.content_targets)):
             layer_loss = losses.content_loss(features[name], target)
-            content = content + self.content_weights[:, index] * layer_loss
+            content = content + content_weights[:, index] * layer_loss
         result = {}
         style = zeros
+        style_weights = per_row(self.style_weights)
         for index, (name, target) in enumerate(zip(self.style_layer_names, self.style_targets)):
-            layer_loss = self.style_weights[:, index] * losses.style_loss(features[name], target)
+            layer_loss = losses.style_loss(features[name], per_row(target))
+            layer_loss = style_weights[:, index] * layer_loss
             result[f"style_loss/{name}"] = layer_loss
             style = style + layer_loss
-        total_variation = self.total_variation_weights * losses.total_variation_loss(images)
+        total_variation = per_row(self.total_variation_weights) * losses.total_variation_loss(images)
         result.update(
             loss=content + style + total_variation,
             content_loss=content,
@@ -200,20 +219,59 @@ class StyleTransferModel(keras.Model):
         if self._log_total_variation:
             keys.append("total_variation_loss")
         keys += [f"style_loss/{name}" for name in self.style_layer_names]
-        return {key: ops.sum(per_variant[key]) for key in keys}
+        logs = {key: ops.sum(per_variant[key]) for key in keys}
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # Each replica holds its own variants' sums; every replica reports the total
+            # (Keras then averages identical values across replicas).
+            logs = context.all_reduce(tf.distribute.ReduceOp.SUM, logs)
+        if self._multi_worker():
+            # Keras reduces logs across workers with `strategy.reduce(MEAN, v, axis=0)`, which
+            # needs a batch axis: give each scalar one.
+            logs = {key: ops.reshape(value, (1,)) for key, value in logs.items()}
+        return logs
+
+    def _multi_worker(self) -> bool:
+        strategy = self.distribute_strategy
+        in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+        return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+            in_multi_worker_mode and in_multi_worker_mode()
+        )
+
+    @staticmethod
+    def _rows(data):
+        # This replica's variant indices; -1 pads the batch when there are fewer variants
+        # than a multiple of the replicas. An idle replica gets an empty batch: no work.
+        indices = ops.reshape(data, (-1,))
+        return tf.boolean_mask(indices, indices >= 0)
+
+    def _losses_of_rows(self, rows) -> dict:
+        """`compute_losses` of the image rows `rows`; a replica with no rows does no work."""
+
+        def compute():
+            return self.compute_losses(ops.take(self.image, rows, axis=0), rows)
+
+        def idle():
+            # (An empty batch cannot go through the extractor: oneDNN rejects it.)
+            return {key: tf.zeros((0,), "float32") for key in self._loss_keys}
+
+        return tf.cond(tf.size(rows) > 0, compute, idle)
 
     def train_step(self, data):
+        rows = self._rows(data)
         with tf.GradientTape() as tape:
-            per_variant = self.compute_losses(self.image)
+            per_variant = self._losses_of_rows(rows)
+            # Replicas compute disjoint variants; Keras sums their gradients, which is the
+            # gradient of the summed loss.
             total = ops.sum(per_variant["loss"])
-            # Keras sums gradients over replicas; every replica computes the whole loss.
-            scaled = total / tf.distribute.get_strategy().num_replicas_in_sync
-        gradients = tape.gradient(scaled, [self.image])
+        gradients = tape.gradient(total, [self.image])
+        # The gradient of a gather is sparse; the optimizers and the all-reduce want it dense.
+        gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
         self.optimizer.apply(gradients, [self.image])
         return self._logs(per_variant)
 
     def test_step(self, data):
-        return self._logs(self.compute_losses(self.image))
+        return self._logs(self._losses_of_rows(self._rows(data)))
 
     @property
     def metrics(self):
@@ -243,10 +301,19 @@ class StyleTransferModel(keras.Model):
                 "`x` must be the StyleTask this model was built with (or None): the model's "
                 f"targets are computed from it. Received: x={x!r}"
             )
-        # Keras' loops need data; the step ignores it. One element per replica, since a
-        # distributed dataset must feed every replica.
+        # The data are the variant indices: variants are the unit of data parallelism, so
+        # each replica paints its share of the rows. Padded with -1 (no variant) to a
+        # multiple of the replicas, since a distributed batch must feed every replica.
         replicas = self.distribute_strategy.num_replicas_in_sync
-        return tf.data.Dataset.from_tensors(tf.zeros((replicas,), "float32")).repeat()
+        num_variants = self.task.num_variants
+        per_replica = -(-num_variants // replicas)
+        indices = np.full(per_replica * replicas, -1, "int32")
+        indices[:num_variants] = np.arange(num_variants)
+        # Round-robin over replicas (replica r gets variants r, r + R, ...), so idle slots
+        # fall on the last replicas.
+        indices = indices.reshape(per_replica, replicas).T.reshape(-1)
+        dataset = tf.data.Dataset.from_tensor_slices(indices)
+        return dataset.batch(len(indices), drop_remainder=True).repeat()
 
     def fit(self, x=None, y=None, *args, steps_per_epoch=None, **kwargs):
         """Runs the optimisation: `model.fit(task, epochs=..., steps_per_epoch=...)`.
@@ -271,7 +338,10 @@ class StyleTransferModel(keras.Model):
 
     def variant_losses(self) -> dict[str, np.ndarray]:
         """Each variant's current weighted losses, as numpy arrays of shape `(num_variants,)`."""
-        return {k: np.asarray(v) for k, v in self.compute_losses(self.image).items()}
+        return {
+            k: ops.convert_to_numpy(v)
+            for k, v in self.compute_losses(ops.convert_to_tensor(self.image)).items()
+        }
 
     def images(self) -> np.ndarray:
         """The painted images, `uint8` of shape `(num_variants, H, W, 3)`."""

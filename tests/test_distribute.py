@@ -1,0 +1,75 @@
+"""Distribution: MirroredStrategy on two logical CPUs and two workers on 127.0.0.1 paint the
+same images as one device (variants are split across replicas)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent / "distributed_script.py"
+REPO = SCRIPT.parent.parent
+
+
+def _env(**extra):
+    env = {**os.environ, "PYTHONPATH": str(REPO), **extra}
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def _paint(mode, optimizer, num_variants, tmp_path, env=None):
+    output = tmp_path / f"{mode}-{optimizer}-{num_variants}.npz"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), mode, optimizer, str(num_variants), str(output)],
+        env=env or _env(), capture_output=True, text=True, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), np.load(output)
+
+
+@pytest.mark.parametrize("optimizer, num_variants", [("adam", 3), ("lbfgs", 3), ("adam", 1)])
+def test_mirrored_matches_one_device(tmp_path, optimizer, num_variants):
+    single, single_images = _paint("single", optimizer, num_variants, tmp_path)
+    mirrored, mirrored_images = _paint("mirrored", optimizer, num_variants, tmp_path)
+    assert single["replicas"] == 1 and mirrored["replicas"] == 2
+    # Each replica paints its own variants (one variant: the second replica idles), and the
+    # result is the same float32 image, bit for bit, as one device painting all of them.
+    np.testing.assert_array_equal(mirrored_images["image"], single_images["image"])
+    # Logged losses are sums over replicas, added in another order: equal to round-off.
+    np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-5)
+    np.testing.assert_allclose(mirrored["variant_loss"], single["variant_loss"], rtol=1e-5)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_multi_worker_matches_one_device(tmp_path):
+    single, single_images = _paint("single", "adam", 3, tmp_path)
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    workers = []
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        output = tmp_path / f"worker{index}.npz"
+        workers.append((subprocess.Popen(
+            [sys.executable, str(SCRIPT), "multiworker", "adam", "3", str(output)],
+            env=_env(TF_CONFIG=config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ), output))
+    try:
+        outs = [process.communicate(timeout=240) for process, _ in workers]
+    finally:
+        for process, _ in workers:
+            process.kill()
+    for (process, output), (stdout, stderr) in zip(workers, outs):
+        assert process.returncode == 0, stderr[-3000:]
+        result = json.loads(stdout.strip().splitlines()[-1])
+        assert result["replicas"] == 2
+        np.testing.assert_array_equal(np.load(output)["image"], single_images["image"])
+        np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)
