@@ -3,8 +3,8 @@
 Run as a subprocess by test_distribute.py, since logical devices and multi-worker strategies
 must be set up before TensorFlow initialises anything:
 
-    python distributed_script.py mirrored OPTIMIZER NUM_VARIANTS OUT.npz
-    python distributed_script.py single OPTIMIZER NUM_VARIANTS OUT.npz
+    python distributed_script.py compare OPTIMIZER NUM_VARIANTS OUT.npz
+        one device, then MirroredStrategy on two logical CPUs, in one process
     TF_CONFIG=... python distributed_script.py multiworker OPTIMIZER NUM_VARIANTS OUT.npz
 """
 
@@ -18,15 +18,14 @@ import tensorflow as tf  # noqa: E402
 
 mode, optimizer, num_variants, output = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 if mode == "multiworker":
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategies = {"multiworker": tf.distribute.MultiWorkerMirroredStrategy()}
 else:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    strategy = (
-        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        if mode == "mirrored"
-        else tf.distribute.get_strategy()
-    )
+    strategies = {
+        "single": tf.distribute.get_strategy(),
+        "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+    }
 
 import numpy as np  # noqa: E402
 
@@ -41,13 +40,17 @@ task = StyleTask(
     style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
     variants=[{"style_weight": 10.0 ** (2 + i), "init": "content+noise"} for i in range(num_variants - 1)],
 )
-with strategy.scope():
-    model = StyleTransferModel(task, weights=None, precision="float32")
-    model.compile(optimizer=optimizer)
-history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0)
-np.savez(output, image=model.image.numpy(), images=model.images())
-print(json.dumps({
-    "replicas": strategy.num_replicas_in_sync,
-    "loss": history.history["loss"],
-    "variant_loss": model.variant_losses()["loss"].tolist(),
-}))
+results, arrays = {}, {}
+for name, strategy in strategies.items():
+    with strategy.scope():
+        model = StyleTransferModel(task, weights=None, precision="float32")
+        model.compile(optimizer=optimizer)
+    history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0)
+    arrays[name] = model.image.numpy()
+    results[name] = {
+        "replicas": strategy.num_replicas_in_sync,
+        "loss": history.history["loss"],
+        "variant_loss": model.variant_losses()["loss"].tolist(),
+    }
+np.savez(output, **arrays)
+print(json.dumps(results))

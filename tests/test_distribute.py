@@ -34,12 +34,12 @@ def _paint(mode, optimizer, num_variants, tmp_path, env=None):
 
 @pytest.mark.parametrize("optimizer, num_variants", [("adam", 3), ("lbfgs", 3), ("adam", 1)])
 def test_mirrored_matches_one_device(tmp_path, optimizer, num_variants):
-    single, single_images = _paint("single", optimizer, num_variants, tmp_path)
-    mirrored, mirrored_images = _paint("mirrored", optimizer, num_variants, tmp_path)
+    results, images = _paint("compare", optimizer, num_variants, tmp_path)
+    single, mirrored = results["single"], results["mirrored"]
     assert single["replicas"] == 1 and mirrored["replicas"] == 2
     # Each replica paints its own variants (one variant: the second replica idles), and the
     # result is the same float32 image, bit for bit, as one device painting all of them.
-    np.testing.assert_array_equal(mirrored_images["image"], single_images["image"])
+    np.testing.assert_array_equal(images["mirrored"], images["single"])
     # Logged losses are sums over replicas, added in another order: equal to round-off.
     np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-5)
     np.testing.assert_allclose(mirrored["variant_loss"], single["variant_loss"], rtol=1e-5)
@@ -52,7 +52,8 @@ def _free_port():
 
 
 def test_multi_worker_matches_one_device(tmp_path):
-    single, single_images = _paint("single", "adam", 3, tmp_path)
+    results, images = _paint("compare", "adam", 3, tmp_path)
+    single, single_image = results["single"], images["single"]
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     workers = []
     for index in range(2):
@@ -69,7 +70,7 @@ def test_multi_worker_matches_one_device(tmp_path):
             process.kill()
     for (process, output), (stdout, stderr) in zip(workers, outs):
         assert process.returncode == 0, stderr[-3000:]
-        result = json.loads(stdout.strip().splitlines()[-1])
+        result = json.loads(stdout.strip().splitlines()[-1])["multiworker"]
         assert result["replicas"] == 2
-        np.testing.assert_array_equal(np.load(output)["image"], single_images["image"])
+        np.testing.assert_array_equal(np.load(output)["multiworker"], single_image)
         np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)
