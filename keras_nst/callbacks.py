@@ -17,13 +17,14 @@ def _layer_string(layers: dict[str, float]) -> str:
     return ",".join(f"{name}={weight:g}" for name, weight in layers.items())
 
 
-def run_hparams(model) -> dict:
+def run_hparams(model, variant_index: int = 0) -> dict:
     """The settings of a `StyleTransferModel` run as HParams values (str, int, float, bool).
 
-    A task with variants is described by its first image's settings, plus `num_variants`.
+    A task with variants is described by one variant's settings (the first by default), plus
+    `num_variants`.
     """
     task = model.task
-    variant = task.variants[0]
+    variant = task.variants[variant_index]
     optimizer = model.optimizer
     weights = model.weights_source
     return {
@@ -41,7 +42,7 @@ def run_hparams(model) -> dict:
         "size": max(task.height, task.width),
         "init": variant.describe_init(),
         "noise_ratio": variant.noise_ratio,
-        "seed": task.seed,
+        "seed": variant.seed,
         "num_variants": task.num_variants,
     }
 
@@ -125,3 +126,24 @@ class StyleTensorBoard(keras.callbacks.Callback):
         self._writer.flush()
         self._writer.close()
         self._writer = None
+
+
+def write_variant_runs(model, log_dir: str | os.PathLike, labels: list[str]) -> None:
+    """One TensorBoard run per variant, `log_dir/<label>`: its HParams, final losses and image.
+
+    A fit of several variants logs their sums; this makes each variant a session of its own
+    in the HParams dashboard, compared by its final `loss`, `content_loss` and `style_loss`.
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    step = int(ops.convert_to_numpy(model.optimizer.iterations))
+    losses = model.variant_losses()
+    images = model.images()
+    for index, label in enumerate(labels):
+        writer = tf.summary.create_file_writer(os.path.join(os.fspath(log_dir), label))
+        with writer.as_default(step=step):
+            hp.hparams(run_hparams(model, index), trial_id=label)
+            for key in ("loss", "content_loss", "style_loss"):
+                tf.summary.scalar(key, float(losses[key][index]))
+            tf.summary.image("image", images[index : index + 1])
+        writer.close()

@@ -16,11 +16,15 @@ from pathlib import Path
 
 from keras_nst import choices, images, weights as weights_lib
 from keras_nst.choices import POOLING
+from keras_nst.experiments import EXPERIMENTS, plan_experiment
 from keras_nst.task import INIT_MODES, StyleTask
 
 PROG = "keras-nst"
 #: Optimisation steps of `keras-nst stylize` when `--steps` is not given.
 DEFAULT_STEPS = 500
+#: A sweep paints many images: smaller and shorter by default.
+DEFAULT_SWEEP_SIZE = 128
+DEFAULT_SWEEP_STEPS = 200
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
 
 EXIT_USAGE = 2
@@ -69,6 +73,29 @@ def _float_list(text: str) -> list[float]:
         ) from None
 
 
+def _add_painting_options(parser, *, size: int, steps: int) -> None:
+    """Options `stylize` and `sweep` share: how to paint (model, optimizer, weights)."""
+    d = _TASK_DEFAULTS
+    add = parser.add_argument
+    add("--size", type=int, default=size, help="longest side of the result in pixels")
+    add("--style-size", type=int, default=None, help="longest side of the style images (default: --size)")
+    add("--steps", type=int, default=steps, help="optimisation steps")
+    add("--optimizer", default="adam", help=f"one of {', '.join(choices.OPTIMIZERS)}")
+    add("--learning-rate", type=float, default=None, help="default: the optimizer's pixel-scale default")
+    add("--pooling", default="avg", help=f"one of {', '.join(POOLING)}")
+    add("--content-weight", type=float, default=d["content_weight"], help="alpha")
+    add("--style-weight", type=float, default=d["style_weight"], help="beta")
+    add("--tv-weight", type=float, default=d["total_variation_weight"], help="total variation weight")
+    add("--seed", type=int, default=d["seed"], help="seed of the initial noise and of random VGG weights")
+    add("--weights", default="auto",
+        help="VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
+        "or a .h5/.weights.h5/.mat file")
+    add("--precision", default="auto",
+        help="VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16")
+    add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
+    add("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Neural style transfer (Gatys et al.) with Keras.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -83,30 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
     add("content", help="content image (photo)")
     add("style", nargs="+", help="style image(s) (painting)")
     add("-o", "--output", required=True, help="output image (.png, .jpg, ...), written atomically")
-    add("--size", type=int, default=d["size"], help="longest side of the result in pixels")
-    add("--style-size", type=int, default=None, help="longest side of the style images (default: --size)")
-    add("--steps", type=int, default=DEFAULT_STEPS, help="optimisation steps")
-    add("--optimizer", default="adam", help=f"one of {', '.join(choices.OPTIMIZERS)}")
-    add("--learning-rate", type=float, default=None, help="default: the optimizer's pixel-scale default")
-    add("--pooling", default="avg", help=f"one of {', '.join(POOLING)}")
-    add("--content-weight", type=float, default=d["content_weight"], help="alpha")
-    add("--style-weight", type=float, default=d["style_weight"], help="beta")
-    add("--tv-weight", type=float, default=d["total_variation_weight"], help="total variation weight")
+    _add_painting_options(stylize, size=d["size"], steps=DEFAULT_STEPS)
     add("--content-layers", type=_layer_weights, default=None, help="e.g. block4_conv2=1.0 (default: Gatys')")
     add("--style-layers", type=_layer_weights, default=None,
         help="e.g. block1_conv1=0.2,block2_conv1=0.2 (default: Gatys' conv1 of each block, 0.2 each)")
     add("--style-blend", type=_float_list, default=None, help="weights of several style images, e.g. 0.7,0.3")
     add("--init", default=d["init"], help=f"one of {', '.join(INIT_MODES)}, or an image path")
     add("--noise-ratio", type=float, default=d["noise_ratio"], help="noise share for --init content+noise")
-    add("--seed", type=int, default=d["seed"], help="seed of the initial noise and of random VGG weights")
-    add("--weights", default="auto",
-        help="VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
-        "or a .h5/.weights.h5/.mat file")
-    add("--precision", default="auto",
-        help="VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16")
-    add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
     add("--image-every", type=int, default=100, help="with --logdir: write the image every N steps")
-    add("--quiet", action="store_true", help="no progress bar")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run one of the report's experiments and draw its contact sheet",
+        description="Run one of the seed report's experiments: "
+        + "; ".join(f"{name}" for name in EXPERIMENTS)
+        + ". Weight, layer and init sweeps paint all their images in one fit (as variants).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = sweep.add_argument
+    add("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
+    add("content", nargs="+", help="content image(s); several for the 'content' experiment")
+    add("--style", nargs="+", required=True, help="style image(s); several for the 'style' experiment")
+    add("-o", "--output-dir", required=True, help="folder for the images and contact_sheet.png")
+    _add_painting_options(sweep, size=DEFAULT_SWEEP_SIZE, steps=DEFAULT_SWEEP_STEPS)
     return parser
 
 
@@ -119,10 +145,8 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _check(args) -> StyleTask:
-    """Everything that can be checked before TensorFlow starts."""
-    images.check_output_path(args.output, "--output")
-    for flag, value in (("--steps", args.steps), ("--image-every", args.image_every)):
+def _check_painting_options(args) -> None:
+    for flag, value in (("--steps", args.steps), ("--image-every", getattr(args, "image_every", 1))):
         if value <= 0:
             raise ValueError(f"`{flag}` must be a positive integer. Received: {flag}={value}")
     choices.check_optimizer_name(args.optimizer)
@@ -133,20 +157,56 @@ def _check(args) -> StyleTask:
     choices.check_precision(args.precision)
     if args.weights not in WEIGHT_CHOICES:
         weights_lib.check_weights(args.weights)
-    return StyleTask(
-        args.content,
-        args.style if len(args.style) > 1 else args.style[0],
+
+
+def _task_settings(args) -> dict:
+    return dict(
         size=args.size,
         style_size=args.style_size,
-        content_layers=args.content_layers,
-        style_layers=args.style_layers,
         content_weight=args.content_weight,
         style_weight=args.style_weight,
         total_variation_weight=args.tv_weight,
+        seed=args.seed,
+    )
+
+
+def _check(args) -> StyleTask:
+    """Everything of `stylize` that can be checked before TensorFlow starts."""
+    images.check_output_path(args.output, "--output")
+    _check_painting_options(args)
+    return StyleTask(
+        args.content,
+        args.style if len(args.style) > 1 else args.style[0],
+        content_layers=args.content_layers,
+        style_layers=args.style_layers,
         init=args.init,
         noise_ratio=args.noise_ratio,
-        seed=args.seed,
         style_blend=args.style_blend,
+        **_task_settings(args),
+    )
+
+
+def _check_sweep(args) -> None:
+    """Everything of `sweep` that can be checked before TensorFlow starts."""
+    if args.experiment not in EXPERIMENTS:
+        raise ValueError(
+            f"`experiment` must be one of {EXPERIMENTS}. Received: experiment={args.experiment!r}"
+        )
+    output = Path(args.output_dir)
+    if output.exists() and not output.is_dir():
+        raise ValueError(
+            f"`--output-dir` must be a directory. Received: --output-dir='{output}'"
+        )
+    parent = output if output.exists() else output.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"`--output-dir` must be a writable directory or a new one in a writable directory. "
+            f"Received: --output-dir='{output}'"
+        )
+    _check_painting_options(args)
+    plan_experiment(
+        args.experiment, args.content[0], args.style[0],
+        contents=args.content[1:], styles=args.style[1:], **_task_settings(args),
     )
 
 
@@ -172,63 +232,97 @@ def _quiet_stderr():
             os.close(saved)
 
 
-def _build_model(task: StyleTask, args):
-    from keras_nst.model import StyleTransferModel
+def _start_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_stderr():
+        import tensorflow  # noqa: F401  (its start-up notices are held back here)
 
-    weights = {"auto": "imagenet", "random": None}.get(args.weights, args.weights)
+
+def _weights(args):
+    """The `weights` argument for the model; `auto` tries ImageNet, else random weights."""
+    if args.weights != "auto":
+        return {"random": None, "imagenet": "imagenet"}.get(args.weights, args.weights)
+    from keras_nst.extractor import vgg19_base
+
     try:
-        return StyleTransferModel(
-            task, weights=weights, pooling=args.pooling, precision=args.precision
-        )
+        vgg19_base("imagenet")
+        return "imagenet"
     except weights_lib.WeightsUnavailableError as error:
-        if args.weights != "auto":
-            raise
         print(
             f"{PROG}: warning: {_one_line(error).split(' Pass a local')[0]} Using seeded random "
             "VGG-19 weights (--weights random): results are approximate.",
             file=sys.stderr,
         )
-        return StyleTransferModel(
-            task, weights=None, pooling=args.pooling, precision=args.precision
-        )
+        return None
 
 
-def stylize(args) -> int:
+def _run(check, paint, args) -> int:
+    """Checks before TensorFlow starts, then paints; every failure is one stderr line."""
     try:
-        task = _check(args)
+        checked = check(args)
     except ValueError as error:
         return _fail(_one_line(error), EXIT_USAGE)
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _quiet_stderr():
-        import tensorflow  # noqa: F401  (its start-up notices are held back here)
-
-    from keras_nst.callbacks import StyleTensorBoard
-
+    _start_tensorflow()
     try:
-        model = _build_model(task, args)
-        from keras_nst import optimizers
-
-        model.compile(optimizer=optimizers.get(args.optimizer, args.learning_rate))
-        callbacks = []
-        if args.logdir:
-            callbacks = [StyleTensorBoard(args.logdir, image_every=args.image_every)]
-        model.fit(
-            task,
-            epochs=1,
-            steps_per_epoch=args.steps,
-            callbacks=callbacks,
-            verbose=0 if args.quiet else "auto",
-        )
-        output = images.save_image(args.output, model.images()[0])
-    except (ValueError, weights_lib.WeightsUnavailableError) as error:
-        return _fail(_one_line(error), EXIT_USAGE if isinstance(error, ValueError) else EXIT_FAILURE)
+        paint(checked, args)
+    except ValueError as error:
+        return _fail(_one_line(error), EXIT_USAGE)
+    except weights_lib.WeightsUnavailableError as error:
+        return _fail(_one_line(error), EXIT_FAILURE)
     except KeyboardInterrupt:
         return _fail("interrupted; no output written", EXIT_INTERRUPTED)
-    print(f"Wrote {output}")
     if args.logdir:
-        print(f"TensorBoard logs in {args.logdir}: tensorboard --logdir {Path(args.logdir).parent}")
+        # stylize writes one run into --logdir; sweep writes a run per image below it.
+        root = args.logdir if args.command == "sweep" else Path(args.logdir).parent
+        print(f"TensorBoard logs in {args.logdir}: tensorboard --logdir {root}")
     return 0
+
+
+def _paint(task: StyleTask, args) -> None:
+    from keras_nst import optimizers
+    from keras_nst.callbacks import StyleTensorBoard
+    from keras_nst.model import StyleTransferModel
+
+    model = StyleTransferModel(
+        task, weights=_weights(args), pooling=args.pooling, precision=args.precision
+    )
+    model.compile(optimizer=optimizers.get(args.optimizer, args.learning_rate))
+    callbacks = []
+    if args.logdir:
+        callbacks = [StyleTensorBoard(args.logdir, image_every=args.image_every)]
+    model.fit(
+        task,
+        epochs=1,
+        steps_per_epoch=args.steps,
+        callbacks=callbacks,
+        verbose=0 if args.quiet else "auto",
+    )
+    print(f"Wrote {images.save_image(args.output, model.images()[0])}")
+
+
+def _sweep(_, args) -> None:
+    from keras_nst.experiments import run_experiment
+
+    result = run_experiment(
+        args.experiment,
+        args.content[0],
+        args.style[0],
+        contents=args.content[1:],
+        styles=args.style[1:],
+        output_dir=args.output_dir,
+        steps=args.steps,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        pooling=args.pooling,
+        weights=_weights(args),
+        precision=args.precision,
+        log_dir=args.logdir,
+        verbose=0 if args.quiet else "auto",
+        **_task_settings(args),
+    )
+    for label, seconds, loss in zip(result.labels, result.seconds, result.losses):
+        print(f"{label}: loss {loss:.4g}, {seconds:.1f} s")
+    print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,8 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as error:
         return _fail(_one_line(error), EXIT_USAGE)
     if args.command == "stylize":
-        return stylize(args)
-    return _fail(f"unknown command {args.command!r}", EXIT_USAGE)
+        return _run(_check, _paint, args)
+    return _run(_check_sweep, _sweep, args)
 
 
 if __name__ == "__main__":
