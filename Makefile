@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test]"
 	touch $@
 
-# A real style transfer of the shipped examples: 256 px, 300 Adam steps, about 2 minutes on
+# A real style transfer of the shipped examples: 256 px, 300 Adam steps, under a minute on
 # 2 CPU cores. With ImageNet weights unavailable it falls back to seeded random VGG-19 weights,
 # which need a stronger style weight than Gatys' 1e-3 ratio to show the strokes.
 demo: $(VENV)/.installed-cpu

@@ -40,3 +40,19 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def tiny_task_kwargs() -> dict:
     return dict(size=32, content_layers=TINY_CONTENT_LAYERS, style_layers=TINY_STYLE_LAYERS)
+
+
+def read_events(log_dir):
+    """Every event of a TensorBoard run (size guidance 0 keeps them all)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def tensor_value(event):
+    """The numpy value of a TF2 summary event (scalars and images are stored as tensors)."""
+    import tensorflow as tf
+
+    return tf.make_ndarray(event.tensor_proto)

@@ -30,6 +30,7 @@ else:
 import numpy as np  # noqa: E402
 
 from keras_nst import StyleTask, StyleTransferModel  # noqa: E402
+from keras_nst.callbacks import StyleTensorBoard  # noqa: E402
 
 examples = Path(__file__).resolve().parent.parent / "examples"
 task = StyleTask(
@@ -45,7 +46,10 @@ for name, strategy in strategies.items():
     with strategy.scope():
         model = StyleTransferModel(task, weights=None, precision="float32")
         model.compile(optimizer=optimizer)
-    history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0)
+    # The TensorBoard callback runs on the host, whatever the strategy.
+    log_dir = Path(output).parent / f"logs-{name}"
+    callbacks = [StyleTensorBoard(log_dir, image_every=3)]
+    history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0, callbacks=callbacks)
     arrays[name] = model.image.numpy()
     results[name] = {
         "replicas": strategy.num_replicas_in_sync,

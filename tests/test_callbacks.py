@@ -6,29 +6,16 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, read_events, tensor_value
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.callbacks import StyleTensorBoard
 
 
-def _read(log_dir):
-    accumulator = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
-    accumulator.Reload()
-    return accumulator
-
-
 def _scalars(accumulator, tag):
     events = accumulator.Tensors(tag)
-    return [e.step for e in events], [float(np.asarray(tf_value(e))) for e in events]
-
-
-def tf_value(event):
-    import tensorflow as tf
-
-    return tf.make_ndarray(event.tensor_proto)
+    return [e.step for e in events], [float(tensor_value(e)) for e in events]
 
 
 @pytest.fixture
@@ -53,7 +40,7 @@ def painted(content_path, style_path, tmp_path):
 
 def test_scalars_every_step_match_history(painted):
     model, history, run = painted
-    events = _read(run)
+    events = read_events(run)
     tags = set(events.Tags()["tensors"])
     layer_tags = {f"style_loss/{name}" for name in TINY_STYLE_LAYERS}
     expected = {"loss", "content_loss", "style_loss", "total_variation_loss", "learning_rate"}
@@ -71,9 +58,9 @@ def test_scalars_every_step_match_history(painted):
 
 def test_images_every_n_steps_and_at_the_end(painted):
     model, _, run = painted
-    events = _read(run).Tensors("image")
+    events = read_events(run).Tensors("image")
     assert [e.step for e in events] == [2, 4, 6]
-    width, height, *pngs = tf_value(events[-1])
+    width, height, *pngs = tensor_value(events[-1])
     assert (int(width), int(height)) == (32, 24) and len(pngs) == 2
     for png, expected in zip(pngs, model.images()):
         decoded = np.asarray(Image.open(io.BytesIO(png)))
@@ -82,7 +69,7 @@ def test_images_every_n_steps_and_at_the_end(painted):
 
 def test_hparams_describe_the_run(painted):
     _, _, run = painted
-    content = _read(run).PluginTagToContent("hparams")
+    content = read_events(run).PluginTagToContent("hparams")
     info = hparams_metadata.parse_session_start_info_plugin_data(
         content[hparams_metadata.SESSION_START_INFO_TAG]
     )

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import read_events, tensor_value
+
 SCRIPT = Path(__file__).resolve().parent / "distributed_script.py"
 REPO = SCRIPT.parent.parent
 
@@ -43,6 +45,12 @@ def test_mirrored_matches_one_device(tmp_path, optimizer, num_variants):
     # Logged losses are sums over replicas, added in another order: equal to round-off.
     np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-5)
     np.testing.assert_allclose(mirrored["variant_loss"], single["variant_loss"], rtol=1e-5)
+    # StyleTensorBoard logged the same curve and images under the strategy.
+    events = read_events(tmp_path / "logs-mirrored")
+    losses = [float(tensor_value(e)) for e in events.Tensors("loss")]
+    assert [e.step for e in events.Tensors("loss")] == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose([losses[2], losses[5]], mirrored["loss"], rtol=1e-6)
+    assert [e.step for e in events.Tensors("image")] == [3, 6]
 
 
 def _free_port():

@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
+from conftest import read_events
 from keras_nst.cli import main
 from keras_nst.experiments import EXPERIMENTS, experiment, plan_experiment, run_experiment
 from keras_nst.sheets import contact_sheet
@@ -58,8 +58,7 @@ def test_run_experiment_writes_images_sheet_and_hparams_runs(content_path, style
     with Image.open(result.sheet) as sheet:
         assert sheet.width > 3 * 32 and sheet.height > 24
     for label in ("noise", "content+noise", "content"):
-        events = EventAccumulator(str(tmp_path / "logs" / "init" / label), size_guidance={"tensors": 0})
-        events.Reload()
+        events = read_events(tmp_path / "logs" / "init" / label)
         info = hparams_metadata.parse_session_start_info_plugin_data(
             events.PluginTagToContent("hparams")[hparams_metadata.SESSION_START_INFO_TAG]
         )
