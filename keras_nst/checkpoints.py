@@ -1,0 +1,268 @@
+"""Checkpoints that never lose a painting: the image, the optimizer state and the step.
+
+A checkpoint is one `.npz` file (the frozen VGG-19 is left out: it is rebuilt from its
+weights source), written to a temporary file and renamed, so a crash or a second Ctrl-C
+mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+CHECKPOINT_NAME = "checkpoint.npz"
+
+
+def _task_signature(model) -> dict:
+    """What a checkpoint must agree on with the model it is restored into."""
+    return {
+        "shape": [int(n) for n in ops.shape(model.image)],
+        "task": model.task.get_config(),
+        "pooling": model.pooling,
+        "precision": model.precision,
+    }
+
+
+def save_checkpoint(model, directory: str | os.PathLike, *, epoch: int = 0) -> Path:
+    """Writes `model`'s image, optimizer state, step and settings to `directory` atomically.
+
+    Returns:
+        The checkpoint file's path.
+
+    Raises:
+        ValueError: the image holds NaN or Inf (the last good checkpoint is kept).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    image = ops.convert_to_numpy(model.image)
+    if not np.all(np.isfinite(image)):
+        raise ValueError("The image holds NaN or Inf; the last checkpoint was kept.")
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build([model.image])
+    arrays = {"image": image}
+    for index, variable in enumerate(optimizer.variables):
+        arrays[f"optimizer_{index}"] = ops.convert_to_numpy(variable)
+    metadata = {
+        "step": int(ops.convert_to_numpy(optimizer.iterations)),
+        "epoch": int(epoch),
+        "optimizer": keras.saving.serialize_keras_object(optimizer),
+        "optimizer_variables": [variable.path for variable in optimizer.variables],
+        "model": _task_signature(model),
+    }
+    arrays["metadata"] = np.array(json.dumps(metadata, default=str))
+    path = directory / CHECKPOINT_NAME
+    descriptor, temporary = tempfile.mkstemp(prefix=".checkpoint.", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
+    """The arrays and the metadata of the checkpoint in `directory`.
+
+    Raises:
+        ValueError: no checkpoint there, or an unreadable one.
+    """
+    path = Path(directory) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise ValueError(f"`resume` directory holds no {CHECKPOINT_NAME}. Received: resume='{directory}'")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        metadata = json.loads(str(arrays.pop("metadata")))
+    except Exception as error:
+        raise ValueError(
+            f"`resume` checkpoint could not be read ({type(error).__name__}: {error}). "
+            f"Received: resume='{directory}'"
+        ) from None
+    return arrays, metadata
+
+
+def restore_checkpoint(model, directory: str | os.PathLike) -> dict:
+    """Loads a checkpoint's image and optimizer state into a compiled `model`.
+
+    The model must paint the same task (same images, sizes and settings) with the same pooling
+    and precision, and be compiled with the same kind of optimizer.
+
+    Returns:
+        The checkpoint's metadata: `step` (optimizer steps done) and `epoch` (epochs done).
+
+    Raises:
+        ValueError: no or unreadable checkpoint, or one that does not fit `model`.
+    """
+    arrays, metadata = read_checkpoint(directory)
+    expected = json.loads(json.dumps(_task_signature(model), default=str))
+    if metadata["model"] != expected:
+        differences = sorted(
+            key for key in set(expected) | set(metadata["model"])
+            if expected.get(key) != metadata["model"].get(key)
+        )
+        raise ValueError(
+            f"`resume` checkpoint was written for another task or model (differs in "
+            f"{', '.join(differences)}). Received: resume='{directory}'"
+        )
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build([model.image])
+    stored = [arrays[f"optimizer_{i}"] for i in range(len(metadata["optimizer_variables"]))]
+    shapes = [tuple(v.shape) for v in optimizer.variables]
+    if type(optimizer).__name__ != metadata["optimizer"].get("class_name") or shapes != [
+        a.shape for a in stored
+    ]:
+        raise ValueError(
+            f"`resume` checkpoint holds the state of a {metadata['optimizer'].get('class_name')} "
+            f"optimizer; the model is compiled with {type(optimizer).__name__}. "
+            f"Received: resume='{directory}'"
+        )
+    model.image.assign(arrays["image"])
+    for variable, value in zip(optimizer.variables, stored):
+        variable.assign(value)
+    return metadata
+
+
+class StyleCheckpoint(keras.callbacks.Callback):
+    """Saves a checkpoint every `every` steps, at the end of each epoch and when `fit` ends.
+
+    A checkpoint holds the image, the optimizer state (Adam's moments, L-BFGS' history), the
+    step and the task's settings, not the frozen VGG-19. To continue a run:
+
+    >>> checkpoint = StyleCheckpoint("runs/starry", every=50)
+    >>> done = checkpoint.restore(model)           # {"step": ..., "epoch": ...}, or None
+    >>> model.fit(task, epochs=10, steps_per_epoch=100,
+    ...           initial_epoch=done["epoch"] if done else 0, callbacks=[checkpoint])
+
+    A run resumed from an epoch-end checkpoint ends with the same bytes as one that was never
+    interrupted (on CPU; the steps are deterministic).
+
+    Args:
+        directory: where `checkpoint.npz` is written.
+        every: steps between checkpoints (`None`: only at epoch ends and at the end).
+    """
+
+    def __init__(self, directory: str | os.PathLike, every: int | None = 100):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every <= 0):
+            raise ValueError(f"`every` must be a positive integer or None. Received: every={every!r}")
+        self.directory = Path(directory)
+        self.every = every
+        self._epoch = 0
+        self.last_saved_step = None
+
+    def restore(self, model) -> dict | None:
+        """Restores the latest checkpoint into `model` (if there is one); returns its metadata."""
+        if not (self.directory / CHECKPOINT_NAME).exists():
+            return None
+        metadata = restore_checkpoint(model, self.directory)
+        self._epoch = metadata["epoch"]
+        return metadata
+
+    def _save(self):
+        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        if step == self.last_saved_step:
+            return
+        try:
+            save_checkpoint(self.model, self.directory, epoch=self._epoch)
+            self.last_saved_step = step
+        except ValueError:
+            pass  # a non-finite image: keep the last good checkpoint
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        if self.every and step % self.every == 0:
+            self._save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        self._save()
+
+    def on_train_end(self, logs=None):
+        self._save()
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """The first SIGINT or SIGTERM stops `fit` cleanly after the current step; a second one
+    aborts at once (`KeyboardInterrupt`). Files written atomically stay intact either way.
+
+    After `fit`, `signal_received` holds the signal's number (or `None`).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        super().__init__()
+        self.signal_received = None
+        self._previous = {}
+
+    def _handle(self, number, frame):
+        if self.signal_received is not None:
+            raise KeyboardInterrupt
+        self.signal_received = number
+        if self.model is not None:
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        self.signal_received = None
+        with contextlib.suppress(ValueError):  # only the main thread may set handlers
+            for number in self.SIGNALS:
+                self._previous[number] = signal.signal(number, self._handle)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.signal_received is not None:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops `fit` when any logged loss becomes NaN or Inf, and puts back the last good image.
+
+    A step logs the losses of the image it started from, so an image counts as good once the
+    next step has logged finite losses for it. After `fit`, `bad_losses` names the losses
+    that went bad (empty if none) and `bad_step` the step.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.bad_losses: list[str] = []
+        self.bad_step = None
+        self._last_good = None
+        self._unchecked = None
+
+    def on_train_begin(self, logs=None):
+        self.bad_losses, self.bad_step = [], None
+        self._last_good = None
+        self._unchecked = ops.convert_to_numpy(self.model.image)
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = [key for key, value in (logs or {}).items() if not np.all(np.isfinite(value))]
+        if bad:
+            self.bad_losses = sorted(bad)
+            self.bad_step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+            self.model.image.assign(self._last_good if self._last_good is not None else self._unchecked)
+            self.model.stop_training = True
+        else:
+            self._last_good = self._unchecked
+            self._unchecked = ops.convert_to_numpy(self.model.image)
