@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-CHECKPOINT_NAME = "checkpoint.npz"
+from keras_nst.choices import CHECKPOINT_FILE as CHECKPOINT_NAME
 
 
 def _task_signature(model) -> dict:

@@ -102,3 +102,7 @@ def check_precision(precision: Any) -> str:
             f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}"
         )
     return precision
+
+
+#: The file a checkpoint directory holds (checked by the command line before TensorFlow starts).
+CHECKPOINT_FILE = "checkpoint.npz"

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import inspect
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +30,9 @@ WEIGHT_CHOICES = ("auto", "imagenet", "random")
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+#: The loss became NaN or Inf: the last good image was written.
+EXIT_NON_FINITE = 3
+#: Stopped by a signal after a step, image and checkpoint written: 128 + the signal's number.
 EXIT_INTERRUPTED = 130
 
 _TASK_DEFAULTS = {
@@ -118,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--init", default=d["init"], help=f"one of {', '.join(INIT_MODES)}, or an image path")
     add("--noise-ratio", type=float, default=d["noise_ratio"], help="noise share for --init content+noise")
     add("--image-every", type=int, default=100, help="with --logdir: write the image every N steps")
+    add("--checkpoint-dir", default=None,
+        help="where checkpoints go (default: OUTPUT's name with .checkpoint, beside it)")
+    add("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    add("--resume", default=None, metavar="DIR",
+        help="continue from the checkpoint in DIR (same arguments otherwise); --steps is the total")
 
     sweep = commands.add_parser(
         "sweep",
@@ -174,6 +183,15 @@ def _check(args) -> StyleTask:
     """Everything of `stylize` that can be checked before TensorFlow starts."""
     images.check_output_path(args.output, "--output")
     _check_painting_options(args)
+    if args.checkpoint_every <= 0:
+        raise ValueError(
+            "`--checkpoint-every` must be a positive integer. "
+            f"Received: --checkpoint-every={args.checkpoint_every}"
+        )
+    if args.resume and not (Path(args.resume) / choices.CHECKPOINT_FILE).is_file():
+        raise ValueError(
+            f"`--resume` directory holds no {choices.CHECKPOINT_FILE}. Received: --resume='{args.resume}'"
+        )
     return StyleTask(
         args.content,
         args.style if len(args.style) > 1 else args.style[0],
@@ -269,8 +287,10 @@ def _run(check, paint, args) -> int:
         return _fail(_one_line(error), EXIT_USAGE)
     except weights_lib.WeightsUnavailableError as error:
         return _fail(_one_line(error), EXIT_FAILURE)
+    except _Stopped as stopped:
+        return _fail(_one_line(stopped), stopped.code)
     except KeyboardInterrupt:
-        return _fail("interrupted; no output written", EXIT_INTERRUPTED)
+        return _fail("aborted; files written so far (checkpoints included) are intact", EXIT_INTERRUPTED)
     if args.logdir:
         # stylize writes one run into --logdir; sweep writes a run per image below it.
         root = args.logdir if args.command == "sweep" else Path(args.logdir).parent
@@ -278,26 +298,75 @@ def _run(check, paint, args) -> int:
     return 0
 
 
+def _checkpoint_dir(args) -> Path:
+    if args.resume:
+        return Path(args.resume)
+    if args.checkpoint_dir:
+        return Path(args.checkpoint_dir)
+    output = Path(args.output)
+    return output.with_name(output.stem + ".checkpoint")
+
+
+class _Stopped(Exception):
+    """fit ended early (a signal, or a NaN loss); the image so far was written."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
 def _paint(task: StyleTask, args) -> None:
+    import keras
+
     from keras_nst import optimizers
     from keras_nst.callbacks import StyleTensorBoard
+    from keras_nst.checkpoints import StopOnNonFinite, StopOnSignal, StyleCheckpoint
     from keras_nst.model import StyleTransferModel
 
     model = StyleTransferModel(
         task, weights=_weights(args), pooling=args.pooling, precision=args.precision
     )
     model.compile(optimizer=optimizers.get(args.optimizer, args.learning_rate))
-    callbacks = []
-    if args.logdir:
-        callbacks = [StyleTensorBoard(args.logdir, image_every=args.image_every)]
-    model.fit(
-        task,
-        epochs=1,
-        steps_per_epoch=args.steps,
-        callbacks=callbacks,
-        verbose=0 if args.quiet else "auto",
+    directory = _checkpoint_dir(args)
+    checkpoint = StyleCheckpoint(directory, every=args.checkpoint_every)
+    done = checkpoint.restore(model)["step"] if args.resume else 0
+    stop, guard = StopOnSignal(), StopOnNonFinite()
+    announce = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: print(
+            f"Painting steps {done + 1} to {args.steps}; checkpoints in {directory}. "
+            "Ctrl-C stops after the current step.",
+            flush=True,
+        )
     )
-    print(f"Wrote {images.save_image(args.output, model.images()[0])}")
+    # The guards come first: they stop fit (and fix the image) before anything is saved.
+    callbacks = [stop, guard, checkpoint, announce]
+    if args.logdir:
+        callbacks.append(StyleTensorBoard(args.logdir, image_every=args.image_every))
+    if args.steps > done:
+        model.fit(
+            task,
+            epochs=1,
+            steps_per_epoch=args.steps - done,
+            callbacks=callbacks,
+            verbose=0 if args.quiet else "auto",
+        )
+    output = images.save_image(args.output, model.images()[0])
+    step = int(model.optimizer.iterations.numpy())
+    if guard.bad_losses:
+        raise _Stopped(
+            f"the loss became NaN or Inf at step {guard.bad_step} ({', '.join(guard.bad_losses)}); "
+            f"the last good image is in {output} and the last good checkpoint in {directory}. "
+            "Try a lower --learning-rate.",
+            EXIT_NON_FINITE,
+        )
+    if stop.signal_received is not None:
+        name = signal.Signals(stop.signal_received).name
+        raise _Stopped(
+            f"stopped by {name} at step {step} of {args.steps}; the image so far is in {output} "
+            f"and a checkpoint in {directory}. Resume with the same command and --resume {directory}",
+            128 + stop.signal_received,
+        )
+    print(f"Wrote {output}")
 
 
 def _sweep(_, args) -> None:

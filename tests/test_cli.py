@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,61 @@ def test_quickstart_example_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     with Image.open(tmp_path / "q.png") as image:
         assert image.size == (32, 24)
+
+
+def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_path, style_path, tmp_path):
+    common = [str(content_path), str(style_path), "--size", "32", "--steps", "400", "--weights", "random",
+              "--precision", "float32", "--quiet", "--checkpoint-every", "1000"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_nst", "stylize", *common, "-o", "cut.png"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # The CLI announces the painting once its signal handlers are in place.
+        assert process.stdout.readline().startswith("Painting steps 1 to 400")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "stopped by SIGINT at step" in lines[0], stderr
+    assert "--resume cut.checkpoint" in lines[0]
+    stopped_at = int(re.search(r"at step (\d+) of 400", lines[0]).group(1))
+    assert 0 < stopped_at < 400
+    assert (tmp_path / "cut.png").exists() and (tmp_path / "cut.checkpoint" / "checkpoint.npz").exists()
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "keras_nst", "stylize", *common, "-o", "cut.png", "--resume", "cut.checkpoint"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Painting steps {stopped_at + 1} to 400" in resumed.stdout
+    straight = main(["stylize", *common, "-o", str(tmp_path / "straight.png")])
+    assert straight == 0
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "cut.png")), np.asarray(Image.open(tmp_path / "straight.png"))
+    )
+
+
+def test_nan_loss_keeps_the_last_good_image(content_path, style_path, tmp_path, monkeypatch, capsys):
+    from keras_nst import losses
+
+    def poisoned(images):
+        return losses.content_loss(images, images) * float("nan")
+
+    monkeypatch.setattr(losses, "total_variation_loss", poisoned)
+    code = _run(content_path, style_path, tmp_path / "out.png", "--init", "content")
+    assert code == 3
+    line = _error_line(capsys)
+    assert "the loss became NaN or Inf at step 1 (loss" in line and "lower --learning-rate" in line
+    # Not one step had finite losses: the initial image (the content photo) is kept.
+    from keras_nst import load_image
+
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), load_image(content_path, 32))
+
+
+def test_resume_needs_a_checkpoint(content_path, style_path, tmp_path, capsys):
+    assert _run(content_path, style_path, tmp_path / "out.png", "--resume", str(tmp_path)) == 2
+    assert "`--resume` directory holds no checkpoint.npz" in _error_line(capsys)
