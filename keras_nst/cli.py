@@ -15,9 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from keras_nst import choices, images, weights as weights_lib
+from keras_nst import choices, images, memory, weights as weights_lib
 from keras_nst.choices import POOLING
 from keras_nst.experiments import EXPERIMENTS, plan_experiment
+from keras_nst.precision import resolve_precision_on_cpu
 from keras_nst.task import INIT_MODES, StyleTask
 
 PROG = "keras-nst"
@@ -192,7 +193,7 @@ def _check(args) -> StyleTask:
         raise ValueError(
             f"`--resume` directory holds no {choices.CHECKPOINT_FILE}. Received: --resume='{args.resume}'"
         )
-    return StyleTask(
+    task = StyleTask(
         args.content,
         args.style if len(args.style) > 1 else args.style[0],
         content_layers=args.content_layers,
@@ -202,6 +203,10 @@ def _check(args) -> StyleTask:
         style_blend=args.style_blend,
         **_task_settings(args),
     )
+    memory.check_fits(
+        task, optimizer=args.optimizer, precision=resolve_precision_on_cpu(args.precision)
+    )
+    return task
 
 
 def _check_sweep(args) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_nst import losses
+from keras_nst import losses, memory
 from keras_nst import optimizers as optimizers_lib
 from keras_nst.choices import check_precision
 from keras_nst.extractor import check_pooling, vgg19_extractor
@@ -90,6 +90,9 @@ class StyleTransferModel(keras.Model):
         self.weights_source = weights  # `weights` is Keras' list of variables
         self.content_layer_names = task.content_layer_names
         self.style_layer_names = task.style_layer_names
+
+        # Refuse, with the largest size that fits, before building anything.
+        memory.check_fits(task, precision=self.precision)
 
         # === Layers ===
         self.extractor = vgg19_extractor(

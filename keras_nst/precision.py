@@ -48,3 +48,11 @@ def resolve_precision(precision: str = "auto") -> str:
     if precision == "auto":
         return "mixed_bfloat16" if native_bfloat16() else "float32"
     return precision
+
+
+def resolve_precision_on_cpu(precision: str = "auto") -> str:
+    """As `resolve_precision` for a machine without GPUs, without starting TensorFlow."""
+    check_precision(precision)
+    if precision == "auto":
+        return "mixed_bfloat16" if _cpu_flags() & set(BFLOAT16_CPU_FLAGS) else "float32"
+    return precision

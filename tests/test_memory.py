@@ -1,0 +1,68 @@
+"""Peak memory: the estimate against a measured process, and a clear refusal."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_nst import StyleTask, StyleTransferModel
+from keras_nst.cli import main
+from keras_nst.memory import check_fits, estimate_peak_bytes
+
+REPO = Path(__file__).resolve().parent.parent
+PROBE = """
+from keras_nst import StyleTask, StyleTransferModel
+task = StyleTask({content!r}, {style!r}, size=192)
+model = StyleTransferModel(task, weights=None, precision="float32")
+model.compile()
+model.fit(task, epochs=1, steps_per_epoch=2, verbose=0)
+with open("/proc/self/status") as status:
+    print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+"""
+
+
+def test_estimate_is_close_to_a_measured_peak(content_path, style_path):
+    code = PROBE.format(content=str(content_path), style=str(style_path))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    measured = int(result.stdout.strip().splitlines()[-1]) * 1024
+    task = StyleTask(content_path, style_path, size=192)
+    estimate = estimate_peak_bytes(task, precision="float32")
+    assert 0.7 * measured < estimate < 1.3 * measured
+
+
+def test_estimate_grows_with_size_variants_and_precision(content_path, style_path):
+    small = StyleTask(content_path, style_path, size=128)
+    large = StyleTask(content_path, style_path, size=512)
+    sweep = StyleTask(content_path, style_path, size=512, variants=[{}, {}])
+    assert estimate_peak_bytes(small) < estimate_peak_bytes(large) < estimate_peak_bytes(sweep)
+    assert estimate_peak_bytes(large, precision="mixed_bfloat16") < estimate_peak_bytes(large)
+
+
+def test_too_large_is_refused_with_the_largest_size_that_fits(content_path, style_path, monkeypatch):
+    task = StyleTask(content_path, style_path, size=512)
+    fits = StyleTask(content_path, style_path, size=256)
+    available = estimate_peak_bytes(fits)
+    with pytest.raises(ValueError, match=r"`size` is too large: .* the largest size that fits is about (\d+) px") as error:
+        check_fits(task, available=available)
+    largest = int(str(error.value).split("about ")[-1].split(" px")[0])
+    assert 224 <= largest <= 256
+    assert check_fits(fits, available=available) == available
+    monkeypatch.setattr("keras_nst.memory.available_bytes", lambda: available)
+    with pytest.raises(ValueError, match="`size` is too large"):
+        StyleTransferModel(task, weights=None, precision="float32")
+
+
+def test_cli_refuses_before_tensorflow_starts(content_path, style_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("keras_nst.memory.available_bytes", lambda: 900 * 2**20)
+    code = main(["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"),
+                 "--size", "4096", "--weights", "random"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "`size` is too large" in err[0] and "--size" in err[0]
+    assert not (tmp_path / "o.png").exists()
