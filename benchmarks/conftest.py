@@ -17,6 +17,8 @@ CONTENT = EXAMPLES / "tubingen.jpg"
 STYLE = EXAMPLES / "starry_night.jpg"
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd", "lbfgs")
+#: Convergence curves: every optimizer, except in the smoke run.
+CONVERGENCE_OPTIMIZERS = ("adam", "lbfgs") if SMOKE else OPTIMIZERS
 # The smoke run keeps every optimizer but one pooling, to stay a few seconds per case.
 POOLINGS = ("avg",) if SMOKE else ("avg", "max")
 SIZES = (32,) if SMOKE else (128, 256, 512)

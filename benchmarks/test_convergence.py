@@ -6,12 +6,13 @@ import pytest
 
 from common import LossCurve, make_model
 from conftest import (
-    CONVERGENCE_SIZE, CONVERGENCE_STEPS, OPTIMIZERS, POOLINGS, PRECISION_SIZE, PRECISION_STEPS,
+    CONVERGENCE_OPTIMIZERS, CONVERGENCE_SIZE, CONVERGENCE_STEPS, POOLINGS, PRECISION_SIZE,
+    PRECISION_STEPS,
 )
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("optimizer", CONVERGENCE_OPTIMIZERS)
 def test_convergence(benchmark, optimizer, pooling):
     task, model = make_model(CONVERGENCE_SIZE, optimizer, pooling)
     curve = LossCurve()

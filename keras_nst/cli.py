@@ -112,9 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d = _TASK_DEFAULTS
     add = stylize.add_argument
-    add("content", help="content image (photo)")
-    add("style", nargs="+", help="style image(s) (painting)")
-    add("-o", "--output", required=True, help="output image (.png, .jpg, ...), written atomically")
+    add("content", nargs="?", help="content image (photo)")
+    add("style", nargs="*", help="style image(s) (painting)")
+    add("-o", "--output", default=None, help="output image (.png, .jpg, ...), written atomically")
+    add("--task", default=None, metavar="FILE",
+        help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
+        "options given on the command line win")
     _add_painting_options(stylize, size=d["size"], steps=DEFAULT_STEPS)
     add("--content-layers", type=_layer_weights, default=None, help="e.g. block4_conv2=1.0 (default: Gatys')")
     add("--style-layers", type=_layer_weights, default=None,
@@ -178,6 +181,84 @@ def _task_settings(args) -> dict:
         total_variation_weight=args.tv_weight,
         seed=args.seed,
     )
+
+
+#: Keys a `--task` file may hold, with the type each needs (StyleTask checks its own values).
+TASK_FILE_KEYS = {
+    "content": str, "style": (str, list), "output": str, "size": int, "style_size": int,
+    "steps": int, "optimizer": str, "learning_rate": (int, float), "pooling": str,
+    "content_weight": (int, float), "style_weight": (int, float),
+    "total_variation_weight": (int, float), "content_layers": dict, "style_layers": dict,
+    "style_blend": list, "init": str, "noise_ratio": (int, float), "seed": int, "weights": str,
+    "precision": str, "logdir": str, "image_every": int, "checkpoint_every": int,
+}
+_DESTINATIONS = {"total_variation_weight": "tv_weight"}
+_PATH_KEYS = ("content", "style", "init", "weights", "output", "logdir")
+
+
+def _read_task_file(path: str) -> dict:
+    import difflib
+    import json
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"`--task` file does not exist. Received: --task='{path}'")
+    try:
+        if file.suffix.lower() == ".toml":
+            import tomllib
+
+            settings = tomllib.loads(file.read_text(encoding="utf-8"))
+        elif file.suffix.lower() == ".json":
+            settings = json.loads(file.read_text(encoding="utf-8"))
+        else:
+            raise ValueError("the name must end in .toml or .json")
+    except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError is a ValueError
+        raise ValueError(
+            f"`--task` file could not be read ({_one_line(error)}). Received: --task='{path}'"
+        ) from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"`--task` file must hold a table of settings. Received: --task='{path}'")
+    for key, value in settings.items():
+        if key not in TASK_FILE_KEYS:
+            close = difflib.get_close_matches(key, TASK_FILE_KEYS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"`--task` file has an unknown key {key!r}.{hint} Valid keys: "
+                f"{', '.join(TASK_FILE_KEYS)}. Received: --task='{path}'"
+            )
+        expected = TASK_FILE_KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, expected):
+            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+            raise ValueError(
+                f"`--task` key {key!r} must be of type {names}. "
+                f"Received: {key}={value!r} in --task='{path}'"
+            )
+        if key in _PATH_KEYS:
+            # Paths in the file are relative to the file.
+            def resolve(item):
+                candidate = file.parent / item
+                return str(candidate) if key == "output" or candidate.exists() else item
+
+            settings[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+    return settings
+
+
+def _apply_task_file(args, parser) -> None:
+    """Fills the options left at their defaults from `--task`'s file."""
+    if args.task:
+        defaults = vars(parser.parse_args(["stylize"]))
+        for key, value in _read_task_file(args.task).items():
+            destination = _DESTINATIONS.get(key, key)
+            if key == "style" and isinstance(value, str):
+                value = [value]
+            if getattr(args, destination) == defaults[destination]:
+                setattr(args, destination, value)
+    for name, flag in (("content", "CONTENT"), ("style", "STYLE"), ("output", "--output")):
+        if not getattr(args, name):
+            raise ValueError(
+                f"`{flag}` is required (on the command line or in the --task file). "
+                f"Received: {name}=None"
+            )
 
 
 def _check(args) -> StyleTask:
@@ -407,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as error:
         return _fail(_one_line(error), EXIT_USAGE)
     if args.command == "stylize":
+        try:
+            _apply_task_file(args, parser)
+        except ValueError as error:
+            return _fail(_one_line(error), EXIT_USAGE)
         return _run(_check, _paint, args)
     return _run(_check_sweep, _sweep, args)
 

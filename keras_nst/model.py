@@ -324,9 +324,19 @@ class StyleTransferModel(keras.Model):
         `x` is the model's `StyleTask` (or `None`); each step is one optimizer update of the
         image. Without `steps_per_epoch`, an epoch is `DEFAULT_STEPS_PER_EPOCH` steps. Every
         other argument (`epochs`, `callbacks`, `verbose`, `initial_epoch`, ...) is Keras'.
+        A first Ctrl-C (SIGINT) or SIGTERM stops the fit after the current step, with every
+        callback's `on_train_end` run (a `StyleCheckpoint` saves); a second one aborts.
         """
         # The data is a placeholder; shuffling it means nothing (and Keras would warn).
         kwargs.setdefault("shuffle", False)
+        # Ctrl-C (or SIGTERM) stops after the current step, so callbacks such as
+        # StyleCheckpoint still write at the end; a second one aborts at once.
+        from keras_nst.checkpoints import StopOnSignal
+
+        callbacks = list(kwargs.get("callbacks") or [])
+        if not any(isinstance(callback, StopOnSignal) for callback in callbacks):
+            callbacks.insert(0, StopOnSignal())
+        kwargs["callbacks"] = callbacks
         return super().fit(
             self._dataset(x),
             y,

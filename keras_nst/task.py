@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from keras_nst.images import load_image, validate_size
+from keras_nst.images import load_image, resize_longest_side, validate_size
 from keras_nst.choices import check_layer_name, layer_index, num_pools_before
 
 INIT_MODES = ("content", "noise", "content+noise", "style")
@@ -97,6 +97,20 @@ def _check_noise_ratio(value: Any, argument: str) -> float:
     if ratio > 1:
         raise ValueError(f"`{argument}` must be in [0, 1]. Received: {argument}={value!r}")
     return ratio
+
+
+#: Images smaller than this (shorter side, before resizing) carry no content or style to transfer.
+MIN_SOURCE_SIDE = 16
+
+
+def _check_source(image: np.ndarray, argument: str, size: int | None) -> np.ndarray:
+    """Refuses degenerate images (a 1-pixel image would resize to a flat colour)."""
+    if min(image.shape[:2]) < MIN_SOURCE_SIDE:
+        raise ValueError(
+            f"`{argument}` image is {image.shape[1]}x{image.shape[0]} pixels; it needs at least "
+            f"{MIN_SOURCE_SIDE} pixels on each side. Received: {argument} of that size"
+        )
+    return resize_longest_side(image, size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,13 +199,14 @@ class StyleTask:
         self.style_size = validate_size(style_size, "style_size") or self.size
         self.content = content
         self.style = style
-        self.content_image = load_image(content, self.size, argument="content")
+        self.content_image = _check_source(load_image(content, argument="content"), "content", self.size)
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         if not styles:
             raise ValueError("`style` must name at least one style image. Received: style=[]")
+        names = ["style"] if len(styles) == 1 else [f"style[{i}]" for i in range(len(styles))]
         self.style_images = [
-            load_image(image, self.style_size, argument="style" if len(styles) == 1 else f"style[{i}]")
-            for i, image in enumerate(styles)
+            _check_source(load_image(image, argument=name), name, self.style_size)
+            for name, image in zip(names, styles)
         ]
 
         # === Settings ===

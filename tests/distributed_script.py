@@ -4,7 +4,8 @@ Run as a subprocess by test_distribute.py, since logical devices and multi-worke
 must be set up before TensorFlow initialises anything:
 
     python distributed_script.py compare OPTIMIZER NUM_VARIANTS OUT.npz
-        one device, then MirroredStrategy on two logical CPUs, in one process
+        one device, then MirroredStrategy on two logical CPUs, in one process; OPTIMIZER and
+        NUM_VARIANTS may be comma-separated lists, run pairwise (one TensorFlow start-up)
     TF_CONFIG=... python distributed_script.py multiworker OPTIMIZER NUM_VARIANTS OUT.npz
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
-mode, optimizer, num_variants, output = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+mode, output = sys.argv[1], sys.argv[4]
+cases = list(zip(sys.argv[2].split(","), [int(n) for n in sys.argv[3].split(",")]))
 if mode == "multiworker":
     strategies = {"multiworker": tf.distribute.MultiWorkerMirroredStrategy()}
 else:
@@ -33,28 +35,31 @@ from keras_nst import StyleTask, StyleTransferModel  # noqa: E402
 from keras_nst.callbacks import StyleTensorBoard  # noqa: E402
 
 examples = Path(__file__).resolve().parent.parent / "examples"
-task = StyleTask(
-    examples / "tubingen.jpg",
-    examples / "starry_night.jpg",
-    size=32,
-    content_layers={"block2_conv2": 1.0},
-    style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
-    variants=[{"style_weight": 10.0 ** (2 + i), "init": "content+noise"} for i in range(num_variants - 1)],
-)
 results, arrays = {}, {}
-for name, strategy in strategies.items():
-    with strategy.scope():
-        model = StyleTransferModel(task, weights=None, precision="float32")
-        model.compile(optimizer=optimizer)
-    # The TensorBoard callback runs on the host, whatever the strategy.
-    log_dir = Path(output).parent / f"logs-{name}"
-    callbacks = [StyleTensorBoard(log_dir, image_every=3)]
-    history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0, callbacks=callbacks)
-    arrays[name] = model.image.numpy()
-    results[name] = {
-        "replicas": strategy.num_replicas_in_sync,
-        "loss": history.history["loss"],
-        "variant_loss": model.variant_losses()["loss"].tolist(),
-    }
+for optimizer, num_variants in cases:
+    task = StyleTask(
+        examples / "tubingen.jpg",
+        examples / "starry_night.jpg",
+        size=32,
+        content_layers={"block2_conv2": 1.0},
+        style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
+        variants=[
+            {"style_weight": 10.0 ** (2 + i), "init": "content+noise"} for i in range(num_variants - 1)
+        ],
+    )
+    for name, strategy in strategies.items():
+        with strategy.scope():
+            model = StyleTransferModel(task, weights=None, precision="float32")
+            model.compile(optimizer=optimizer)
+        # The TensorBoard callback runs on the host, whatever the strategy.
+        key = f"{name}-{optimizer}-{num_variants}"
+        callbacks = [StyleTensorBoard(Path(output).parent / f"logs-{key}", image_every=3)]
+        history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0, callbacks=callbacks)
+        arrays[key] = model.image.numpy()
+        results[key] = {
+            "replicas": strategy.num_replicas_in_sync,
+            "loss": history.history["loss"],
+            "variant_loss": model.variant_losses()["loss"].tolist(),
+        }
 np.savez(output, **arrays)
 print(json.dumps(results))

@@ -131,3 +131,12 @@ def test_nan_stops_and_keeps_the_last_good_image(content_path, style_path):
     assert np.isfinite(image).all()
     # The last image whose losses were finite: the one step 3 started from.
     assert not np.array_equal(image, good["image"])
+
+
+def test_fit_stops_on_a_signal_by_default(content_path, style_path, tmp_path):
+    task, model = _model(content_path, style_path)
+    checkpoint = StyleCheckpoint(tmp_path, every=None)
+    model.fit(task, epochs=1, steps_per_epoch=20, verbose=0,
+              callbacks=[_RaiseSignal(2, signal.SIGINT), checkpoint])
+    assert int(model.optimizer.iterations) == 2
+    assert checkpoint.last_saved_step == 2 and (tmp_path / CHECKPOINT_NAME).exists()

@@ -128,21 +128,9 @@ def test_help_lists_library_defaults(capsys):
     assert "--init INIT" in out and "(default: content)" in out
 
 
-def test_quickstart_example_runs(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "quickstart.py"), "--size", "32", "--steps", "3",
-         "--output", str(tmp_path / "q.png")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    with Image.open(tmp_path / "q.png") as image:
-        assert image.size == (32, 24)
-
-
 def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_path, style_path, tmp_path):
-    common = [str(content_path), str(style_path), "--size", "32", "--steps", "400", "--weights", "random",
-              "--precision", "float32", "--quiet", "--checkpoint-every", "1000"]
+    common = [str(content_path), str(style_path), *TINY[:2], "--steps", "300", *TINY[4:],
+              "--precision", "float32", "--checkpoint-every", "1000"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [sys.executable, "-m", "keras_nst", "stylize", *common, "-o", "cut.png"],
@@ -150,7 +138,7 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_pa
     )
     try:
         # The CLI announces the painting once its signal handlers are in place.
-        assert process.stdout.readline().startswith("Painting steps 1 to 400")
+        assert process.stdout.readline().startswith("Painting steps 1 to 300")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=300)
     finally:
@@ -159,8 +147,8 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_pa
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "stopped by SIGINT at step" in lines[0], stderr
     assert "--resume cut.checkpoint" in lines[0]
-    stopped_at = int(re.search(r"at step (\d+) of 400", lines[0]).group(1))
-    assert 0 < stopped_at < 400
+    stopped_at = int(re.search(r"at step (\d+) of 300", lines[0]).group(1))
+    assert 0 < stopped_at < 300
     assert (tmp_path / "cut.png").exists() and (tmp_path / "cut.checkpoint" / "checkpoint.npz").exists()
 
     resumed = subprocess.run(
@@ -168,7 +156,7 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_pa
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert f"Painting steps {stopped_at + 1} to 400" in resumed.stdout
+    assert f"Painting steps {stopped_at + 1} to 300" in resumed.stdout
     straight = main(["stylize", *common, "-o", str(tmp_path / "straight.png")])
     assert straight == 0
     np.testing.assert_array_equal(
@@ -196,3 +184,47 @@ def test_nan_loss_keeps_the_last_good_image(content_path, style_path, tmp_path, 
 def test_resume_needs_a_checkpoint(content_path, style_path, tmp_path, capsys):
     assert _run(content_path, style_path, tmp_path / "out.png", "--resume", str(tmp_path)) == 2
     assert "`--resume` directory holds no checkpoint.npz" in _error_line(capsys)
+
+
+def _write_task(tmp_path, text, name="task.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_task_file_supplies_settings_and_the_command_line_wins(content_path, style_path, tmp_path, capsys):
+    task = _write_task(tmp_path, f"""
+content = "{content_path}"
+style = ["{style_path}"]
+output = "painted.png"
+size = 48
+steps = 2
+weights = "random"
+style_weight = 1e5
+content_layers = {{ block2_conv2 = 1.0 }}
+style_layers = {{ block1_conv1 = 0.5, block2_conv1 = 0.5 }}
+""")
+    assert main(["stylize", "--task", task, "--size", "32", "--quiet"]) == 0
+    with Image.open(tmp_path / "painted.png") as image:  # relative to the task file
+        assert image.size == (32, 24)
+
+
+@pytest.mark.parametrize("text, name, message", [
+    ('stlye = "x.jpg"', "task.toml", r"unknown key 'stlye'\. Did you mean 'style'\?"),
+    ('steps = "ten"', "task.toml", r"key 'steps' must be of type int\. Received: steps='ten'"),
+    ('size = true', "task.toml", r"key 'size' must be of type int"),
+    ('{"content_weight": [1]}', "task.json", r"key 'content_weight' must be of type int or float"),
+    ('steps = ', "task.toml", r"`--task` file could not be read"),
+    ('[1, 2]', "task.json", r"must hold a table of settings"),
+    ('steps: 3', "task.yaml", r"must end in \.toml or \.json"),
+])
+def test_bad_task_files_are_one_line(tmp_path, capsys, text, name, message):
+    task = _write_task(tmp_path, text, name)
+    assert main(["stylize", "--task", task]) == 2
+    assert re.search(message, _error_line(capsys))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_missing_output_is_named(content_path, style_path, capsys):
+    assert main(["stylize", str(content_path), str(style_path)]) == 2
+    assert "`--output` is required" in _error_line(capsys)

@@ -25,7 +25,7 @@ def _env(**extra):
 
 
 def _paint(mode, optimizer, num_variants, tmp_path, env=None):
-    output = tmp_path / f"{mode}-{optimizer}-{num_variants}.npz"
+    output = tmp_path / f"{mode}.npz"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), mode, optimizer, str(num_variants), str(output)],
         env=env or _env(), capture_output=True, text=True, timeout=240,
@@ -34,23 +34,29 @@ def _paint(mode, optimizer, num_variants, tmp_path, env=None):
     return json.loads(result.stdout.strip().splitlines()[-1]), np.load(output)
 
 
-@pytest.mark.parametrize("optimizer, num_variants", [("adam", 3), ("lbfgs", 3), ("adam", 1)])
-def test_mirrored_matches_one_device(tmp_path, optimizer, num_variants):
-    results, images = _paint("compare", optimizer, num_variants, tmp_path)
-    single, mirrored = results["single"], results["mirrored"]
-    assert single["replicas"] == 1 and mirrored["replicas"] == 2
-    # Each replica paints its own variants (one variant: the second replica idles), and the
-    # result is the same float32 image, bit for bit, as one device painting all of them.
-    np.testing.assert_array_equal(images["mirrored"], images["single"])
-    # Logged losses are sums over replicas, added in another order: equal to round-off.
-    np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-5)
-    np.testing.assert_allclose(mirrored["variant_loss"], single["variant_loss"], rtol=1e-5)
-    # StyleTensorBoard logged the same curve and images under the strategy.
-    events = read_events(tmp_path / "logs-mirrored")
-    losses = [float(tensor_value(e)) for e in events.Tensors("loss")]
-    assert [e.step for e in events.Tensors("loss")] == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_allclose([losses[2], losses[5]], mirrored["loss"], rtol=1e-6)
-    assert [e.step for e in events.Tensors("image")] == [3, 6]
+CASES = [("adam", 3), ("lbfgs", 3), ("adam", 1)]
+
+
+def test_mirrored_matches_one_device(tmp_path):
+    optimizers = ",".join(o for o, _ in CASES)
+    counts = ",".join(str(n) for _, n in CASES)
+    results, images = _paint("compare", optimizers, counts, tmp_path)
+    for optimizer, num_variants in CASES:
+        case = f"{optimizer}-{num_variants}"
+        single, mirrored = results[f"single-{case}"], results[f"mirrored-{case}"]
+        assert single["replicas"] == 1 and mirrored["replicas"] == 2
+        # Each replica paints its own variants (one variant: the second replica idles), and
+        # the result is the same float32 image, bit for bit, as one device painting them all.
+        np.testing.assert_array_equal(images[f"mirrored-{case}"], images[f"single-{case}"])
+        # Logged losses are sums over replicas, added in another order: equal to round-off.
+        np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-5)
+        np.testing.assert_allclose(mirrored["variant_loss"], single["variant_loss"], rtol=1e-5)
+        # StyleTensorBoard logged the same curve and images under the strategy.
+        events = read_events(tmp_path / f"logs-mirrored-{case}")
+        losses = [float(tensor_value(e)) for e in events.Tensors("loss")]
+        assert [e.step for e in events.Tensors("loss")] == [1, 2, 3, 4, 5, 6]
+        np.testing.assert_allclose([losses[2], losses[5]], mirrored["loss"], rtol=1e-6)
+        assert [e.step for e in events.Tensors("image")] == [3, 6]
 
 
 def _free_port():
@@ -61,7 +67,7 @@ def _free_port():
 
 def test_multi_worker_matches_one_device(tmp_path):
     results, images = _paint("compare", "adam", 3, tmp_path)
-    single, single_image = results["single"], images["single"]
+    single, single_image = results["single-adam-3"], images["single-adam-3"]
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     workers = []
     for index in range(2):
@@ -78,7 +84,7 @@ def test_multi_worker_matches_one_device(tmp_path):
             process.kill()
     for (process, output), (stdout, stderr) in zip(workers, outs):
         assert process.returncode == 0, stderr[-3000:]
-        result = json.loads(stdout.strip().splitlines()[-1])["multiworker"]
+        result = json.loads(stdout.strip().splitlines()[-1])["multiworker-adam-3"]
         assert result["replicas"] == 2
-        np.testing.assert_array_equal(np.load(output)["multiworker"], single_image)
+        np.testing.assert_array_equal(np.load(output)["multiworker-adam-3"], single_image)
         np.testing.assert_allclose(result["loss"], single["loss"], rtol=1e-5)

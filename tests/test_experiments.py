@@ -106,19 +106,33 @@ def test_every_experiment_is_listed():
     assert len(EXPERIMENTS) == 9
 
 
-@pytest.mark.parametrize("script", ["experiment_ratio.py", "experiment_style_layer.py", "experiment_pooling.py"])
-def test_experiment_examples_run(script, tmp_path):
+def test_example_scripts_run(tmp_path):
+    """Every script in examples/, tiny, in one Python process (one TensorFlow start-up)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
+    tiny = ["--size", "32", "--steps", "2"]
+    logs = ["--logdir", str(tmp_path / "logs")]
+    runs = {
+        "quickstart.py": [*tiny, "--output", str(tmp_path / "quickstart.png")],
+        "experiment_ratio.py": [*tiny, *logs, "--output-dir", str(tmp_path / "ratio")],
+        "experiment_style_layer.py": [*tiny, *logs, "--output-dir", str(tmp_path / "style_layer")],
+        "experiment_pooling.py": [*tiny, *logs, "--output-dir", str(tmp_path / "pooling")],
+    }
+    driver = "import runpy, sys\n" + "".join(
+        f"sys.argv = {[script, *args]!r}\n"
+        f"runpy.run_path({str(repo / 'examples' / script)!r}, run_name='__main__')\n"
+        for script, args in runs.items()
+    )
     result = subprocess.run(
-        [sys.executable, str(repo / "examples" / script), "--size", "32", "--steps", "2",
-         "--output-dir", str(tmp_path / "out"), "--logdir", str(tmp_path / "logs")],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True,
-        timeout=300,
+        [sys.executable, "-c", driver], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "out" / "contact_sheet.png").exists()
+    with Image.open(tmp_path / "quickstart.png") as image:
+        assert image.size == (32, 24)
+    for name in ("ratio", "style_layer", "pooling"):
+        assert (tmp_path / name / "contact_sheet.png").exists()

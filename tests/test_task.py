@@ -97,3 +97,9 @@ def test_variants_override_and_union_layers(content_path, style_path):
     assert task.style_layer_names == ["block1_conv1", "block2_conv1", "block3_conv1"]
     config = task.get_config()
     assert config["variants"][0]["seed"] == 5 and config["style_layers"] == {"block1_conv1": 1.0}
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (8, 300, 3)])
+def test_tiny_source_images_are_refused(content_path, shape):
+    with pytest.raises(ValueError, match=r"`style` image is \d+x\d+ pixels; it needs at least 16"):
+        StyleTask(content_path, np.zeros(shape, np.uint8), size=64)
