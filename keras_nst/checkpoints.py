@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 from pathlib import Path
 
 import keras
@@ -19,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_nst.choices import CHECKPOINT_FILE as CHECKPOINT_NAME
+from keras_nst.files import atomic_write
 
 
 def _task_signature(model) -> dict:
@@ -60,17 +60,8 @@ def save_checkpoint(model, directory: str | os.PathLike, *, epoch: int = 0) -> P
     }
     arrays["metadata"] = np.array(json.dumps(metadata, default=str))
     path = directory / CHECKPOINT_NAME
-    descriptor, temporary = tempfile.mkstemp(prefix=".checkpoint.", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
     return path
 
 

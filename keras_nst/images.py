@@ -6,15 +6,15 @@ check its images before the (slow, noisy) TensorFlow start-up.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from keras_nst.files import atomic_write
 
 # Sixteen-bit and 32-bit integer modes that Pillow's own `convert("RGB")` would clip, not scale.
 _WIDE_INTEGER_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -261,20 +261,6 @@ def save_image(path: str | os.PathLike, image: Any) -> Path:
                 f"Received: image={_describe(array)}"
             )
         pil_image = Image.fromarray(to_uint8(array), mode="RGB")
-    directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        with os.fdopen(descriptor, "wb") as handle:
-            pil_image.save(handle, format=output_format(path))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_write(path) as handle:
+        pil_image.save(handle, format=output_format(path))
     return path
