@@ -205,8 +205,10 @@ def _read_task_file(path: str) -> dict:
         raise ValueError(f"`--task` file does not exist. Received: --task='{path}'")
     try:
         if file.suffix.lower() == ".toml":
-            import tomllib
-
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                raise ValueError("TOML needs Python 3.11 or newer; use a .json file") from None
             settings = tomllib.loads(file.read_text(encoding="utf-8"))
         elif file.suffix.lower() == ".json":
             settings = json.loads(file.read_text(encoding="utf-8"))
