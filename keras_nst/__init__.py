@@ -17,8 +17,12 @@ __all__ = [
     "StyleTask",
     "StyleTransferModel",
     "WeightsUnavailableError",
+    "callbacks",
+    "checkpoints",
+    "experiments",
     "load_image",
     "losses",
+    "optimizers",
     "save_image",
     "vgg19_extractor",
     "__version__",
@@ -29,6 +33,9 @@ _LAZY = {
     "vgg19_extractor": ("keras_nst.extractor", "vgg19_extractor"),
     "losses": ("keras_nst.losses", None),
     "optimizers": ("keras_nst.optimizers", None),
+    "callbacks": ("keras_nst.callbacks", None),
+    "checkpoints": ("keras_nst.checkpoints", None),
+    "experiments": ("keras_nst.experiments", None),
 }
 
 

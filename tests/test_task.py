@@ -103,3 +103,11 @@ def test_variants_override_and_union_layers(content_path, style_path):
 def test_tiny_source_images_are_refused(content_path, shape):
     with pytest.raises(ValueError, match=r"`style` image is \d+x\d+ pixels; it needs at least 16"):
         StyleTask(content_path, np.zeros(shape, np.uint8), size=64)
+
+
+def test_public_names_resolve():
+    import keras_nst
+
+    for name in keras_nst.__all__:
+        assert getattr(keras_nst, name) is not None
+    assert keras_nst.optimizers.LBFGS and keras_nst.callbacks.StyleTensorBoard
