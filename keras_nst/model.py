@@ -124,20 +124,17 @@ class StyleTransferModel(keras.Model):
         ]
 
         # === Per-variant weights: alpha * w_l, beta * w_l and the TV weight ===
-        self.content_weights = np.array(
-            [
-                [v.content_weight * v.content_layers.get(name, 0.0) for name in self.content_layer_names]
+        def layer_weights(kind, names):
+            # (num_variants, num_layers): each variant's weight times its layer weight, 0 for
+            # layers the variant does not use.
+            rows = [
+                [getattr(v, f"{kind}_weight") * getattr(v, f"{kind}_layers").get(n, 0.0) for n in names]
                 for v in task.variants
-            ],
-            "float32",
-        ).reshape(task.num_variants, len(self.content_layer_names))
-        self.style_weights = np.array(
-            [
-                [v.style_weight * v.style_layers.get(name, 0.0) for name in self.style_layer_names]
-                for v in task.variants
-            ],
-            "float32",
-        ).reshape(task.num_variants, len(self.style_layer_names))
+            ]
+            return np.array(rows, "float32").reshape(task.num_variants, len(names))
+
+        self.content_weights = layer_weights("content", self.content_layer_names)
+        self.style_weights = layer_weights("style", self.style_layer_names)
         self.total_variation_weights = np.array(
             [v.total_variation_weight for v in task.variants], "float32"
         )
