@@ -26,6 +26,14 @@ VGG19_LAYERS: tuple[str, ...] = tuple(
 )
 
 
+def check_pooling(pooling: Any, argument: str = "pooling") -> str:
+    if pooling not in POOLING:
+        raise ValueError(
+            f"`{argument}` must be one of {POOLING}. Received: {argument}={pooling!r}"
+        )
+    return pooling
+
+
 def layer_index(name: str) -> int:
     """Position of a layer in `VGG19_LAYERS`."""
     return VGG19_LAYERS.index(name)

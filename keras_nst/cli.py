@@ -165,8 +165,7 @@ def _check_painting_options(args) -> None:
     choices.check_optimizer_name(args.optimizer)
     if args.learning_rate is not None:
         choices.check_learning_rate(args.learning_rate)
-    if args.pooling not in POOLING:
-        raise ValueError(f"`--pooling` must be one of {POOLING}. Received: --pooling={args.pooling!r}")
+    choices.check_pooling(args.pooling, "--pooling")
     choices.check_precision(args.precision)
     if args.weights not in WEIGHT_CHOICES:
         weights_lib.check_weights(args.weights)

@@ -12,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from keras_nst import weights as weights_lib
-from keras_nst.choices import POOLING, VGG19_LAYERS, check_layer_name, layer_index
+from keras_nst.choices import VGG19_LAYERS, check_layer_name, check_pooling, layer_index
 
 #: ImageNet mean in BGR order, as `keras.applications.vgg19.preprocess_input` subtracts it.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -33,12 +33,6 @@ class CaffePreprocess(keras.layers.Layer):
     def call(self, inputs):
         bgr = ops.flip(ops.cast(inputs, self.compute_dtype), axis=-1)
         return bgr - ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=self.compute_dtype)
-
-
-def check_pooling(pooling) -> str:
-    if pooling not in POOLING:
-        raise ValueError(f"`pooling` must be one of {POOLING}. Received: pooling={pooling!r}")
-    return pooling
 
 
 @contextlib.contextmanager

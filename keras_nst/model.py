@@ -9,8 +9,8 @@ from keras import ops
 
 from keras_nst import losses, memory
 from keras_nst import optimizers as optimizers_lib
-from keras_nst.choices import check_precision
-from keras_nst.extractor import check_pooling, vgg19_extractor
+from keras_nst.choices import check_pooling, check_precision
+from keras_nst.extractor import vgg19_extractor
 from keras_nst.images import to_uint8
 from keras_nst.precision import resolve_precision
 from keras_nst.task import StyleTask
