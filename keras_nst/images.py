@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from keras_nst.files import atomic_write
+from keras_nst.paths import Locations, check_input_file, check_output_file
 
 # Sixteen-bit and 32-bit integer modes that Pillow's own `convert("RGB")` would clip, not scale.
 _WIDE_INTEGER_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -42,13 +43,7 @@ def validate_size(size: Any, argument: str = "size") -> int | None:
 
 
 def _open(path: str | os.PathLike, argument: str) -> Image.Image:
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"`{argument}` image file does not exist. Received: {argument}='{path}'")
-    if path.is_dir():
-        raise ValueError(
-            f"`{argument}` must be an image file, not a directory. Received: {argument}='{path}'"
-        )
+    path = check_input_file(path, argument, "image file")
     try:
         # A decompression bomb warning (more than Image.MAX_IMAGE_PIXELS pixels) becomes an error:
         # decoding such a file could exhaust memory before any size check of ours runs.
@@ -109,12 +104,7 @@ def _array_to_rgb(array: np.ndarray, argument: str) -> np.ndarray:
     elif array.dtype == np.uint16:
         values = np.rint(array / 257.0).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 255:
-            raise ValueError(
-                f"`{argument}` array values must be finite and in [0, 255]. "
-                f"Received: {argument}={_describe(array)} with values in "
-                f"[{array.min()}, {array.max()}]"
-            )
+        check_pixel_range(array, argument)
         values = np.rint(array).astype(np.uint8)
     else:
         raise ValueError(
@@ -129,16 +119,52 @@ def _array_to_rgb(array: np.ndarray, argument: str) -> np.ndarray:
     return values
 
 
+def check_pixel_range(array: np.ndarray, argument: str) -> None:
+    """Checks that an array of numbers holds pixels in [0, 255].
+
+    A float array whose values all lie in [0, 1] (what `img_to_array(...) / 255`, skimage and
+    matplotlib give) is refused rather than read as a nearly black image.
+
+    Raises:
+        ValueError: NaN or Inf, values outside [0, 255], or an ambiguous [0, 1] float array.
+    """
+    low, high = (array.min(), array.max()) if array.size else (0, 0)
+    if not np.all(np.isfinite(array)) or low < 0 or high > 255:
+        raise ValueError(
+            f"`{argument}` array values must be finite and in [0, 255]. "
+            f"Received: {argument}={_describe(array)} with values in [{low}, {high}]"
+        )
+    check_not_unit_range(array, argument)
+
+
+def check_not_unit_range(array: np.ndarray, argument: str) -> None:
+    """Refuses a float array whose values all lie in [0, 1] and are not all zero."""
+    if not np.issubdtype(array.dtype, np.floating) or not array.size:
+        return
+    low, high = np.nanmin(array), np.nanmax(array)
+    if 0 <= low and 0 < high <= 1:
+        raise ValueError(
+            f"`{argument}` is a float array with every value in [0, 1]; keras-nst reads pixels "
+            f"in [0, 255], so it would be a black image. Multiply it by 255 (or pass uint8). "
+            f"Received: {argument}={_describe(array)} with values in [{low}, {high}]"
+        )
+
+
+def resized_shape(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """`(height, width)` after `resize_longest_side(image, size)`, computed without resizing."""
+    if size is None:
+        return height, width
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_longest_side(image: np.ndarray, size: int | None) -> np.ndarray:
     """Resizes an RGB `uint8` image so that its longest side is `size` pixels (Lanczos)."""
-    if size is None:
-        return image
     height, width = image.shape[:2]
-    scale = size / max(height, width)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if new_size == (width, height):
+    new_height, new_width = resized_shape(height, width, size)
+    if (new_height, new_width) == (height, width):
         return image
-    resized = Image.fromarray(image).resize(new_size, Image.Resampling.LANCZOS)
+    resized = Image.fromarray(image).resize((new_width, new_height), Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.uint8)
 
 
@@ -206,28 +232,27 @@ def output_format(path: str | os.PathLike, argument: str = "path") -> str:
     return formats[suffix]
 
 
-def check_output_path(path: str | os.PathLike, argument: str = "path") -> Path:
+def check_output_path(
+    path: str | os.PathLike,
+    argument: str = "path",
+    *,
+    inputs: Locations = (),
+    refuse_existing: str | None = None,
+) -> Path:
     """Checks that an image can be written at `path`, without writing anything.
 
+    Args:
+        path: the output image.
+        argument: how errors name it.
+        inputs: the run's input files as (argument, path): none may be replaced.
+        refuse_existing: if set, an existing file is refused; the text names the option that
+            asked for it.
+
     Raises:
-        ValueError: the path is a directory, its directory is missing or not writable, or its
-            extension is not an image format Pillow can write.
+        ValueError: the path is a directory, its directory is missing or not writable, its
+            extension is not an image format Pillow can write, or it is one of `inputs`.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(
-            f"`{argument}` must be a file path, not a directory. Received: {argument}='{path}'"
-        )
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise ValueError(
-            f"`{argument}`'s directory does not exist: '{directory}'. Received: {argument}='{path}'"
-        )
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise ValueError(
-            f"`{argument}`'s directory is not writable: '{directory}'. "
-            f"Received: {argument}='{path}'"
-        )
+    path = check_output_file(path, argument, inputs=inputs, refuse_existing=refuse_existing)
     output_format(path, argument)
     return path
 
@@ -246,7 +271,10 @@ def save_image(path: str | os.PathLike, image: Any) -> Path:
         The path written.
 
     Raises:
-        ValueError: bad path (see `check_output_path`) or an image of the wrong shape.
+        ValueError: bad path (see `check_output_path`), an image of the wrong shape, or a float
+            image with every value in [0, 1] (multiply it by 255).
+        WriteError: the file could not be written (e.g. a full disk); an earlier file at
+            `path` is intact.
     """
     path = check_output_path(path)
     if isinstance(image, Image.Image):
@@ -260,7 +288,8 @@ def save_image(path: str | os.PathLike, image: Any) -> Path:
                 "`image` must have shape `(H, W, 3)` or `(1, H, W, 3)`. "
                 f"Received: image={_describe(array)}"
             )
+        check_not_unit_range(array, "image")
         pil_image = Image.fromarray(to_uint8(array), mode="RGB")
-    with atomic_write(path) as handle:
+    with atomic_write(path, "the image") as handle:
         pil_image.save(handle, format=output_format(path))
     return path

@@ -52,6 +52,26 @@ def available_bytes() -> int | None:
     return None
 
 
+def check_images_fit(shapes, argument: str, value, available=None) -> None:
+    """Refuses image sizes whose pixels alone (float32 RGB) exceed the available memory.
+
+    A floor that costs nothing to check, before any image is resized: whatever else a
+    painting needs, it holds its images.
+
+    Raises:
+        ValueError: naming `argument` and `value`.
+    """
+    needed = sum(4 * 3 * height * width for height, width in shapes)
+    available = available_bytes() if available is None else available
+    if available is not None and needed > available:
+        height, width = max(shapes, key=lambda shape: shape[0] * shape[1])
+        raise ValueError(
+            f"`{argument}` is too large: {len(shapes)} image(s) of {width}x{height} need "
+            f"{needed / 2**30:.3g} GiB as float32 before any painting, and "
+            f"{available / 2**30:.1f} GiB is available. Received: {argument}={value}"
+        )
+
+
 def check_fits(task, *, optimizer: str = "adam", precision: str = "float32", available=None) -> int:
     """Raises a `ValueError` naming the largest size that fits when `task` would not fit.
 

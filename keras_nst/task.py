@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from keras_nst.images import load_image, resize_longest_side, validate_size
+from keras_nst import memory
 from keras_nst.choices import check_layer_name, layer_index, num_pools_before
+from keras_nst.images import load_image, resize_longest_side, resized_shape, validate_size
 
 INIT_MODES = ("content", "noise", "content+noise", "style")
 
@@ -103,14 +105,14 @@ def _check_noise_ratio(value: Any, argument: str) -> float:
 MIN_SOURCE_SIDE = 16
 
 
-def _check_source(image: np.ndarray, argument: str, size: int | None) -> np.ndarray:
+def _check_source(image: np.ndarray, argument: str) -> np.ndarray:
     """Refuses degenerate images (a 1-pixel image would resize to a flat colour)."""
     if min(image.shape[:2]) < MIN_SOURCE_SIDE:
         raise ValueError(
             f"`{argument}` image is {image.shape[1]}x{image.shape[0]} pixels; it needs at least "
             f"{MIN_SOURCE_SIDE} pixels on each side. Received: {argument} of that size"
         )
-    return resize_longest_side(image, size)
+    return image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,18 +197,23 @@ class StyleTask:
         variants: Sequence[Mapping[str, Any]] | None = None,
     ):
         # === Images ===
+        # Decoded here, so a missing or corrupt file is named at once; resized on first use,
+        # so that a size too large for memory is refused before any work is spent on it.
         self.size = validate_size(size, "size")
         self.style_size = validate_size(style_size, "style_size") or self.size
         self.content = content
         self.style = style
-        self.content_image = _check_source(load_image(content, argument="content"), "content", self.size)
+        self._content_source = _check_source(load_image(content, argument="content"), "content")
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         if not styles:
             raise ValueError("`style` must name at least one style image. Received: style=[]")
         names = ["style"] if len(styles) == 1 else [f"style[{i}]" for i in range(len(styles))]
-        self.style_images = [
-            _check_source(load_image(image, argument=name), name, self.style_size)
-            for name, image in zip(names, styles)
+        self._style_sources = [
+            _check_source(load_image(image, argument=name), name) for name, image in zip(names, styles)
+        ]
+        self.height, self.width = resized_shape(*self._content_source.shape[:2], self.size)
+        self.style_shapes = [
+            resized_shape(*source.shape[:2], self.style_size) for source in self._style_sources
         ]
 
         # === Settings ===
@@ -234,6 +241,10 @@ class StyleTask:
             for index, overrides in enumerate(variants)
         )
         self._check_image_sizes()
+        memory.check_images_fit(
+            [(self.height, self.width)] * self.num_variants, "size", self.size
+        )
+        memory.check_images_fit(self.style_shapes, "style_size", self.style_size)
 
     # === Validation ===
 
@@ -267,7 +278,7 @@ class StyleTask:
             noise_ratio=_check_noise_ratio(settings["noise_ratio"], f"{prefix}noise_ratio"),
             seed=_check_seed(settings["seed"], f"{prefix}seed"),
             style_blend=_check_blend(
-                settings["style_blend"], len(self.style_images), f"{prefix}style_blend"
+                settings["style_blend"], len(self._style_sources), f"{prefix}style_blend"
             ),
         )
         total = (
@@ -294,7 +305,7 @@ class StyleTask:
                     f"array). Received: {argument}={init!r}"
                 )
             return init
-        return self._stretch(load_image(init, argument=argument))
+        return load_image(init, argument=argument)
 
     def _stretch(self, image: np.ndarray) -> np.ndarray:
         """Resizes an image to exactly the content's size (aspect ratio not kept)."""
@@ -304,19 +315,19 @@ class StyleTask:
     def _check_image_sizes(self):
         layers = {name for variant in self.variants for name in variant.content_layers}
         layers |= {name for variant in self.variants for name in variant.style_layers}
-        for argument, images, used in (
-            ("content", [self.content_image], layers),
-            ("style", self.style_images, self.style_layer_names),
+        for argument, shapes, used in (
+            ("content", [(self.height, self.width)], layers),
+            ("style", self.style_shapes, self.style_layer_names),
         ):
             if not used:
                 continue
             deepest = max(used, key=layer_index)
             # Each 2x2 pooling (up to and including `deepest`) halves the size, rounding down.
             minimum = 2 ** num_pools_before(deepest)
-            for image in images:
-                if min(image.shape[:2]) < minimum:
+            for height, width in shapes:
+                if min(height, width) < minimum:
                     raise ValueError(
-                        f"`{argument}` image is {image.shape[1]}x{image.shape[0]} pixels after "
+                        f"`{argument}` image is {width}x{height} pixels after "
                         f"resizing; layer {deepest!r} needs at least {minimum} pixels on each "
                         f"side. Use a larger `size` or shallower layers. Received: size={self.size}"
                     )
@@ -328,13 +339,15 @@ class StyleTask:
         """How many images one fit paints: `1 + len(variants)`."""
         return len(self.variants)
 
-    @property
-    def height(self) -> int:
-        return int(self.content_image.shape[0])
+    @functools.cached_property
+    def content_image(self) -> np.ndarray:
+        """The content image at the painted size, RGB `uint8` `(height, width, 3)`."""
+        return resize_longest_side(self._content_source, self.size)
 
-    @property
-    def width(self) -> int:
-        return int(self.content_image.shape[1])
+    @functools.cached_property
+    def style_images(self) -> list[np.ndarray]:
+        """The style images at `style_size`, RGB `uint8`."""
+        return [resize_longest_side(source, self.style_size) for source in self._style_sources]
 
     @property
     def content_layer_names(self) -> list[str]:
@@ -354,14 +367,13 @@ class StyleTask:
         images = []
         for variant in self.variants:
             if isinstance(variant.init, np.ndarray):
-                images.append(variant.init.astype(np.float32))
+                images.append(self._stretch(variant.init).astype(np.float32))
                 continue
             if variant.init == "content":
                 images.append(content)
             elif variant.init == "style":
                 # From the original (not the style_size copy), as an image `init` would be.
-                first_style = self.style[0] if isinstance(self.style, (list, tuple)) else self.style
-                images.append(self._stretch(load_image(first_style)).astype(np.float32))
+                images.append(self._stretch(self._style_sources[0]).astype(np.float32))
             else:
                 rng = np.random.default_rng(variant.seed)
                 noise = rng.uniform(0.0, 255.0, size=content.shape).astype(np.float32)
@@ -401,6 +413,6 @@ class StyleTask:
 
     def __repr__(self) -> str:
         return (
-            f"StyleTask(size={self.height}x{self.width}, styles={len(self.style_images)}, "
+            f"StyleTask(size={self.height}x{self.width}, styles={len(self._style_sources)}, "
             f"num_variants={self.num_variants})"
         )

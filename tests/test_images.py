@@ -172,3 +172,28 @@ def test_bad_output_paths_raise(tmp_path, name, message):
 def test_save_rejects_wrong_shape(tmp_path):
     with pytest.raises(ValueError, match=r"`image` must have shape"):
         save_image(tmp_path / "x.png", np.zeros((2, 2)))
+
+
+def test_float_images_in_zero_to_one_are_refused_not_painted_black(tmp_path, rng, content_path):
+    unit = rng.uniform(0.0, 1.0, size=(20, 24, 3))
+    with pytest.raises(ValueError, match=r"`content` is a float array with every value in \[0, 1\].*Multiply it by 255"):
+        load_image(unit, argument="content")
+    np.testing.assert_array_equal(load_image(unit * 255), np.rint(unit * 255).astype(np.uint8))
+    assert load_image(np.zeros((20, 24, 3), "float32")).max() == 0  # black is black
+    assert load_image((unit * 255).astype(np.uint8)).dtype == np.uint8  # integers are never [0, 1]
+    with pytest.raises(ValueError, match=r"`image` is a float array with every value in \[0, 1\]"):
+        save_image(tmp_path / "out.png", unit)
+    assert not (tmp_path / "out.png").exists()
+    from keras_nst import StyleTask
+
+    with pytest.raises(ValueError, match=r"`style` is a float array"):
+        StyleTask(content_path, unit.astype("float32"), size=32)
+    with pytest.raises(ValueError, match=r"`init` is a float array"):
+        StyleTask(content_path, content_path, size=32, init=unit)
+
+
+def test_a_long_output_name_still_writes_atomically(tmp_path, rng):
+    image = rng.integers(0, 256, size=(4, 5, 3), dtype=np.uint8)
+    path = tmp_path / ("x" * 251 + ".png")  # 255 bytes: the longest name allowed
+    save_image(path, image)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), image)
