@@ -1,4 +1,4 @@
-"""Keras callbacks for watching a painting in TensorBoard."""
+"""Keras callbacks for watching a painting: a readable progress bar, and TensorBoard."""
 
 from __future__ import annotations
 
@@ -12,9 +12,65 @@ from keras import ops
 #: Default root of TensorBoard runs; each run is a subdirectory (`tensorboard --logdir logs`).
 DEFAULT_LOG_ROOT = "logs"
 
+#: The logs the progress bar shows; per-layer losses go to TensorBoard and `History` only.
+PROGRESS_KEYS = ("loss", "content_loss", "style_loss", "total_variation_loss")
+
+#: The HParams dashboard's metric columns: every run declares the same ones.
+HPARAMS_METRICS = ("loss", "content_loss", "style_loss", "total_variation_loss")
+
+
+class _Shown(float):
+    """A loss as the progress bar prints it: 4 significant digits (`1.399e+08`), where Keras'
+    own format would print `139878496.0000`."""
+
+    def __truediv__(self, other):  # the bar divides by a count of 1 before formatting
+        return _Shown(float(self) / other)
+
+    def __format__(self, spec):
+        return f"{float(self):.4g}"
+
+
+class StyleProgbarLogger(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, showing only the total, content and style losses (and TV).
+
+    A painting logs one loss per style layer as well; nine numbers on one line wrap into an
+    unreadable block in a terminal. They stay in `History` and TensorBoard.
+    `StyleTransferModel.fit` uses this one unless a `ProgbarLogger` is passed in.
+    """
+
+    @staticmethod
+    def _shown(logs):
+        return {
+            key: _Shown(np.asarray(value).sum())
+            for key, value in (logs or {}).items()
+            if key in PROGRESS_KEYS
+        }
+
+    def _update_progbar(self, batch, logs=None):
+        super()._update_progbar(batch, self._shown(logs))
+
+    def _finalize_progbar(self, logs):
+        super()._finalize_progbar(self._shown(logs))
+
 
 def _layer_string(layers: dict[str, float]) -> str:
     return ",".join(f"{name}={weight:g}" for name, weight in layers.items())
+
+
+def _write_hparams(values: dict, trial_id: str) -> None:
+    """The run's HParams, with the metric columns declared rather than inferred.
+
+    Declared metrics are what makes the values show both with `tensorboard --logdir` at the
+    runs' parent and at the run itself: inferred, a run at the root gets the metric group "."
+    and the dashboard finds no values for it.
+    """
+    from tensorboard.plugins.hparams import api as hp
+
+    hp.hparams_config(
+        hparams=[hp.HParam(name) for name in values],
+        metrics=[hp.Metric(tag) for tag in HPARAMS_METRICS],
+    )
+    hp.hparams(values, trial_id=trial_id)
 
 
 def run_hparams(model, variant_index: int = 0) -> dict:
@@ -98,10 +154,8 @@ class StyleTensorBoard(keras.callbacks.Callback):
             self.log_dir = os.path.join(DEFAULT_LOG_ROOT, self.model.name)
         self._writer = tf.summary.create_file_writer(self.log_dir)
         if self.hparams:
-            from tensorboard.plugins.hparams import api as hp
-
             with self._writer.as_default():
-                hp.hparams(run_hparams(self.model), trial_id=os.path.basename(self.log_dir))
+                _write_hparams(run_hparams(self.model), os.path.basename(self.log_dir))
         self._last_image_step = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -134,15 +188,13 @@ def write_variant_runs(model, log_dir: str | os.PathLike, labels: list[str]) -> 
     A fit of several variants logs their sums; this makes each variant a session of its own
     in the HParams dashboard, compared by its final `loss`, `content_loss` and `style_loss`.
     """
-    from tensorboard.plugins.hparams import api as hp
-
     step = int(ops.convert_to_numpy(model.optimizer.iterations))
     losses = model.variant_losses()
     images = model.images()
     for index, label in enumerate(labels):
         writer = tf.summary.create_file_writer(os.path.join(os.fspath(log_dir), label))
         with writer.as_default(step=step):
-            hp.hparams(run_hparams(model, index), trial_id=label)
+            _write_hparams(run_hparams(model, index), label)
             for key in ("loss", "content_loss", "style_loss"):
                 tf.summary.scalar(key, float(losses[key][index]))
             tf.summary.image("image", images[index : index + 1])

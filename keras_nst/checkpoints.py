@@ -17,8 +17,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_nst import paths
 from keras_nst.choices import CHECKPOINT_FILE as CHECKPOINT_NAME
-from keras_nst.files import atomic_write
+from keras_nst.files import WriteError, atomic_write
 
 
 def _task_signature(model) -> dict:
@@ -39,6 +40,8 @@ def save_checkpoint(model, directory: str | os.PathLike, *, epoch: int = 0) -> P
 
     Raises:
         ValueError: the image holds NaN or Inf (the last good checkpoint is kept).
+        WriteError: the file could not be written (e.g. a full disk); the previous checkpoint
+            is intact.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,7 +63,7 @@ def save_checkpoint(model, directory: str | os.PathLike, *, epoch: int = 0) -> P
     }
     arrays["metadata"] = np.array(json.dumps(metadata, default=str))
     path = directory / CHECKPOINT_NAME
-    with atomic_write(path) as handle:
+    with atomic_write(path, "the checkpoint") as handle:
         np.savez(handle, **arrays)
     return path
 
@@ -142,6 +145,11 @@ class StyleCheckpoint(keras.callbacks.Callback):
     A run resumed from an epoch-end checkpoint ends with the same bytes as one that was never
     interrupted (on CPU; the steps are deterministic).
 
+    While `fit` runs, the directory is locked (`flock`): a second run given the same directory
+    is refused instead of mixing its checkpoints with this one's. The kernel drops the lock
+    when the process ends, however it ends. A checkpoint that cannot be written (a full disk)
+    stops `fit` with a `WriteError` naming the step; the previous checkpoint stays intact.
+
     Args:
         directory: where `checkpoint.npz` is written.
         every: steps between checkpoints (`None`: only at epoch ends and at the end).
@@ -155,6 +163,7 @@ class StyleCheckpoint(keras.callbacks.Callback):
         self.every = every
         self._epoch = 0
         self.last_saved_step = None
+        self._lock = contextlib.ExitStack()
 
     def restore(self, model) -> dict | None:
         """Restores the latest checkpoint into `model` (if there is one); returns its metadata."""
@@ -173,6 +182,26 @@ class StyleCheckpoint(keras.callbacks.Callback):
             self.last_saved_step = step
         except ValueError:
             pass  # a non-finite image: keep the last good checkpoint
+        except WriteError as error:
+            kept = (
+                f"the checkpoint of step {self.last_saved_step} is intact"
+                if self.last_saved_step is not None
+                else "no checkpoint of this run was written yet"
+            )
+            self.close()
+            raise WriteError(f"the checkpoint of step {step}", error.path, error, kept) from None
+
+    def on_train_begin(self, logs=None):
+        self.close()
+        self._lock.enter_context(paths.exclusive_directory(self.directory, "directory"))
+        # Left by a run killed while it wrote (SIGKILL, power cut): never a checkpoint.
+        for stale in self.directory.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    def close(self):
+        """Releases the directory (done when `fit` ends)."""
+        self._lock.close()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -187,7 +216,10 @@ class StyleCheckpoint(keras.callbacks.Callback):
         self._save()
 
     def on_train_end(self, logs=None):
-        self._save()
+        try:
+            self._save()
+        finally:
+            self.close()
 
 
 class StopOnSignal(keras.callbacks.Callback):

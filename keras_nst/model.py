@@ -323,16 +323,21 @@ class StyleTransferModel(keras.Model):
         other argument (`epochs`, `callbacks`, `verbose`, `initial_epoch`, ...) is Keras'.
         A first Ctrl-C (SIGINT) or SIGTERM stops the fit after the current step, with every
         callback's `on_train_end` run (a `StyleCheckpoint` saves); a second one aborts.
+        The progress bar shows the total, content and style losses; `History` and the
+        callbacks' logs also hold each style layer's.
         """
         # The data is a placeholder; shuffling it means nothing (and Keras would warn).
         kwargs.setdefault("shuffle", False)
         # Ctrl-C (or SIGTERM) stops after the current step, so callbacks such as
         # StyleCheckpoint still write at the end; a second one aborts at once.
+        from keras_nst.callbacks import StyleProgbarLogger
         from keras_nst.checkpoints import StopOnSignal
 
         callbacks = list(kwargs.get("callbacks") or [])
         if not any(isinstance(callback, StopOnSignal) for callback in callbacks):
             callbacks.insert(0, StopOnSignal())
+        if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
+            callbacks.append(StyleProgbarLogger())
         kwargs["callbacks"] = callbacks
         return super().fit(
             self._dataset(x),

@@ -56,3 +56,33 @@ def tensor_value(event):
     import tensorflow as tf
 
     return tf.make_ndarray(event.tensor_proto)
+
+
+def hparams_dashboard(log_dir):
+    """What TensorBoard's HParams dashboard lists for `tensorboard --logdir log_dir`:
+    `{session group: {metric tag: value}}`, computed by the plugin's own backend."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+    from tensorboard.plugins.scalar import scalars_plugin
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(log_dir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(log_dir))
+    tb_context = base_plugin.TBContext(
+        logdir=str(log_dir), multiplexer=multiplexer, data_provider=provider,
+        plugin_name_to_instance={},
+    )
+    tb_context.plugin_name_to_instance["scalars"] = scalars_plugin.ScalarsPlugin(tb_context)
+    request = api_pb2.ListSessionGroupsRequest(
+        start_index=0, slice_size=100, allowed_statuses=[api_pb2.STATUS_UNKNOWN]
+    )
+    response = list_session_groups.Handler(
+        context.RequestContext(), backend_context.Context(tb_context), "", request
+    ).run()
+    return {
+        group.name: {metric.name.tag: metric.value for metric in group.metric_values}
+        for group in response.session_groups
+    }

@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, read_events, tensor_value
+from conftest import (
+    TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, hparams_dashboard, read_events, tensor_value,
+)
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.callbacks import StyleTensorBoard
 
@@ -86,3 +88,34 @@ def test_hparams_describe_the_run(painted):
 def test_image_every_is_checked():
     with pytest.raises(ValueError, match=r"`image_every` must be a positive integer or None"):
         StyleTensorBoard("logs/x", image_every=0)
+
+
+@pytest.mark.parametrize("root", ["parent", "run"])
+def test_hparams_dashboard_shows_metric_values_at_either_root(painted, root):
+    model, history, run = painted
+    groups = hparams_dashboard(run.parent if root == "parent" else run)
+    assert len(groups) == 1
+    [metrics] = groups.values()
+    assert set(metrics) >= {"loss", "content_loss", "style_loss", "total_variation_loss"}
+    for key in ("loss", "content_loss", "style_loss"):
+        assert metrics[key] == pytest.approx(history.history[key][-1], rel=1e-6)
+
+
+def test_progress_bar_shows_the_main_losses_only(content_path, style_path, capsys):
+    import re
+
+    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
+                     style_layers=TINY_STYLE_LAYERS)
+    model = StyleTransferModel(task, weights=None)
+    model.compile()
+    history = model.fit(task, epochs=1, steps_per_epoch=3, verbose=1)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    last = [line for line in re.split(r"[\r\n]", out) if "3/3" in line][-1]
+    shown = dict(re.findall(r"- (\w+): (\S+)", last))
+    assert set(shown) == {"loss", "content_loss", "style_loss"}
+    for key, text in shown.items():
+        assert float(text) == pytest.approx(history.history[key][-1], rel=1e-3)
+        assert len(text.replace("e+", "").replace(".", "")) <= 6  # 4 significant digits
+    assert "style_loss/" not in out
+    # Per-layer losses are still in History (and TensorBoard).
+    assert {f"style_loss/{name}" for name in TINY_STYLE_LAYERS} <= set(history.history)
