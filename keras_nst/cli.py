@@ -15,9 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from keras_nst import choices, images, memory, weights as weights_lib
+from keras_nst import choices, images, memory, paths, weights as weights_lib
 from keras_nst.choices import POOLING
-from keras_nst.experiments import EXPERIMENTS, plan_experiment
+from keras_nst.experiments import (
+    CONTACT_SHEET, EXPERIMENTS, experiment_labels, plan_experiment, run_output_name,
+)
 from keras_nst.precision import resolve_precision_on_cpu
 from keras_nst.task import INIT_MODES, StyleTask
 
@@ -98,6 +100,9 @@ def _add_painting_options(parser, *, size: int, steps: int) -> None:
     add("--precision", default="auto",
         help="VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16")
     add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
+    add("--no-clobber", action="store_true",
+        help="refuse to start if an output file already exists (by default an existing output "
+        "is replaced; one of the run's inputs never is)")
     add("--quiet", action="store_true", help="no progress bar")
 
 
@@ -114,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = stylize.add_argument
     add("content", nargs="?", help="content image (photo)")
     add("style", nargs="*", help="style image(s) (painting)")
-    add("-o", "--output", default=None, help="output image (.png, .jpg, ...), written atomically")
+    add("-o", "--output", default=None,
+        help="output image (.png, .jpg, ...), written atomically; an existing file is replaced "
+        "(see --no-clobber), never an input")
     add("--task", default=None, metavar="FILE",
         help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
         "options given on the command line win")
@@ -144,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
     add("content", nargs="+", help="content image(s); several for the 'content' experiment")
     add("--style", nargs="+", required=True, help="style image(s); several for the 'style' experiment")
-    add("-o", "--output-dir", required=True, help="folder for the images and contact_sheet.png")
+    add("-o", "--output-dir", required=True,
+        help="folder for the images and contact_sheet.png; it must not hold any of the inputs")
     _add_painting_options(sweep, size=DEFAULT_SWEEP_SIZE, steps=DEFAULT_SWEEP_STEPS)
     return parser
 
@@ -199,9 +207,7 @@ def _read_task_file(path: str) -> dict:
     import difflib
     import json
 
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"`--task` file does not exist. Received: --task='{path}'")
+    file = paths.check_input_file(path, "--task")
     try:
         if file.suffix.lower() == ".toml":
             try:
@@ -238,7 +244,7 @@ def _read_task_file(path: str) -> dict:
             # Paths in the file are relative to the file.
             def resolve(item):
                 candidate = file.parent / item
-                return str(candidate) if key == "output" or candidate.exists() else item
+                return str(candidate) if key == "output" or os.path.exists(candidate) else item
 
             settings[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
     return settings
@@ -262,18 +268,68 @@ def _apply_task_file(args, parser) -> None:
             )
 
 
+def _input_files(args) -> list[tuple[str, str]]:
+    """The files a run reads, as (argument, path): no output may replace one."""
+    contents = args.content if isinstance(args.content, list) else [args.content]
+    files = [("CONTENT", content) for content in contents]
+    files += [("STYLE", style) for style in args.style]
+    if getattr(args, "init", None) and args.init not in INIT_MODES:
+        files.append(("--init", args.init))
+    if getattr(args, "task", None):
+        files.append(("--task", args.task))
+    if args.weights not in WEIGHT_CHOICES:
+        files.append(("--weights", args.weights))
+    if getattr(args, "resume", None):
+        files.append(("--resume", str(Path(args.resume) / choices.CHECKPOINT_FILE)))
+    return files
+
+
+def _refuse_existing(args) -> str | None:
+    return "--no-clobber" if args.no_clobber else None
+
+
+def _check_outputs(args) -> None:
+    """Every place `stylize` writes, checked before anything starts."""
+    inputs = _input_files(args)
+    images.check_output_path(
+        args.output, "--output", inputs=inputs, refuse_existing=_refuse_existing(args)
+    )
+    checkpoint_dir = _checkpoint_dir(args)
+    resumed = inputs[-1:] if args.resume else []
+    paths.check_output_directory(
+        checkpoint_dir, "--checkpoint-dir", inputs=inputs, may_hold=resumed
+    )
+    paths.check_not_in_use(checkpoint_dir, "--checkpoint-dir")
+    existing = os.path.exists(checkpoint_dir / choices.CHECKPOINT_FILE)
+    if args.no_clobber and not args.resume and existing:
+        raise ValueError(
+            f"`--checkpoint-dir` already holds a checkpoint and --no-clobber asks not to replace "
+            f"it (add --resume {checkpoint_dir} to continue it). "
+            f"Received: --checkpoint-dir='{checkpoint_dir}'"
+        )
+    directories = [("--checkpoint-dir", checkpoint_dir)]
+    if args.logdir:
+        paths.check_output_directory(args.logdir, "--logdir", inputs=inputs)
+        directories.append(("--logdir", args.logdir))
+    paths.check_distinct([("--output", args.output)], directories)
+
+
 def _check(args) -> StyleTask:
     """Everything of `stylize` that can be checked before TensorFlow starts."""
-    images.check_output_path(args.output, "--output")
+    if args.resume:
+        checkpoint = Path(args.resume) / choices.CHECKPOINT_FILE
+        if not os.path.lexists(checkpoint):
+            raise ValueError(
+                f"`--resume` directory holds no {choices.CHECKPOINT_FILE}. "
+                f"Received: --resume='{args.resume}'"
+            )
+        paths.check_input_file(checkpoint, "--resume", "checkpoint file")
+    _check_outputs(args)
     _check_painting_options(args)
     if args.checkpoint_every <= 0:
         raise ValueError(
             "`--checkpoint-every` must be a positive integer. "
             f"Received: --checkpoint-every={args.checkpoint_every}"
-        )
-    if args.resume and not (Path(args.resume) / choices.CHECKPOINT_FILE).is_file():
-        raise ValueError(
-            f"`--resume` directory holds no {choices.CHECKPOINT_FILE}. Received: --resume='{args.resume}'"
         )
     task = StyleTask(
         args.content,
@@ -298,21 +354,31 @@ def _check_sweep(args) -> None:
             f"`experiment` must be one of {EXPERIMENTS}. Received: experiment={args.experiment!r}"
         )
     output = Path(args.output_dir)
-    if output.exists() and not output.is_dir():
-        raise ValueError(
-            f"`--output-dir` must be a directory. Received: --output-dir='{output}'"
-        )
-    parent = output if output.exists() else output.parent
+    parent = output if os.path.exists(output) else output.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(
             f"`--output-dir` must be a writable directory or a new one in a writable directory. "
             f"Received: --output-dir='{output}'"
         )
+    inputs = _input_files(args)
+    paths.check_output_directory(output, "--output-dir", inputs=inputs)
+    directories = [("--output-dir", output)]
+    if args.logdir:
+        paths.check_output_directory(args.logdir, "--logdir", inputs=inputs)
+        directories.append(("--logdir", args.logdir))
     _check_painting_options(args)
-    plan_experiment(
+    experiment, _ = plan_experiment(
         args.experiment, args.content[0], args.style[0],
         contents=args.content[1:], styles=args.style[1:], **_task_settings(args),
     )
+    if output.is_dir():  # a new folder holds nothing to replace
+        for name in [run_output_name(label) for label in experiment_labels(experiment)] + [
+            CONTACT_SHEET
+        ]:
+            paths.check_output_file(
+                output / name, "--output-dir", inputs=inputs,
+                refuse_existing=_refuse_existing(args),
+            )
 
 
 @contextlib.contextmanager
@@ -365,7 +431,7 @@ def _run(check, paint, args) -> int:
     """Checks before TensorFlow starts, then paints; every failure is one stderr line."""
     try:
         checked = check(args)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         return _fail(_one_line(error), EXIT_USAGE)
     _start_tensorflow()
     try:
@@ -378,6 +444,8 @@ def _run(check, paint, args) -> int:
         return _fail(_one_line(stopped), stopped.code)
     except KeyboardInterrupt:
         return _fail("aborted; files written so far (checkpoints included) are intact", EXIT_INTERRUPTED)
+    except OSError as error:  # a full disk, a lost mount: WriteError names the file
+        return _fail(_one_line(error), EXIT_FAILURE)
     if args.logdir:
         # stylize writes one run into --logdir; sweep writes a run per image below it.
         root = args.logdir if args.command == "sweep" else Path(args.logdir).parent

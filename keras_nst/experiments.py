@@ -140,8 +140,21 @@ class ExperimentResult:
     image_paths: list[Path]
 
 
+#: The labelled grid of an experiment's images, in its output directory.
+CONTACT_SHEET = "contact_sheet.png"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("_") or "run"
+
+
+def run_output_name(label: str) -> str:
+    """The file name of a run's image in the experiment's output directory."""
+    return f"{_slug(label)}.png"
+
+
+def experiment_labels(exp: Experiment) -> list[str]:
+    return [run.label for run in exp.runs]
 
 
 def plan_experiment(
@@ -247,8 +260,8 @@ def run_experiment(
         for row, run in enumerate(group):
             results[run.label] = (images[row], seconds, float(losses[row]), len(group))
 
-    labels = [run.label for run in exp.runs]
-    image_paths = [save_image(output_dir / f"{_slug(label)}.png", results[label][0]) for label in labels]
+    labels = experiment_labels(exp)
+    image_paths = [save_image(output_dir / run_output_name(label), results[label][0]) for label in labels]
 
     def caption(label):
         _, seconds, _, shared_by = results[label]
@@ -261,7 +274,7 @@ def run_experiment(
         captions=[[caption(label) for label in labels]],
         title=f"{exp.title}: {steps} steps",
     )
-    sheet_path = save_image(output_dir / "contact_sheet.png", sheet)
+    sheet_path = save_image(output_dir / CONTACT_SHEET, sheet)
     return ExperimentResult(
         experiment=exp,
         labels=labels,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from keras_nst.choices import VGG19_LAYERS
+from keras_nst.paths import check_input_file
 
 #: Extensions of the weight files `weights=<path>` accepts.
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".mat")
@@ -45,11 +46,7 @@ def check_weights(weights: Any) -> str | Path | None:
                 "`weights` must be 'imagenet', None, or a path to a VGG-19 weight file ending "
                 f"in one of {WEIGHT_FILE_SUFFIXES}. Received: weights={str(weights)!r}"
             )
-        if not path.is_file():
-            raise ValueError(
-                f"`weights` file does not exist. Received: weights='{path}'"
-            )
-        return path
+        return check_input_file(path, "weights")
     raise ValueError(
         "`weights` must be 'imagenet', None, or a path to a VGG-19 weight file. "
         f"Received: weights={weights!r}"

@@ -228,3 +228,186 @@ def test_bad_task_files_are_one_line(tmp_path, capsys, text, name, message):
 def test_missing_output_is_named(content_path, style_path, capsys):
     assert main(["stylize", str(content_path), str(style_path)]) == 2
     assert "`--output` is required" in _error_line(capsys)
+
+
+# === Nothing of the user's is lost, and every output is checked before anything starts ===
+
+
+@pytest.fixture
+def workspace(content_path, style_path, tmp_path, monkeypatch):
+    """A folder holding the run's inputs, as a user's would; the CLI runs inside it."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(content_path, "photo.jpg")
+    shutil.copy(style_path, "style.jpg")
+    shutil.copy(style_path, "init.png")
+    Path("notes.txt").write_text("a file where a directory should be")
+    Path("sub").mkdir()
+    Path("w").mkdir()
+    Path("w/vgg.weights.h5").write_bytes(b"weights")
+    Path("conf").mkdir()
+    Path("conf/task.toml").write_text("steps = 1\n")
+    # Any resizing before a refusal would mean work (and memory) spent on a doomed run.
+    def no_resizing(*args, **kwargs):
+        raise AssertionError("an image was resized before the arguments were refused")
+
+    monkeypatch.setattr("keras_nst.task.resize_longest_side", no_resizing)
+    return tmp_path
+
+
+def _snapshot(folder):
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+LONG = "x" * 300 + ".jpg"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-o", "photo.jpg"], r"`--output` would write over the `CONTENT` input 'photo\.jpg'"),
+    (["-o", "style.jpg"], r"`--output` would write over the `STYLE` input 'style\.jpg'"),
+    (["-o", "sub/../photo.jpg"], r"`--output` would write over the `CONTENT` input"),
+    (["-o", "init.png", "--init", "init.png"], r"`--output` would write over the `--init` input"),
+    (["-o", "out.png", "--logdir", "."], r"`--logdir` holds the `CONTENT` input 'photo\.jpg'"),
+    (["-o", "out.png", "--checkpoint-dir", "."], r"`--checkpoint-dir` holds the `CONTENT` input"),
+    (["-o", "out.png", "--weights", "w/vgg.weights.h5", "--checkpoint-dir", "w"],
+     r"`--checkpoint-dir` holds the `--weights` input 'w/vgg\.weights\.h5'"),
+    (["-o", "out.png", "--task", "conf/task.toml", "--logdir", "conf"], r"`--logdir` holds the `--task` input"),
+    (["-o", "out.png", "--checkpoint-dir", "notes.txt"], r"`--checkpoint-dir` must be a directory, but is a file"),
+    (["-o", "out.png", "--logdir", "notes.txt"], r"`--logdir` must be a directory, but is a file"),
+    (["-o", "out.png", "--logdir", "notes.txt/run1"], r"`--logdir` must be a directory, but '.*notes\.txt' is a file"),
+    (["-o", "notes.txt.png", "--logdir", "notes.txt.png"], r"`--output` and `--logdir` must be different places"),
+    (["-o", "out.png", "--logdir", "/proc/keras-nst/run1"], r"`--logdir`'s directory is not writable: '/proc'"),
+    (["-o", LONG[:-4] + ".png"], r"`--output` has a name of 304 bytes; this file system allows at most 255"),
+    (["-o", "x" * 250 + ".png"], r"`--checkpoint-dir` has a name of 261 bytes"),
+    (["-o", "out.png", "--size", "1000000000"], r"`size` is too large: 1 image\(s\) of 1000000000x750000000 need"),
+    (["-o", "out.png", "--style-size", "1000000000"], r"`style_size` is too large"),
+    (["-o", "out.png", "--size", "16000"], r"`size` is too large: painting 1 image\(s\) of 16000x12000 needs"),
+])
+def test_bad_output_paths_are_refused_before_anything_starts(workspace, capsys, argv, message):
+    if "/proc" in " ".join(argv) and not os.path.isdir("/proc/self"):
+        pytest.skip("needs Linux's /proc")
+    before = _snapshot(workspace)
+    code = main(["stylize", "photo.jpg", "style.jpg", *TINY, *argv])
+    assert code == 2
+    assert re.search(message, _error_line(capsys))
+    assert _snapshot(workspace) == before
+
+
+def test_a_content_name_too_long_is_one_line(workspace, capsys):
+    assert main(["stylize", LONG, "style.jpg", "-o", "out.png", *TINY]) == 2
+    assert "`content` image file could not be looked up (File name too long)" in _error_line(capsys)
+
+
+def test_no_clobber_refuses_existing_outputs(workspace, capsys):
+    Path("out.png").write_bytes(b"an earlier painting")
+    assert main(["stylize", "photo.jpg", "style.jpg", "-o", "out.png", "--no-clobber", *TINY]) == 2
+    assert "`--output` already exists and --no-clobber asks not to replace it" in _error_line(capsys)
+    Path("new.checkpoint").mkdir()
+    Path("new.checkpoint/checkpoint.npz").write_bytes(b"an earlier checkpoint")
+    assert main(["stylize", "photo.jpg", "style.jpg", "-o", "new.png", "--no-clobber", *TINY]) == 2
+    line = _error_line(capsys)
+    assert "`--checkpoint-dir` already holds a checkpoint and --no-clobber" in line
+    assert "add --resume new.checkpoint to continue it" in line
+    assert Path("out.png").read_bytes() == b"an earlier painting"
+
+
+def test_an_existing_output_that_is_no_input_is_replaced(workspace, capsys, monkeypatch):
+    monkeypatch.undo()  # resizing allowed: this one paints
+    os.chdir(workspace)
+    Path("out.png").write_bytes(b"an earlier painting")
+    assert main(["stylize", "photo.jpg", "style.jpg", "-o", "out.png", *TINY]) == 0
+    with Image.open("out.png") as image:
+        assert image.size == (32, 24)
+
+
+def test_a_named_pipe_is_refused_not_read(workspace, capsys):
+    import threading
+
+    os.mkfifo("pipe.jpg")
+    opened = []
+
+    def writer():
+        # If the CLI wrongly opened the pipe, this feeds it junk so that it cannot hang.
+        with open("pipe.jpg", "wb") as handle:
+            opened.append(True)
+            handle.write(b"junk")
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    code = main(["stylize", "pipe.jpg", "style.jpg", "-o", "out.png", *TINY])
+    reader = os.open("pipe.jpg", os.O_RDONLY | os.O_NONBLOCK)  # lets the writer finish
+    thread.join()
+    os.close(reader)
+    assert code == 2
+    assert "`content` must be an image file, not a named pipe" in _error_line(capsys)
+
+
+def test_sweep_refuses_a_folder_holding_its_inputs(workspace, capsys):
+    code = main(["sweep", "content", "photo.jpg", "init.png", "--style", "style.jpg", "-o", ".",
+                 "--size", "32", "--steps", "1", "--weights", "random"])
+    assert code == 2
+    assert "`--output-dir` holds the `CONTENT` input 'photo.jpg'" in _error_line(capsys)
+
+
+def _full_disk_for(monkeypatch, name, after=0):
+    """Writes of files called `name` hit a full disk (ENOSPC from /dev/full) after `after` good ones."""
+    import tempfile
+
+    real_mkstemp = tempfile.mkstemp
+    calls = []
+
+    def mkstemp(*args, prefix="", **kwargs):
+        descriptor, path = real_mkstemp(*args, prefix=prefix, **kwargs)
+        if prefix.startswith(f".{name}."):
+            calls.append(path)
+            if len(calls) > after:
+                full = os.open("/dev/full", os.O_WRONLY)
+                os.dup2(full, descriptor)
+                os.close(full)
+        return descriptor, path
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_for_the_output_is_one_line(workspace, capsys, monkeypatch):
+    monkeypatch.undo()
+    os.chdir(workspace)
+    _full_disk_for(monkeypatch, "out.png")
+    assert main(["stylize", "photo.jpg", "style.jpg", "-o", "out.png", *TINY]) == 1
+    line = _error_line(capsys)
+    assert re.search(r"could not write the image 'out\.png' \(No space left on device\)", line)
+    assert not Path("out.png").exists()
+    assert not list(workspace.glob(".out.png.*"))  # no temporary file left
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_for_a_checkpoint_keeps_the_previous_one(workspace, capsys, monkeypatch):
+    monkeypatch.undo()
+    os.chdir(workspace)
+    _full_disk_for(monkeypatch, "checkpoint.npz", after=1)
+    argv = ["stylize", "photo.jpg", "style.jpg", "-o", "out.png", *TINY[:2], "--steps", "6",
+            *TINY[4:], "--checkpoint-every", "2"]
+    assert main(argv) == 1
+    line = _error_line(capsys)
+    assert re.search(
+        r"could not write the checkpoint of step 4 'out\.checkpoint/checkpoint\.npz' "
+        r"\(No space left on device\); the checkpoint of step 2 is intact", line)
+    from keras_nst.checkpoints import read_checkpoint
+
+    _, metadata = read_checkpoint("out.checkpoint")
+    assert metadata["step"] == 2
+    assert sorted(os.listdir("out.checkpoint")) == ["checkpoint.npz"]
+
+
+def test_a_checkpoint_directory_in_use_is_refused(workspace, capsys):
+    from keras_nst import paths
+
+    with paths.exclusive_directory("out.checkpoint", "--checkpoint-dir"):
+        assert main(["stylize", "photo.jpg", "style.jpg", "-o", "out.png", *TINY]) == 2
+    assert "`--checkpoint-dir` 'out.checkpoint' is in use by another run" in _error_line(capsys)
+    assert not Path("out.png").exists()
