@@ -1,29 +1,23 @@
-"""What users choose by name (VGG-19 layers, pooling, optimizers) and the checks for them.
+"""What users choose by name (pooling, optimizers, precision) and the checks for them.
 
 TensorFlow-free, so tasks and the command line can check names before TensorFlow starts.
+VGG-19's layer names live in `keras_nst.vgg19` (re-exported here).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
-_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)
+from keras_nst.vgg19 import (  # noqa: F401  (re-exported)
+    VGG19_LAYERS,
+    check_layer_name,
+    layer_index,
+    num_pools_before,
+)
 
 #: Pooling choices of the extractor: Gatys et al.'s average pooling, or VGG-19's own max pooling.
 POOLING = ("avg", "max")
-
-#: Every layer of VGG-19's convolutional stack in order. Keras' `blockB_convC` layers include
-#: their ReLU, so `block4_conv2` is Gatys et al.'s `relu4_2`.
-VGG19_LAYERS: tuple[str, ...] = tuple(
-    name
-    for block, num_convs in enumerate(_CONVS_PER_BLOCK, start=1)
-    for name in (
-        *(f"block{block}_conv{conv}" for conv in range(1, num_convs + 1)),
-        f"block{block}_pool",
-    )
-)
 
 
 def check_pooling(pooling: Any, argument: str = "pooling") -> str:
@@ -32,31 +26,6 @@ def check_pooling(pooling: Any, argument: str = "pooling") -> str:
             f"`{argument}` must be one of {POOLING}. Received: {argument}={pooling!r}"
         )
     return pooling
-
-
-def layer_index(name: str) -> int:
-    """Position of a layer in `VGG19_LAYERS`."""
-    return VGG19_LAYERS.index(name)
-
-
-def num_pools_before(name: str) -> int:
-    """How many pooling layers an input passes before it reaches (and through) `name`."""
-    return sum(1 for layer in VGG19_LAYERS[: layer_index(name) + 1] if layer.endswith("_pool"))
-
-
-def check_layer_name(name: Any, argument: str) -> str:
-    """Raises a `ValueError` with a "did you mean" suggestion for an unknown layer name."""
-    if isinstance(name, str) and name in VGG19_LAYERS:
-        return name
-    suggestion = ""
-    if isinstance(name, str):
-        close = difflib.get_close_matches(name, VGG19_LAYERS, n=1)
-        if close:
-            suggestion = f" Did you mean {close[0]!r}?"
-    raise ValueError(
-        f"`{argument}` names an unknown VGG-19 layer.{suggestion} Valid layers: "
-        f"{', '.join(VGG19_LAYERS)}. Received: {argument}={name!r}"
-    )
 
 
 #: Optimizer names `compile` and the command line accept, with their default learning rates.

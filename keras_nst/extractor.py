@@ -12,7 +12,8 @@ import numpy as np
 from keras import ops
 
 from keras_nst import weights as weights_lib
-from keras_nst.choices import VGG19_LAYERS, check_layer_name, check_pooling, layer_index
+from keras_nst import vgg19
+from keras_nst.choices import check_pooling
 
 #: ImageNet mean in BGR order, as `keras.applications.vgg19.preprocess_input` subtracts it.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -145,6 +146,27 @@ def vgg19_base(weights="imagenet", seed: int = 0) -> keras.Model:
     return model
 
 
+def _conv_weights_through(weights, seed: int, deepest: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`{layer: (kernel, bias)}` of the convolutions up to `deepest`, from any weight source.
+
+    Random weights are drawn for those layers only (in network order, so the values are the
+    ones a full VGG-19 of the same seed has); files and ImageNet load the whole network.
+    """
+    weights = weights_lib.check_weights(weights)
+    needed = [name for name in vgg19.layers_through(deepest) if name in vgg19.CONV_LAYERS]
+    if weights is None:
+        shapes = {
+            name: ((3, 3, vgg19.input_channels(name), vgg19.channels(name)), (vgg19.channels(name),))
+            for name in needed
+        }
+        return weights_lib.he_normal_weights(shapes, seed)
+    if os.fspath(weights).endswith(".mat"):
+        values = weights_lib.load_matconvnet(weights)
+    else:
+        values = conv_weights(vgg19_base(weights, seed))
+    return {name: values[name] for name in needed}
+
+
 def vgg19_extractor(
     layers: Iterable[str],
     *,
@@ -155,9 +177,9 @@ def vgg19_extractor(
 ) -> keras.Model:
     """A frozen VGG-19 that maps RGB images to their features at `layers`.
 
-    It is `keras.applications.VGG19`'s convolutional stack (the fully connected layers
-    removed), cut after the deepest requested layer, with Caffe preprocessing (RGB to BGR,
-    ImageNet mean subtracted) inside, so it takes RGB in [0, 255] of any size.
+    It is VGG-19's convolutional stack (as in `keras.applications.VGG19`, without the fully
+    connected layers), built only up to the deepest requested layer, with Caffe preprocessing
+    (RGB to BGR, ImageNet mean subtracted) inside, so it takes RGB in [0, 255] of any size.
 
     Args:
         layers: VGG-19 layer names, e.g. `["block1_conv1", "block4_conv2"]`.
@@ -185,30 +207,26 @@ def vgg19_extractor(
     """
     if isinstance(layers, str):
         layers = [layers]
-    wanted = sorted({check_layer_name(name, "layers") for name in layers}, key=layer_index)
+    wanted = sorted({vgg19.check_layer_name(name, "layers") for name in layers}, key=vgg19.layer_index)
     if not wanted:
         raise ValueError("`layers` must name at least one VGG-19 layer. Received: layers=[]")
     check_pooling(pooling)
-    base = vgg19_base(weights, seed)
-    deepest = layer_index(wanted[-1])
+    values = _conv_weights_through(weights, seed, wanted[-1])
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
     x = CaffePreprocess(name="caffe_preprocess")(inputs)
     outputs = {}
-    for name in VGG19_LAYERS[: deepest + 1]:
-        layer = base.get_layer(name)
-        config = layer.get_config()
-        if dtype is not None:
-            config["dtype"] = dtype
-        if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
-            layer = keras.layers.AveragePooling2D.from_config(config)
-        elif dtype is not None:
-            layer = type(layer).from_config(config)
+    pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
+    for name in vgg19.layers_through(wanted[-1]):
+        if name.endswith("_pool"):
+            layer = pool(pool_size=2, strides=2, name=name, dtype=dtype)
         else:
-            layer = base.get_layer(name)
+            layer = keras.layers.Conv2D(
+                vgg19.channels(name), 3, padding="same", activation="relu", name=name, dtype=dtype
+            )
         x = layer(x)
-        if dtype is not None and layer.weights:
-            layer.set_weights(base.get_layer(name).get_weights())
+        if name in values:
+            layer.set_weights(list(values[name]))
         if name in wanted:
             outputs[name] = x
     extractor = keras.Model(inputs, outputs, name=f"vgg19_{pooling}_pool_extractor")

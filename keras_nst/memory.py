@@ -10,30 +10,29 @@ from __future__ import annotations
 
 import math
 
-from keras_nst.choices import VGG19_LAYERS, layer_index
+from keras_nst import vgg19
+from keras_nst.vgg19 import channels, layers_through
 
 RUNTIME_BYTES = 780 * 2**20
 BYTES_PER_ACTIVATION = {"mixed_bfloat16": 6, "float32": 12}
 #: Copies of the image each optimizer keeps (Adam: two moments; L-BFGS: 2 per history pair + 2).
 OPTIMIZER_COPIES = {"adam": 2, "rmsprop": 1, "sgd": 0, "lbfgs": 22}
-_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 
 def activation_values(height: int, width: int, deepest: str) -> int:
     """Values VGG-19 produces for one `height x width` image up to and including `deepest`."""
     total = 0
-    for name in VGG19_LAYERS[: layer_index(deepest) + 1]:
-        block = int(name[len("block")])
+    for name in layers_through(deepest):
         if name.endswith("_pool"):
             height, width = height // 2, width // 2
-        total += height * width * _CHANNELS[block]
+        total += height * width * channels(name)
     return total
 
 
 def estimate_peak_bytes(task, *, optimizer: str = "adam", precision: str = "float32") -> int:
     """Estimated peak resident memory of painting `task`, in bytes."""
     layers = task.content_layer_names + task.style_layer_names
-    deepest = max(layers, key=layer_index)
+    deepest = vgg19.deepest(layers)
     values = activation_values(task.height, task.width, deepest) * task.num_variants
     image = 4 * task.num_variants * task.height * task.width * 3
     copies = 1 + OPTIMIZER_COPIES.get(optimizer, 2)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_nst.choices import VGG19_LAYERS
+from keras_nst.vgg19 import CONV_LAYERS  # noqa: F401  (re-exported)
 from keras_nst.paths import check_input_file
 
 #: Extensions of the weight files `weights=<path>` accepts.
@@ -20,8 +20,6 @@ WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".mat")
 
 #: Seconds any single network operation may block while the ImageNet weights download.
 DOWNLOAD_TIMEOUT_SECONDS = 15.0
-
-CONV_LAYERS = tuple(name for name in VGG19_LAYERS if "_conv" in name)
 
 
 class WeightsUnavailableError(RuntimeError):
