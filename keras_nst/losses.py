@@ -36,6 +36,33 @@ def gram_matrix(features):
     return gram / ops.cast(num_positions, "float32")
 
 
+def outer_sum(features):
+    """The additive statistics of a Gram matrix: `sum_k F_ik F_jk` and the number of positions.
+
+    Sums over positions add up: the statistics of an image are the sum of those of its tiles,
+    and a blend of style images is a weighted sum.
+
+    Args:
+        features: `(B, H, W, N)` feature maps.
+
+    Returns:
+        `(outer, count)`: float32 `(B, N, N)`, and the scalar `M` (the same for every image of
+        a batch).
+    """
+    features = _float32(features)
+    shape = ops.shape(features)
+    flat = ops.reshape(features, (shape[0], -1, shape[3]))
+    outer = ops.einsum("bmi,bmj->bij", flat, flat)
+    return outer, ops.cast(shape[1] * shape[2], "float32")
+
+
+def gram_distance(gram, target_gram):
+    """`sum (G - A)^2 / (4 N^2)` per batch item, for per-position Grams (see `style_loss`)."""
+    num_channels = ops.cast(ops.shape(gram)[-1], "float32")
+    difference = gram - _float32(target_gram)
+    return ops.sum(ops.square(difference), axis=(1, 2)) / (4.0 * ops.square(num_channels))
+
+
 def content_loss(features, target):
     """Content loss `L = 1/2 * sum (F - P)^2` per batch item.
 
@@ -64,10 +91,7 @@ def style_loss(features, target_gram):
     Returns:
         `(B,)` float32 losses.
     """
-    gram = gram_matrix(features)
-    num_channels = ops.cast(ops.shape(gram)[-1], "float32")
-    difference = gram - _float32(target_gram)
-    return ops.sum(ops.square(difference), axis=(1, 2)) / (4.0 * ops.square(num_channels))
+    return gram_distance(gram_matrix(features), target_gram)
 
 
 def total_variation_loss(images):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_nst import losses, memory
+from keras_nst import canvas, distribute, memory
 from keras_nst import optimizers as optimizers_lib
 from keras_nst.choices import check_pooling, check_precision
 from keras_nst.extractor import vgg19_extractor
 from keras_nst.images import to_uint8
 from keras_nst.precision import resolve_precision
 from keras_nst.task import StyleTask
+from keras_nst.terms import default_terms, zeros
 
 #: Steps of one epoch when `fit` is called without `steps_per_epoch`.
 DEFAULT_STEPS_PER_EPOCH = 100
@@ -31,20 +34,35 @@ class PixelRange(keras.constraints.Constraint):
         return ops.clip(w, 0.0, 255.0)
 
 
+class _State:
+    """Variables that change with each stage (targets), kept out of Keras' automatic
+    tracking so that replacing them never leaves stale copies in `model.weights`."""
+
+    def __init__(self):
+        self.targets: list[list] = []
+
+
 @keras.saving.register_keras_serializable(package="keras_nst")
 class StyleTransferModel(keras.Model):
-    """Paints `task.num_variants` images by gradient descent on Gatys et al.'s losses.
+    """Paints `task.num_variants` images by gradient descent on a sum of loss terms.
 
     The image, shape `(num_variants, H, W, 3)` RGB in [0, 255], is the model's only trainable
-    variable; the VGG-19 extractor is frozen. Content features and style Grams of the task are
-    computed once, here, and kept as non-trainable variables; `train_step` computes every
-    variant's weighted losses, applies the compiled optimizer and clips pixels to [0, 255].
+    variable; the VGG-19 extractor is frozen. The loss is the sum of `terms` (by default
+    Gatys et al.'s content and Gram style losses, and a total variation term); their targets
+    are computed once per task, here or in `set_task`, and kept as non-trainable variables.
+    `train_step` computes every variant's weighted losses, applies the compiled optimizer and
+    clips pixels to [0, 255].
 
     Logged losses are weighted and summed over variants: `loss = content_loss + style_loss
     (+ total_variation_loss)`, with `content_loss = alpha * sum_l w_l L_content(l)` and
     `style_loss = beta * sum_l w_l E_l`, and `style_loss/<layer>` is each layer's
     `beta * w_l * E_l`. They are the values at the step just taken (not running means), so
     `History` holds each epoch's last step.
+
+    The canvas can change: `set_task(task.at_size(...))` resizes the painting in float (no
+    8-bit round trip), recomputes the targets with the same extractor, and carries the
+    optimizer's state over (Adam's moments resized with the image). A schedule
+    (`keras_nst.schedule`) does this between stages of one `fit`.
 
     Args:
         task: a `StyleTask`.
@@ -56,6 +74,10 @@ class StyleTransferModel(keras.Model):
             it natively (CPUs with AVX512-BF16 or AMX, GPUs of compute capability 8.0 and
             up), float32 elsewhere. The image, the targets, Grams and losses are float32
             whatever the choice; targets are computed in the same precision as the steps.
+        extractor: a ready extractor to use (and share) instead of building VGG-19: any
+            `keras.Model` mapping `(B, H, W, 3)` RGB images in [0, 255] to a dict of the
+            layers the terms read (tests pass a tiny stand-in).
+        terms: the loss terms (`keras_nst.terms`); default `default_terms(task)`.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -73,6 +95,8 @@ class StyleTransferModel(keras.Model):
         weights="imagenet",
         pooling: str = "avg",
         precision: str = "auto",
+        extractor: keras.Model | None = None,
+        terms=None,
         **kwargs,
     ):
         if not isinstance(task, StyleTask):
@@ -85,90 +109,113 @@ class StyleTransferModel(keras.Model):
 
         # === Config ===
         self.task = task
+        self._built_task = task
         self.pooling = pooling
+        self.requested_precision = precision
         self.precision = resolve_precision(precision)
         self.weights_source = weights  # `weights` is Keras' list of variables
-        self.content_layer_names = task.content_layer_names
-        self.style_layer_names = task.style_layer_names
-
-        # Refuse, with the largest size that fits, before building anything.
-        memory.check_fits(task, precision=self.precision)
+        self.terms = list(terms) if terms is not None else default_terms(task)
+        self._custom_parts = extractor is not None or terms is not None
+        self._state = _State()
+        self.image = None
 
         # === Layers ===
-        self.extractor = vgg19_extractor(
-            self.content_layer_names + self.style_layer_names,
-            pooling=pooling,
-            weights=weights,
-            seed=task.seed,
-            dtype=self.precision,
-        )
-
-        # === Targets, computed once ===
-        content_features = self.extractor(task.content_image[None].astype("float32"))
-        self.content_targets = [
-            self._constant(content_features[name], f"content_target_{name}")
-            for name in self.content_layer_names
-        ]
-        style_grams = {name: [] for name in self.style_layer_names}
-        for image in task.style_images:
-            features = self.extractor(image[None].astype("float32"))
-            for name in self.style_layer_names:
-                style_grams[name].append(losses.gram_matrix(features[name])[0])
-        blend = np.array([variant.style_blend for variant in task.variants], "float32")
-        self.style_targets = [
-            self._constant(
-                ops.einsum("vs,sij->vij", blend, ops.stack(style_grams[name])),
-                f"style_target_{name}",
+        if extractor is None:
+            # Refuse, with the largest size that fits, before building anything.
+            memory.check_fits(task, precision=self.precision)
+            extractor = vgg19_extractor(
+                self.layer_names, pooling=pooling, weights=weights, seed=task.seed,
+                dtype=self.precision,
             )
-            for name in self.style_layer_names
-        ]
+        self.extractor = extractor
 
-        # === Per-variant weights: alpha * w_l, beta * w_l and the TV weight ===
-        def layer_weights(kind, names):
-            # (num_variants, num_layers): each variant's weight times its layer weight, 0 for
-            # layers the variant does not use.
-            rows = [
-                [getattr(v, f"{kind}_weight") * getattr(v, f"{kind}_layers").get(n, 0.0) for n in names]
-                for v in task.variants
-            ]
-            return np.array(rows, "float32").reshape(task.num_variants, len(names))
-
-        self.content_weights = layer_weights("content", self.content_layer_names)
-        self.style_weights = layer_weights("style", self.style_layer_names)
-        self.total_variation_weights = np.array(
-            [v.total_variation_weight for v in task.variants], "float32"
-        )
-        self._log_total_variation = bool(self.total_variation_weights.any())
-        self._loss_keys = [f"style_loss/{name}" for name in self.style_layer_names] + [
-            "loss",
-            "content_loss",
-            "style_loss",
-            "total_variation_loss",
-        ]
-
-        # === The image ===
-        initial = task.initial_images()
-        self.image = self.add_weight(
-            shape=initial.shape,
-            initializer=lambda shape, dtype: ops.convert_to_tensor(initial, dtype),
-            dtype="float32",
-            trainable=True,
-            constraint=PixelRange(),
-            # Under a distribution strategy, every replica holds the same image; reading and
-            # writing the first replica's copy keeps runs identical to one device.
-            aggregation="only_first_replica",
-            name="image",
-        )
+        # === Targets and the image ===
+        self.set_task(task)
         self.built = True
 
-    def _constant(self, value, name):
+    @property
+    def layer_names(self) -> list[str]:
+        """Every layer any term reads, in network order."""
+        from keras_nst import vgg19
+
+        names = {name for term in self.terms for name in term.layers}
+        return sorted(names, key=vgg19.layer_index)
+
+    # Kept for code that read them before loss terms existed.
+    @property
+    def content_layer_names(self) -> list[str]:
+        return self.task.content_layer_names
+
+    @property
+    def style_layer_names(self) -> list[str]:
+        return self.task.style_layer_names
+
+    @property
+    def targets(self) -> list[list]:
+        """Each term's target variables (one list per term, one variable per layer)."""
+        return self._state.targets
+
+    # === The canvas ===
+
+    def _variable(self, value, name, trainable=False, constraint=None):
+        value = ops.convert_to_tensor(value, "float32")
         return self.add_weight(
             shape=tuple(value.shape),
-            initializer=lambda shape, dtype: ops.convert_to_tensor(value, dtype),
+            initializer=lambda shape, dtype: ops.cast(value, dtype),
             dtype="float32",
-            trainable=False,
+            trainable=trainable,
+            constraint=constraint,
+            # Under a distribution strategy, every replica holds the same values; reading and
+            # writing the first replica's copy keeps runs identical to one device.
+            aggregation="only_first_replica" if trainable else "none",
             name=name,
         )
+
+    def set_task(self, task: StyleTask, images=None) -> None:
+        """Paints `task` from now on: its targets, and the canvas at its size.
+
+        Args:
+            task: the task (typically `model.task.at_size(...)`: the same images and
+                settings at another size).
+            images: float `(num_variants, H, W, 3)` to paint from; by default the current
+                painting resized to the task's size (float, bicubic), or the task's initial
+                images when there is none yet.
+        """
+        with self.distribute_strategy.scope():
+            self.task = task
+            for variables in self._state.targets:
+                for variable in variables:
+                    self._untrack_variable(variable)
+            extract = self.extractor
+            self._state.targets = [
+                [
+                    self._variable(value, f"{term.key.replace('_loss', '')}_target_{name}")
+                    for value, name in zip(term.targets(task, extract), term.layers or ["0"])
+                ]
+                for term in self.terms
+            ]
+            shape = (task.num_variants, task.height, task.width, 3)
+            if images is None:
+                images = (
+                    task.initial_images()
+                    if self.image is None
+                    else canvas.resize(ops.convert_to_tensor(self.image), shape[1:3])
+                )
+            self._set_image(images)
+        for function in ("train_function", "test_function", "predict_function"):
+            if getattr(self, function, None) is not None:
+                setattr(self, function, None)
+        if getattr(self, "_fitting", False):  # fit looks its step function up every step
+            self.make_train_function(force=True)
+
+    def _set_image(self, images) -> None:
+        old = self.image
+        if old is not None:
+            self._untrack_variable(old)
+        self.image = self._variable(images, "image", trainable=True, constraint=PixelRange())
+        optimizer = getattr(self, "optimizer", None)
+        if old is not None and optimizer is not None and optimizer.built:
+            self.optimizer = optimizers_lib.carried_over(optimizer, self.image, canvas.resize)
 
     # === Losses ===
 
@@ -180,85 +227,46 @@ class StyleTransferModel(keras.Model):
             rows: `(k,)` variant indices of `images`; `None` means all variants in order.
 
         Returns:
-            dict of `(k,)` tensors: `loss`, `content_loss`, `style_loss`,
-            `total_variation_loss`, and `style_loss/<layer>` (each layer's `beta * w_l * E_l`).
+            dict of `(k,)` tensors: `loss`, each term's total (`content_loss`, `style_loss`,
+            `total_variation_loss`) and parts (`style_loss/<layer>`: each layer's
+            `beta * w_l * E_l`).
         """
         if rows is None:
             rows = ops.arange(self.task.num_variants)
-
-        def per_row(values):
-            return ops.take(ops.convert_to_tensor(values), rows, axis=0)
-
         features = self.extractor(images)
-        num_variants = ops.shape(images)[0]
-        zeros = ops.zeros((num_variants,), "float32")
-        content = zeros
-        content_weights = per_row(self.content_weights)
-        for index, (name, target) in enumerate(zip(self.content_layer_names, self.content_targets)):
-            layer_loss = losses.content_loss(features[name], target)
-            content = content + content_weights[:, index] * layer_loss
         result = {}
-        style = zeros
-        style_weights = per_row(self.style_weights)
-        for index, (name, target) in enumerate(zip(self.style_layer_names, self.style_targets)):
-            layer_loss = losses.style_loss(features[name], per_row(target))
-            layer_loss = style_weights[:, index] * layer_loss
-            result[f"style_loss/{name}"] = layer_loss
-            style = style + layer_loss
-        total_variation = per_row(self.total_variation_weights) * losses.total_variation_loss(images)
-        result.update(
-            loss=content + style + total_variation,
-            content_loss=content,
-            style_loss=style,
-            total_variation_loss=total_variation,
-        )
+        total = zeros(rows)
+        for term, targets in zip(self.terms, self._state.targets):
+            value, parts = term(features, images, [ops.convert_to_tensor(t) for t in targets], rows)
+            result.update(parts)
+            result[term.key] = value
+            total = total + value
+        result["loss"] = total
         return result
 
+    @property
+    def _loss_keys(self) -> list[str]:
+        keys = ["loss"]
+        for term in self.terms:
+            keys += [term.key, *term.part_keys()]
+        return keys
+
     def _logs(self, per_variant: dict) -> dict:
-        keys = ["loss", "content_loss", "style_loss"]
-        if self._log_total_variation:
-            keys.append("total_variation_loss")
-        keys += [f"style_loss/{name}" for name in self.style_layer_names]
-        logs = {key: ops.sum(per_variant[key]) for key in keys}
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            # Each replica holds its own variants' sums; every replica reports the total
-            # (Keras then averages identical values across replicas).
-            logs = context.all_reduce(tf.distribute.ReduceOp.SUM, logs)
-        if self._multi_worker():
-            # Keras reduces logs across workers with `strategy.reduce(MEAN, v, axis=0)`, which
-            # needs a batch axis: give each scalar one.
-            logs = {key: ops.reshape(value, (1,)) for key, value in logs.items()}
-        return logs
-
-    def _multi_worker(self) -> bool:
-        strategy = self.distribute_strategy
-        in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
-        return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
-            in_multi_worker_mode and in_multi_worker_mode()
-        )
-
-    @staticmethod
-    def _rows(data):
-        # This replica's variant indices; -1 pads the batch when there are fewer variants
-        # than a multiple of the replicas. An idle replica gets an empty batch: no work.
-        indices = ops.reshape(data, (-1,))
-        return tf.boolean_mask(indices, indices >= 0)
+        keys = ["loss"]
+        keys += [t.key for t in self.terms if t.logged_unweighted or t.weights.any()]
+        keys += [key for t in self.terms for key in t.part_keys()]
+        return {key: ops.sum(per_variant[key]) for key in keys}
 
     def _losses_of_rows(self, rows) -> dict:
         """`compute_losses` of the image rows `rows`; a replica with no rows does no work."""
-
-        def compute():
-            return self.compute_losses(ops.take(self.image, rows, axis=0), rows)
-
-        def idle():
-            # (An empty batch cannot go through the extractor: oneDNN rejects it.)
-            return {key: tf.zeros((0,), "float32") for key in self._loss_keys}
-
-        return tf.cond(tf.size(rows) > 0, compute, idle)
+        return distribute.unless_idle(
+            rows,
+            lambda: self.compute_losses(ops.take(self.image, rows, axis=0), rows),
+            self._loss_keys,
+        )
 
     def train_step(self, data):
-        rows = self._rows(data)
+        rows = distribute.local_rows(data)
         with tf.GradientTape() as tape:
             per_variant = self._losses_of_rows(rows)
             # Replicas compute disjoint variants; Keras sums their gradients, which is the
@@ -268,10 +276,11 @@ class StyleTransferModel(keras.Model):
         # The gradient of a gather is sparse; the optimizers and the all-reduce want it dense.
         gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
         self.optimizer.apply(gradients, [self.image])
-        return self._logs(per_variant)
+        return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     def test_step(self, data):
-        return self._logs(self._losses_of_rows(self._rows(data)))
+        per_variant = self._losses_of_rows(distribute.local_rows(data))
+        return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     @property
     def metrics(self):
@@ -296,24 +305,14 @@ class StyleTransferModel(keras.Model):
         )
 
     def _dataset(self, x):
-        if x is not None and x is not self.task:
+        if x is not None and x is not self.task and x is not self._built_task:
             raise ValueError(
                 "`x` must be the StyleTask this model was built with (or None): the model's "
                 f"targets are computed from it. Received: x={x!r}"
             )
-        # The data are the variant indices: variants are the unit of data parallelism, so
-        # each replica paints its share of the rows. Padded with -1 (no variant) to a
-        # multiple of the replicas, since a distributed batch must feed every replica.
-        replicas = self.distribute_strategy.num_replicas_in_sync
-        num_variants = self.task.num_variants
-        per_replica = -(-num_variants // replicas)
-        indices = np.full(per_replica * replicas, -1, "int32")
-        indices[:num_variants] = np.arange(num_variants)
-        # Round-robin over replicas (replica r gets variants r, r + R, ...), so idle slots
-        # fall on the last replicas.
-        indices = indices.reshape(per_replica, replicas).T.reshape(-1)
-        dataset = tf.data.Dataset.from_tensor_slices(indices)
-        return dataset.batch(len(indices), drop_remainder=True).repeat()
+        return distribute.row_dataset(
+            self.task.num_variants, self.distribute_strategy.num_replicas_in_sync
+        )
 
     def fit(self, x=None, y=None, *args, steps_per_epoch=None, **kwargs):
         """Runs the optimisation: `model.fit(task, epochs=..., steps_per_epoch=...)`.
@@ -339,13 +338,17 @@ class StyleTransferModel(keras.Model):
         if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
             callbacks.append(StyleProgbarLogger())
         kwargs["callbacks"] = callbacks
-        return super().fit(
-            self._dataset(x),
-            y,
-            *args,
-            steps_per_epoch=steps_per_epoch or DEFAULT_STEPS_PER_EPOCH,
-            **kwargs,
-        )
+        self._fitting = True
+        try:
+            return super().fit(
+                self._dataset(x),
+                y,
+                *args,
+                steps_per_epoch=steps_per_epoch or DEFAULT_STEPS_PER_EPOCH,
+                **kwargs,
+            )
+        finally:
+            self._fitting = False
 
     def evaluate(self, x=None, y=None, *args, steps=None, **kwargs):
         """The current losses (one step, no update): `model.evaluate(task, return_dict=True)`."""
@@ -361,3 +364,32 @@ class StyleTransferModel(keras.Model):
     def images(self) -> np.ndarray:
         """The painted images, `uint8` of shape `(num_variants, H, W, 3)`."""
         return to_uint8(ops.convert_to_numpy(self.image))
+
+    # === Serialization ===
+
+    def get_config(self) -> dict:
+        """What rebuilds this model: `StyleTransferModel.from_config(model.get_config())`.
+
+        Raises:
+            ValueError: the model was given its own `extractor` or `terms`, which a config
+                cannot describe.
+        """
+        if self._custom_parts:
+            raise ValueError(
+                "A StyleTransferModel built with its own `extractor` or `terms` has no config; "
+                "rebuild it in code. Received: extractor or terms given"
+            )
+        weights = self.weights_source
+        return {
+            "name": self.name,
+            "task": self._built_task.get_config(),
+            "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
+            "pooling": self.pooling,
+            "precision": self.requested_precision,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> StyleTransferModel:
+        config = dict(config)
+        task = StyleTask.from_config(config.pop("task"))
+        return cls(task, **config)

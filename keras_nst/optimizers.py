@@ -15,7 +15,7 @@ from keras_nst.choices import (
     check_optimizer_name,
 )
 
-__all__ = ["DEFAULT_LEARNING_RATES", "LBFGS", "OPTIMIZERS", "get"]
+__all__ = ["DEFAULT_LEARNING_RATES", "LBFGS", "OPTIMIZERS", "carried_over", "get"]
 
 
 def _dot(a, b):
@@ -196,3 +196,37 @@ def get(identifier: Any = None, learning_rate: float | None = None) -> keras.opt
         "lbfgs": LBFGS,
     }
     return factories[name](learning_rate=learning_rate)
+
+
+def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> keras.optimizers.Optimizer:
+    """A copy of `optimizer` for a resized `variable`, with its state carried over.
+
+    The step count is kept (learning-rate schedules and Adam's bias correction go on). Slots
+    shaped like the old variable are resized to the new one with `resize(values, size,
+    method, clip)`: second moments (`velocity`) bilinearly and clipped at zero, the rest
+    bicubically. Other slots are copied where their shape still fits. L-BFGS' curvature
+    pairs describe the old size and mean nothing for the new one: its history starts afresh.
+
+    Args:
+        optimizer: a built optimizer of the old variable.
+        variable: the new variable.
+        resize: `keras_nst.canvas.resize`.
+    """
+    new = optimizer.__class__.from_config(optimizer.get_config())
+    new.build([variable])
+    new.iterations.assign(optimizer.iterations)
+    if isinstance(optimizer, LBFGS):
+        return new
+    size = tuple(variable.shape[1:3])
+    for old_slot, new_slot in zip(optimizer.variables, new.variables):
+        if new_slot.path == new.iterations.path:
+            continue
+        if tuple(old_slot.shape) == tuple(new_slot.shape):
+            new_slot.assign(old_slot)
+        elif len(old_slot.shape) == 4:
+            if "velocit" in new_slot.path:
+                values = resize(old_slot, size, "bilinear", (0.0, float("inf")))
+            else:
+                values = resize(old_slot, size, "bicubic", None)
+            new_slot.assign(values)
+    return new

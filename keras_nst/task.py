@@ -1,15 +1,18 @@
 """StyleTask: what to paint (images, layers, weights, initial image, variants).
 
 TensorFlow-free: a task loads and checks its images and settings with numpy and Pillow alone,
-so every input error surfaces before TensorFlow starts.
+so every input error surfaces before TensorFlow starts. Its settings, their defaults and their
+checks come from `keras_nst.settings`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import difflib
 import functools
-import math
+import hashlib
+import inspect
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,89 +20,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from keras_nst import memory
-from keras_nst.choices import check_layer_name, layer_index, num_pools_before
-from keras_nst.images import load_image, resize_longest_side, resized_shape, validate_size
-
-INIT_MODES = ("content", "noise", "content+noise", "style")
-
-#: Gatys et al.'s content layer: conv4_2 (Keras' block4_conv2 includes the ReLU).
-DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
-#: Gatys et al.'s style layers conv1_1 ... conv5_1, each weighted w_l = 1/5.
-DEFAULT_STYLE_LAYERS = {f"block{block}_conv1": 0.2 for block in range(1, 6)}
-
-#: The settings a variant may override.
-VARIANT_KEYS = (
-    "content_weight",
-    "style_weight",
-    "total_variation_weight",
-    "content_layers",
-    "style_layers",
-    "init",
-    "noise_ratio",
-    "seed",
-    "style_blend",
+from keras_nst import memory, settings as settings_lib, vgg19
+from keras_nst.images import load_image, resize_longest_side, resized_shape
+from keras_nst.settings import (  # noqa: F401  (re-exported: where users found them before)
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    INIT_MODES,
+    VARIANT_KEYS,
 )
-
-
-def _check_weight(value: Any, argument: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(value))
-        or value < 0
-    ):
-        raise ValueError(
-            f"`{argument}` must be a finite number >= 0. Received: {argument}={value!r}"
-        )
-    return float(value)
-
-
-def _check_seed(seed: Any, argument: str = "seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`{argument}` must be an integer >= 0. Received: {argument}={seed!r}")
-    return int(seed)
-
-
-def _check_layers(layers: Any, argument: str) -> dict[str, float]:
-    """A `{layer: weight}` mapping; a plain list of names means equal weights summing to 1."""
-    if isinstance(layers, Mapping):
-        items = list(layers.items())
-    elif isinstance(layers, Sequence) and not isinstance(layers, str):
-        items = [(name, 1.0 / len(layers)) for name in layers] if layers else []
-    else:
-        raise ValueError(
-            f"`{argument}` must be a dict of VGG-19 layer names to weights, e.g. "
-            f"{{'block4_conv2': 1.0}}. Received: {argument}={layers!r}"
-        )
-    checked = {}
-    for name, weight in items:
-        checked[check_layer_name(name, argument)] = _check_weight(weight, f"{argument}[{name!r}]")
-    return dict(sorted(checked.items(), key=lambda item: layer_index(item[0])))
-
-
-def _check_blend(blend: Any, num_styles: int, argument: str) -> tuple[float, ...]:
-    if blend is None:
-        return tuple([1.0 / num_styles] * num_styles)
-    if isinstance(blend, (str, Mapping)) or not isinstance(blend, Sequence) or len(blend) != num_styles:
-        raise ValueError(
-            f"`{argument}` must be a list of {num_styles} weights, one per style image. "
-            f"Received: {argument}={blend!r}"
-        )
-    values = [_check_weight(value, f"{argument}[{index}]") for index, value in enumerate(blend)]
-    if sum(values) <= 0:
-        raise ValueError(
-            f"`{argument}` must have at least one positive weight. Received: {argument}={blend!r}"
-        )
-    return tuple(value / sum(values) for value in values)
-
-
-def _check_noise_ratio(value: Any, argument: str) -> float:
-    ratio = _check_weight(value, argument)
-    if ratio > 1:
-        raise ValueError(f"`{argument}` must be in [0, 1]. Received: {argument}={value!r}")
-    return ratio
-
 
 #: Images smaller than this (shorter side, before resizing) carry no content or style to transfer.
 MIN_SOURCE_SIDE = 16
@@ -115,22 +43,23 @@ def _check_source(image: np.ndarray, argument: str) -> np.ndarray:
     return image
 
 
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """The resolved settings of one painted image of a task (see `StyleTask.variants`)."""
+def _describe_init(self) -> str:
+    return self.init if isinstance(self.init, str) else "image"
 
-    content_weight: float
-    style_weight: float
-    total_variation_weight: float
-    content_layers: dict[str, float]
-    style_layers: dict[str, float]
-    init: Any
-    noise_ratio: float
-    seed: int
-    style_blend: tuple[float, ...]
 
-    def describe_init(self) -> str:
-        return self.init if isinstance(self.init, str) else "image"
+#: The resolved settings of one painted image of a task (see `StyleTask.variants`): one
+#: attribute per key of `VARIANT_KEYS`.
+Variant = dataclasses.make_dataclass(
+    "Variant",
+    [(name, Any) for name in VARIANT_KEYS],
+    frozen=True,
+    namespace={"describe_init": _describe_init, "__module__": __name__},
+)
+
+
+def _digest(array: np.ndarray) -> str:
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(str(array.shape).encode() + array.tobytes()).hexdigest()[:16]
 
 
 class StyleTask:
@@ -144,8 +73,14 @@ class StyleTask:
         content: path, `PIL.Image.Image` or RGB array of the photograph.
         style: path, PIL image or array of the painting, or a list of them (blended by
             `style_blend`).
-        size: longest side of the painted image in pixels (the content image is resized to it,
-            keeping its aspect ratio); `None` keeps the content image's size.
+        variants: list of dicts, each overriding any of `VARIANT_KEYS` for one extra image
+            painted in the same fit. A task paints `1 + len(variants)` images; the first uses
+            the task's own settings.
+        **settings: any of the settings below (`keras_nst.settings.TASK_SETTINGS`).
+
+    Settings:
+        size: longest side of the painted image in pixels (the content image is resized to
+            it, keeping its aspect ratio); `None` keeps the content image's size.
         style_size: longest side the style images are resized to; defaults to `size`. Style
             Grams are per-position averages, so this sets the scale of the strokes, not the
             weight of the style.
@@ -163,9 +98,6 @@ class StyleTask:
         seed: seeds the noise of the initial image and the random VGG weights (`weights=None`).
         style_blend: weights of the style images (normalised to sum to 1); default equal.
             The target Gram of each layer is the blend of the style images' Grams.
-        variants: list of dicts, each overriding any of `VARIANT_KEYS` for one extra image
-            painted in the same fit. A task paints `1 + len(variants)` images; the first uses
-            the task's own settings.
 
     Raises:
         ValueError: any bad argument or unreadable image, naming it.
@@ -178,29 +110,16 @@ class StyleTask:
     3
     """
 
-    def __init__(
-        self,
-        content,
-        style,
-        *,
-        size: int | None = 512,
-        style_size: int | None = None,
-        content_layers: Mapping[str, float] | Sequence[str] | None = None,
-        style_layers: Mapping[str, float] | Sequence[str] | None = None,
-        content_weight: float = 10.0,
-        style_weight: float = 1e4,
-        total_variation_weight: float = 0.0,
-        init: Any = "content",
-        noise_ratio: float = 0.6,
-        seed: int = 0,
-        style_blend: Sequence[float] | None = None,
-        variants: Sequence[Mapping[str, Any]] | None = None,
-    ):
+    def __init__(self, content, style, *, variants: Sequence[Mapping[str, Any]] | None = None, **settings):
+        valid = [setting.name for setting in settings_lib.TASK_SETTINGS]
+        settings_lib.check_known(settings, valid, "StyleTask")
+        values = {**settings_lib.defaults(settings_lib.TASK_SETTINGS), **settings}
+
         # === Images ===
         # Decoded here, so a missing or corrupt file is named at once; resized on first use,
         # so that a size too large for memory is refused before any work is spent on it.
-        self.size = validate_size(size, "size")
-        self.style_size = validate_size(style_size, "style_size") or self.size
+        self.size = settings_lib.check_size(values["size"], "size")
+        self.style_size = settings_lib.check_size(values["style_size"], "style_size") or self.size
         self.content = content
         self.style = style
         self._content_source = _check_source(load_image(content, argument="content"), "content")
@@ -217,18 +136,7 @@ class StyleTask:
         ]
 
         # === Settings ===
-        self.seed = _check_seed(seed)
-        base = {
-            "content_weight": content_weight,
-            "style_weight": style_weight,
-            "total_variation_weight": total_variation_weight,
-            "content_layers": DEFAULT_CONTENT_LAYERS if content_layers is None else content_layers,
-            "style_layers": DEFAULT_STYLE_LAYERS if style_layers is None else style_layers,
-            "init": init,
-            "noise_ratio": noise_ratio,
-            "seed": seed,
-            "style_blend": style_blend,
-        }
+        base = {key: values[key] for key in VARIANT_KEYS}
         if variants is None:
             variants = []
         if isinstance(variants, (str, Mapping)) or not isinstance(variants, Sequence):
@@ -236,14 +144,15 @@ class StyleTask:
                 "`variants` must be a list of dicts of settings to override. "
                 f"Received: variants={variants!r}"
             )
+        overrides = [self._check_overrides(o, index) for index, o in enumerate(variants)]
         self.variants = (self._resolve(base, ""),) + tuple(
-            self._resolve({**base, **self._check_overrides(overrides, index)}, f"variants[{index}].")
-            for index, overrides in enumerate(variants)
+            self._resolve({**base, **o}, f"variants[{index}].") for index, o in enumerate(overrides)
         )
+        self.seed = self.variants[0].seed
+        self._overrides = overrides
+        self._init_argument = values["init"]
         self._check_image_sizes()
-        memory.check_images_fit(
-            [(self.height, self.width)] * self.num_variants, "size", self.size
-        )
+        memory.check_images_fit([(self.height, self.width)] * self.num_variants, "size", self.size)
         memory.check_images_fit(self.style_shapes, "style_size", self.style_size)
 
     # === Validation ===
@@ -255,32 +164,17 @@ class StyleTask:
                 f"`variants[{index}]` must be a dict of settings to override. "
                 f"Received: variants[{index}]={overrides!r}"
             )
-        for key in overrides:
-            if key not in VARIANT_KEYS:
-                close = difflib.get_close_matches(str(key), VARIANT_KEYS, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
-                    f"`variants[{index}]` has an unknown setting.{hint} Valid settings: "
-                    f"{', '.join(VARIANT_KEYS)}. Received: variants[{index}] key {key!r}"
-                )
+        settings_lib.check_known(overrides, VARIANT_KEYS, f"variants[{index}]")
         return dict(overrides)
 
-    def _resolve(self, settings: dict, prefix: str) -> Variant:
-        variant = Variant(
-            content_weight=_check_weight(settings["content_weight"], f"{prefix}content_weight"),
-            style_weight=_check_weight(settings["style_weight"], f"{prefix}style_weight"),
-            total_variation_weight=_check_weight(
-                settings["total_variation_weight"], f"{prefix}total_variation_weight"
-            ),
-            content_layers=_check_layers(settings["content_layers"], f"{prefix}content_layers"),
-            style_layers=_check_layers(settings["style_layers"], f"{prefix}style_layers"),
-            init=self._check_init(settings["init"], f"{prefix}init"),
-            noise_ratio=_check_noise_ratio(settings["noise_ratio"], f"{prefix}noise_ratio"),
-            seed=_check_seed(settings["seed"], f"{prefix}seed"),
-            style_blend=_check_blend(
-                settings["style_blend"], len(self._style_sources), f"{prefix}style_blend"
-            ),
-        )
+    def _resolve(self, values: dict, prefix: str):
+        resolved = {}
+        for key in VARIANT_KEYS:
+            setting = settings_lib.BY_NAME[key]
+            resolved[key] = setting.check(values[key], f"{prefix}{key}")
+        resolved["init"] = self._check_init(resolved["init"], f"{prefix}init")
+        resolved["style_blend"] = self._normalise_blend(resolved["style_blend"], f"{prefix}style_blend")
+        variant = Variant(**resolved)
         total = (
             variant.content_weight * sum(variant.content_layers.values())
             + variant.style_weight * sum(variant.style_layers.values())
@@ -296,6 +190,21 @@ class StyleTask:
                 f"{prefix}style_layers={variant.style_layers}"
             )
         return variant
+
+    def _normalise_blend(self, blend, argument: str) -> tuple[float, ...]:
+        num_styles = len(self._style_sources)
+        if blend is None:
+            return tuple([1.0 / num_styles] * num_styles)
+        if len(blend) != num_styles:
+            raise ValueError(
+                f"`{argument}` must be a list of {num_styles} weights, one per style image. "
+                f"Received: {argument}={list(blend)!r}"
+            )
+        if sum(blend) <= 0:
+            raise ValueError(
+                f"`{argument}` must have at least one positive weight. Received: {argument}={list(blend)!r}"
+            )
+        return tuple(value / sum(blend) for value in blend)
 
     def _check_init(self, init: Any, argument: str):
         if isinstance(init, str) and not os.path.exists(init):
@@ -313,23 +222,24 @@ class StyleTask:
         return np.asarray(resized, dtype=np.uint8)
 
     def _check_image_sizes(self):
-        layers = {name for variant in self.variants for name in variant.content_layers}
-        layers |= {name for variant in self.variants for name in variant.style_layers}
-        for argument, shapes, used in (
-            ("content", [(self.height, self.width)], layers),
-            ("style", self.style_shapes, self.style_layer_names),
+        layers = set(self.content_layer_names) | set(self.style_layer_names)
+        for argument, value, shapes, used in (
+            ("content", self.size, [(self.height, self.width)], layers),
+            ("style", self.style_size, self.style_shapes, self.style_layer_names),
         ):
             if not used:
                 continue
-            deepest = max(used, key=layer_index)
+            deepest = vgg19.deepest(used)
             # Each 2x2 pooling (up to and including `deepest`) halves the size, rounding down.
-            minimum = 2 ** num_pools_before(deepest)
+            minimum = 2 ** vgg19.num_pools_before(deepest)
+            size_argument = "size" if argument == "content" else "style_size"
             for height, width in shapes:
                 if min(height, width) < minimum:
                     raise ValueError(
                         f"`{argument}` image is {width}x{height} pixels after "
                         f"resizing; layer {deepest!r} needs at least {minimum} pixels on each "
-                        f"side. Use a larger `size` or shallower layers. Received: size={self.size}"
+                        f"side. Use a larger `{size_argument}` or shallower layers. "
+                        f"Received: {size_argument}={value}"
                     )
 
     # === Derived values ===
@@ -353,13 +263,13 @@ class StyleTask:
     def content_layer_names(self) -> list[str]:
         """Every content layer any variant weighs, in network order."""
         names = {name for variant in self.variants for name in variant.content_layers}
-        return sorted(names, key=layer_index)
+        return sorted(names, key=vgg19.layer_index)
 
     @property
     def style_layer_names(self) -> list[str]:
         """Every style layer any variant weighs, in network order."""
         names = {name for variant in self.variants for name in variant.style_layers}
-        return sorted(names, key=layer_index)
+        return sorted(names, key=vgg19.layer_index)
 
     def initial_images(self) -> np.ndarray:
         """The starting images of all variants, float32 `(num_variants, H, W, 3)` in [0, 255]."""
@@ -368,8 +278,7 @@ class StyleTask:
         for variant in self.variants:
             if isinstance(variant.init, np.ndarray):
                 images.append(self._stretch(variant.init).astype(np.float32))
-                continue
-            if variant.init == "content":
+            elif variant.init == "content":
                 images.append(content)
             elif variant.init == "style":
                 # From the original (not the style_size copy), as an image `init` would be.
@@ -384,35 +293,109 @@ class StyleTask:
                     images.append((1 - ratio) * content + ratio * noise)
         return np.stack(images).astype(np.float32)
 
-    def get_config(self) -> dict:
-        """The task's settings as plain, JSON-serialisable values (images by path or shape)."""
+    def at_size(self, size: int) -> StyleTask:
+        """The same task painted at another longest side, for a stage of a schedule.
 
-        def image_name(image):
-            if isinstance(image, (str, os.PathLike)):
-                return os.fspath(image)
-            return f"<{type(image).__name__}>"
+        The images are not decoded again; the style images are resized in proportion, so
+        strokes keep their size relative to the picture.
+        """
+        size = settings_lib.check_size(size, "size")
+        if size == self.size:
+            return self
+        task = copy.copy(self)
+        for cached in ("content_image", "style_images"):
+            task.__dict__.pop(cached, None)
+        task.size = size
+        task.style_size = max(1, round(self.style_size * size / self.size))
+        task.height, task.width = resized_shape(*self._content_source.shape[:2], size)
+        task.style_shapes = [
+            resized_shape(*source.shape[:2], task.style_size) for source in self._style_sources
+        ]
+        task._check_image_sizes()
+        return task
 
-        config = {
-            "content": image_name(self.content),
-            "style": [image_name(s) for s in (self.style if isinstance(self.style, (list, tuple)) else [self.style])],
-            "size": self.size,
-            "style_size": self.style_size,
-            "height": self.height,
-            "width": self.width,
-            "seed": self.seed,
-        }
-        variants = []
-        for variant in self.variants:
+    # === Identity and serialization ===
+
+    def settings(self) -> dict[str, Any]:
+        """The task's own settings (the first variant's), by name."""
+        values = {key: getattr(self.variants[0], key) for key in VARIANT_KEYS}
+        values.update(size=self.size, style_size=self.style_size)
+        return values
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes this painting this one: a digest of every image's pixels and every
+        setting, JSON-serialisable. Paths play no part: `./x.jpg` and `x.jpg` are the same
+        task, and a file changed under the same name is another."""
+
+        def plain(variant) -> dict:
             fields = dataclasses.asdict(variant)
-            fields["init"] = variant.describe_init()
+            if isinstance(variant.init, np.ndarray):
+                fields["init"] = "image:" + _digest(variant.init)
             fields["style_blend"] = list(variant.style_blend)
-            variants.append(fields)
-        config.update({k: v for k, v in variants[0].items() if k != "seed"})
-        config["variants"] = variants[1:]
+            return fields
+
+        images = {"content": _digest(self._content_source)}
+        images.update({f"style[{i}]": _digest(s) for i, s in enumerate(self._style_sources)})
+        return {
+            "images": images,
+            "settings": {
+                "size": self.size,
+                "style_size": self.style_size,
+                "height": self.height,
+                "width": self.width,
+                "variants": [plain(variant) for variant in self.variants],
+            },
+        }
+
+    def get_config(self) -> dict:
+        """The arguments that rebuild this task: `StyleTask(**task.get_config())`.
+
+        Images are given as they were (paths stay paths, so the config is JSON-serialisable
+        when they are); settings are the checked values.
+        """
+
+        def plain(value):
+            if isinstance(value, tuple):
+                return list(value)
+            if isinstance(value, os.PathLike):
+                return os.fspath(value)
+            return value
+
+        style = [plain(s) for s in self.style] if isinstance(self.style, (list, tuple)) else plain(self.style)
+        config = {"content": plain(self.content), "style": style}
+        for key, value in self.settings().items():
+            config[key] = plain(value)
+        config["init"] = plain(self._init_argument)  # a path stays a path
+        config["style_blend"] = list(self.variants[0].style_blend)
+        config["variants"] = [
+            {key: plain(value) for key, value in overrides.items()} for overrides in self._overrides
+        ]
         return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> StyleTask:
+        return cls(**config)
 
     def __repr__(self) -> str:
         return (
             f"StyleTask(size={self.height}x{self.width}, styles={len(self._style_sources)}, "
             f"num_variants={self.num_variants})"
         )
+
+
+def _signature() -> inspect.Signature:
+    """`StyleTask`'s signature as `help()` and editors show it: one keyword per setting."""
+    parameters = [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("content", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("style", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *(
+            inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.default)
+            for s in settings_lib.TASK_SETTINGS
+        ),
+        inspect.Parameter("variants", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ]
+    return inspect.Signature(parameters)
+
+
+StyleTask.__init__.__signature__ = _signature()

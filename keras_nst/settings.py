@@ -1,0 +1,358 @@
+"""One table of every setting a user can choose, and what is derived from it.
+
+Each `Setting` is written once, here. From the table come: the keyword arguments of
+`StyleTask` (with their checks and defaults) and of `keras_nst.stylize`, the keys a variant may
+override, the command line's options and their help, the keys and types of a `--task` file,
+and the HParams a TensorBoard run records. Adding a setting is adding an entry here and using
+its value where it matters.
+
+TensorFlow-free: the command line builds its parser and checks values before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_nst import choices, vgg19
+
+# === Checks (each takes the value and the name to use in errors, returns the clean value) ===
+
+
+def check_weight(value: Any, argument: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+        or value < 0
+    ):
+        raise ValueError(
+            f"`{argument}` must be a finite number >= 0. Received: {argument}={value!r}"
+        )
+    return float(value)
+
+
+def check_seed(seed: Any, argument: str = "seed") -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`{argument}` must be an integer >= 0. Received: {argument}={seed!r}")
+    return int(seed)
+
+
+def check_positive_int(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{argument}` must be a positive integer. Received: {argument}={value!r}")
+    return int(value)
+
+
+def check_optional_positive_int(value: Any, argument: str) -> int | None:
+    return None if value is None else check_positive_int(value, argument)
+
+
+def check_size(size: Any, argument: str = "size") -> int | None:
+    """A "longest side in pixels" argument, as an `int` (or `None`)."""
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise ValueError(
+            f"`{argument}` must be a positive integer (the longest side in pixels) or None. "
+            f"Received: {argument}={size!r}"
+        )
+    return int(size)
+
+
+def check_layers(layers: Any, argument: str) -> dict[str, float]:
+    """A `{layer: weight}` mapping; a plain list of names means equal weights summing to 1."""
+    if isinstance(layers, Mapping):
+        items = list(layers.items())
+    elif isinstance(layers, Sequence) and not isinstance(layers, str):
+        items = [(name, 1.0 / len(layers)) for name in layers] if layers else []
+    else:
+        raise ValueError(
+            f"`{argument}` must be a dict of VGG-19 layer names to weights, e.g. "
+            f"{{'block4_conv2': 1.0}}. Received: {argument}={layers!r}"
+        )
+    checked = {}
+    for name, weight in items:
+        checked[vgg19.check_layer_name(name, argument)] = check_weight(
+            weight, f"{argument}[{name!r}]"
+        )
+    return dict(sorted(checked.items(), key=lambda item: vgg19.layer_index(item[0])))
+
+
+def _layers_or(default: dict[str, float]) -> Callable[[Any, str], dict[str, float]]:
+    """`check_layers`, with `None` meaning the default layers."""
+
+    def check(layers: Any, argument: str) -> dict[str, float]:
+        return check_layers(default if layers is None else layers, argument)
+
+    return check
+
+
+def check_noise_ratio(value: Any, argument: str) -> float:
+    ratio = check_weight(value, argument)
+    if ratio > 1:
+        raise ValueError(f"`{argument}` must be in [0, 1]. Received: {argument}={value!r}")
+    return ratio
+
+
+def check_blend(blend: Any, argument: str) -> tuple[float, ...] | None:
+    """Weights of several style images (their number is checked by the task)."""
+    if blend is None:
+        return None
+    if isinstance(blend, (str, Mapping)) or not isinstance(blend, Sequence):
+        raise ValueError(
+            f"`{argument}` must be a list of weights, one per style image. "
+            f"Received: {argument}={blend!r}"
+        )
+    return tuple(check_weight(value, f"{argument}[{index}]") for index, value in enumerate(blend))
+
+
+def _keep(value: Any, argument: str) -> Any:
+    """Checked where it is used (an image or a mode, a weight source, ...)."""
+    return value
+
+
+def _optional_learning_rate(value: Any, argument: str) -> float | None:
+    return None if value is None else choices.check_learning_rate(value)
+
+
+def _optimizer(value: Any, argument: str) -> Any:
+    return choices.check_optimizer_name(value) if isinstance(value, str) else value
+
+
+# === Command-line parsers (text to value) ===
+
+
+def parse_layer_weights(text: str) -> dict[str, float]:
+    """`block1_conv1=0.5,block2_conv1=0.5` or `block4_conv2` (weight 1 each)."""
+    layers = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition("=")
+        try:
+            layers[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"layer weights must look like 'block4_conv2=1.0,block5_conv2=0.5'; "
+                f"{weight!r} is not a number"
+            ) from None
+    return layers
+
+
+def parse_float_list(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as '0.7,0.3'; got {text!r}"
+        ) from None
+
+
+# === HParams values (str, int, float or bool) ===
+
+
+def layer_string(layers: Mapping[str, float]) -> str:
+    return ",".join(f"{name}={weight:g}" for name, weight in layers.items())
+
+
+def _describe_image(value: Any) -> str:
+    return value if isinstance(value, str) and not os.path.exists(value) else "image"
+
+
+# === The table ===
+
+#: Groups: "task" settings describe what to paint (`StyleTask`), "model" settings the network
+#: (`StyleTransferModel`), "painting" settings how the painting proceeds (`stylize`), and
+#: "files" settings where things are read and written.
+GROUPS = ("files", "task", "model", "painting")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One user-facing setting.
+
+    Attributes:
+        name: the keyword argument (`style_weight`), the task-file key and the HParams name.
+        default: the Python default.
+        check: `check(value, argument) -> clean value`, raising a `ValueError` naming
+            `argument`.
+        help: one line for `--help` and the docstrings.
+        group: one of `GROUPS`.
+        variant: whether a variant of a task may override it.
+        flag: the long option (default: `--` and the name with dashes); `None` for positional.
+        parse: turns command-line text into a value (default: the type of the default).
+        file_types: types a `--task` file may give (default: from the default's type).
+        cli_default: the command line's default, where it differs from Python's (not `None`).
+        sweep: whether `keras-nst sweep` offers it too.
+        hparam: turns a value into an HParams value; `None` leaves it out of HParams.
+        nargs: argparse's `nargs` for list-valued options.
+    """
+
+    name: str
+    default: Any
+    check: Callable[[Any, str], Any]
+    help: str
+    group: str
+    variant: bool = False
+    flag: str | None = ""
+    parse: Callable[[str], Any] | None = None
+    file_types: tuple[type, ...] = ()
+    cli_default: Any = None
+    sweep: bool = False
+    hparam: Callable[[Any], Any] | None = None
+    nargs: str | None = None
+    metavar: str | None = None
+
+    @property
+    def option(self) -> str | None:
+        """The command-line spelling: `--style-weight`, or the positional's name."""
+        if self.flag is None:
+            return self.name.upper()
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def command_line_default(self) -> Any:
+        return self.default if self.cli_default is None else self.cli_default
+
+    @property
+    def types(self) -> tuple[type, ...]:
+        if self.file_types:
+            return self.file_types
+        if isinstance(self.default, bool):
+            return (bool,)
+        if isinstance(self.default, float):
+            return (int, float)
+        return (type(self.default),)
+
+
+def _float(value) -> float:
+    return float(value)
+
+
+#: Gatys et al.'s content layer: conv4_2 (Keras' block4_conv2 includes the ReLU).
+DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
+#: Gatys et al.'s style layers conv1_1 ... conv5_1, each weighted w_l = 1/5.
+DEFAULT_STYLE_LAYERS = {f"block{b}_conv1": 0.2 for b in range(1, 6)}
+#: Initial images by name (an image may be given instead).
+INIT_MODES = ("content", "noise", "content+noise", "style")
+#: Where VGG-19's weights come from on the command line (besides a file).
+WEIGHT_CHOICES = ("auto", "imagenet", "random")
+
+SETTINGS: tuple[Setting, ...] = (
+    # === Files ===
+    Setting("content", None, _keep, "content image (photo)", "files", flag=None,
+            file_types=(str,)),
+    Setting("style", None, _keep, "style image(s) (painting); several are blended", "files",
+            flag=None, file_types=(str, list)),
+    Setting("output", None, _keep, "output image (.png, .jpg, ...), written atomically; an "
+            "existing file is replaced (see --no-clobber), never an input", "files",
+            flag="--output", file_types=(str,)),
+    Setting("logdir", None, _keep, "write TensorBoard logs here (e.g. logs/run1)", "files",
+            file_types=(str,), sweep=True),
+    # === What to paint ===
+    Setting("size", 512, check_size, "longest side of the result in pixels", "task",
+            sweep=True, hparam=int, parse=int),
+    Setting("style_size", None, lambda v, a: check_size(v, a),
+            "longest side of the style images (default: size)", "task", parse=int,
+            file_types=(int,), sweep=True),
+    Setting("content_layers", DEFAULT_CONTENT_LAYERS, _layers_or(DEFAULT_CONTENT_LAYERS),
+            "content layers and weights, e.g. block4_conv2=1.0 (default: Gatys')", "task",
+            variant=True, parse=parse_layer_weights, file_types=(dict,), hparam=layer_string),
+    Setting("style_layers", DEFAULT_STYLE_LAYERS, _layers_or(DEFAULT_STYLE_LAYERS),
+            "style layers and weights, e.g. block1_conv1=0.2,block2_conv1=0.2 (default: "
+            "Gatys' conv1 of each block, 0.2 each)", "task", variant=True,
+            parse=parse_layer_weights, file_types=(dict,), hparam=layer_string),
+    Setting("content_weight", 10.0, check_weight, "alpha", "task", variant=True, sweep=True,
+            parse=float, hparam=_float),
+    Setting("style_weight", 1e4, check_weight, "beta", "task", variant=True, sweep=True,
+            parse=float, hparam=_float),
+    Setting("total_variation_weight", 0.0, check_weight,
+            "weight of a total variation (smoothness) term; not in Gatys et al.", "task",
+            variant=True, flag="--tv-weight", sweep=True, parse=float, hparam=_float),
+    Setting("init", "content", _keep,
+            f"initial image: one of {', '.join(INIT_MODES)}, or an image path", "task",
+            variant=True, file_types=(str,), hparam=_describe_image),
+    Setting("noise_ratio", 0.6, check_noise_ratio, "noise share for init content+noise",
+            "task", variant=True, parse=float, hparam=_float),
+    Setting("seed", 0, check_seed, "seed of the initial noise and of random VGG weights",
+            "task", variant=True, sweep=True, parse=int, hparam=int),
+    Setting("style_blend", None, check_blend,
+            "weights of several style images, e.g. 0.7,0.3 (default: equal)", "task",
+            variant=True, parse=parse_float_list, file_types=(list,)),
+    # === The network ===
+    Setting("weights", "imagenet", _keep,
+            "VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
+            "or a .h5/.weights.h5/.mat file", "model", cli_default="auto", file_types=(str,),
+            sweep=True),
+    Setting("pooling", "avg", lambda v, a: choices.check_pooling(v, a),
+            f"one of {', '.join(choices.POOLING)}", "model", sweep=True, hparam=str),
+    Setting("precision", "auto", lambda v, a: choices.check_precision(v),
+            "VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, "
+            "mixed_bfloat16", "model", sweep=True),
+    # === How the painting proceeds ===
+    Setting("steps", 500, check_positive_int, "optimisation steps", "painting", sweep=True,
+            parse=int),
+    Setting("optimizer", "adam", _optimizer, f"one of {', '.join(choices.OPTIMIZERS)}",
+            "painting", sweep=True),
+    Setting("learning_rate", None, _optional_learning_rate,
+            "default: the optimizer's pixel-scale default", "painting", parse=float,
+            file_types=(int, float), sweep=True),
+    Setting("image_every", 100, check_positive_int,
+            "with --logdir: write the image every N steps", "painting", parse=int),
+    Setting("checkpoint_every", 100, check_positive_int, "steps between checkpoints",
+            "painting", parse=int),
+)
+
+BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+
+def group(name: str) -> tuple[Setting, ...]:
+    return tuple(setting for setting in SETTINGS if setting.group == name)
+
+
+#: Settings of `StyleTask`, and the ones a variant may override.
+TASK_SETTINGS = group("task")
+VARIANT_KEYS = tuple(setting.name for setting in TASK_SETTINGS if setting.variant)
+
+
+def defaults(settings: Iterable[Setting]) -> dict[str, Any]:
+    return {setting.name: setting.default for setting in settings}
+
+
+def check_known(keys: Iterable[str], valid: Sequence[str], argument: str) -> None:
+    """Refuses unknown keys with a "did you mean" suggestion."""
+    for key in keys:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"`{argument}` has an unknown setting.{hint} Valid settings: "
+                f"{', '.join(valid)}. Received: {argument} key {key!r}"
+            )
+
+
+def signature_doc(settings: Iterable[Setting]) -> str:
+    """An `Args:`-style list of settings for a docstring."""
+    return "\n".join(
+        f"        {s.name}: {s.help} (default: {s.default!r})." for s in settings
+    )
+
+
+# === The command line's vocabulary ===
+
+
+def to_command_line(message: str) -> str:
+    """Rewrites a library error for the command line: `style_size` becomes `--style-size`,
+    `content` becomes `CONTENT`, so a message names what the user typed."""
+    for setting in SETTINGS:
+        option = setting.option
+        message = re.sub(rf"`{setting.name}(\[[^\]`]*\])?`", rf"`{option}\1`", message)
+        message = re.sub(rf"(?<![\w.-]){setting.name}(\[[^\]=]*\])?=", rf"{option}\1=", message)
+    return message

@@ -1,0 +1,207 @@
+"""Loss terms: the pieces a `StyleTransferModel` sums into its loss.
+
+A term names the VGG-19 layers it reads, computes its targets from a task (once per stage:
+targets change when the painting changes size, tile or frame), and scores images in two
+steps:
+
+1. `statistics(features, images, targets, rows)`: per image, quantities that *add up over
+   positions* (a content term's sum of squared differences; a style term's sum of outer
+   products F^T F). Statistics of a whole image are the sum of those of its parts, which is
+   what makes tiles, replicas and blends a sum.
+2. `score(statistics, targets, rows)`: the weighted loss of each image, and named parts for
+   the logs (`style_loss/<layer>`).
+
+Per-variant weights come from the task: row `v` of `weights` holds variant `v`'s weight times
+its layer weights. A new kind of term is one class here and one entry in `TERMS`; the model
+sums every term whose `applies(task)` is true.
+
+Example: a term that pulls the image's mean colour towards the style's (illustration only):
+
+>>> class MeanColour(LossTerm):
+...     key = "colour_loss"
+...     def statistics(self, features, images, targets, rows):
+...         return [ops.sum(images, axis=(1, 2)), ops.cast(ops.shape(images)[1] * ops.shape(images)[2], "float32")]
+...     def score(self, statistics, targets, rows):
+...         mean = statistics[0] / statistics[1]
+...         return ops.sum(ops.square(mean - targets[0]), axis=-1), {}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+from keras_nst import losses
+
+
+class LossTerm:
+    """One term of the loss (see the module's description).
+
+    Attributes:
+        key: the log name of the term's weighted total (e.g. `"content_loss"`).
+        layers: the VGG-19 layers it reads, in network order.
+        weights: `(num_variants, num_layers)` float32: each variant's weight of each layer
+            (one column for a term without layers).
+        spatial: whether `targets` are feature maps aligned with the image (a tiled painting
+            crops them with each tile).
+    """
+
+    key = "loss"
+    spatial = False
+    #: Whether the term's total is logged even when every variant gives it zero weight.
+    logged_unweighted = True
+
+    def __init__(self, task):
+        self.layers: list[str] = []
+        self.weights = np.zeros((task.num_variants, 1), "float32")
+
+    @classmethod
+    def applies(cls, task) -> bool:
+        """Whether a task needs this term (some variant gives it a non-zero weight)."""
+        return True
+
+    def targets(self, task, extract) -> list:
+        """The term's targets for `task`, one array per layer.
+
+        Args:
+            task: the `StyleTask` (at the stage's size).
+            extract: `extract(images) -> {layer: features}` for float32 RGB `(B, H, W, 3)`.
+        """
+        return []
+
+    def statistics(self, features, images, targets, rows) -> list:
+        """Additive statistics of `images`, one tensor (leading axis: image) per entry."""
+        raise NotImplementedError
+
+    def score(self, statistics, targets, rows):
+        """`(total, parts)`: each image's weighted loss `(k,)` and named `(k,)` parts."""
+        raise NotImplementedError
+
+    def part_keys(self) -> list[str]:
+        """The names `score` gives its parts."""
+        return []
+
+    def __call__(self, features, images, targets, rows):
+        return self.score(self.statistics(features, images, targets, rows), targets, rows)
+
+
+def _layer_weights(task, kind: str, names: list[str]) -> np.ndarray:
+    """`(num_variants, num_layers)`: each variant's `<kind>_weight` times its layer weight,
+    0 for layers the variant does not use."""
+    rows = [
+        [getattr(v, f"{kind}_weight") * getattr(v, f"{kind}_layers").get(n, 0.0) for n in names]
+        for v in task.variants
+    ]
+    return np.array(rows, "float32").reshape(task.num_variants, len(names))
+
+
+def zeros(rows):
+    """A `(k,)` float32 zero per row: where a sum over layers starts."""
+    return ops.zeros_like(ops.cast(rows, "float32"))
+
+
+def per_row(values, rows):
+    """The rows `rows` (variant indices) of a per-variant array."""
+    return ops.take(ops.convert_to_tensor(values), rows, axis=0)
+
+
+class ContentTerm(LossTerm):
+    """Gatys et al.'s content loss: `alpha * sum_l w_l * 1/2 sum (F_l - P_l)^2`."""
+
+    key = "content_loss"
+    spatial = True
+
+    def __init__(self, task):
+        self.layers = task.content_layer_names
+        self.weights = _layer_weights(task, "content", self.layers)
+
+    def targets(self, task, extract) -> list:
+        features = extract(task.content_image[None].astype("float32"))
+        return [features[name] for name in self.layers]
+
+    def statistics(self, features, images, targets, rows) -> list:
+        return [
+            losses.content_loss(features[name], target)
+            for name, target in zip(self.layers, targets)
+        ]
+
+    def score(self, statistics, targets, rows):
+        weights = per_row(self.weights, rows)
+        total = zeros(rows)
+        for index, layer_loss in enumerate(statistics):
+            total = total + weights[:, index] * layer_loss
+        return total, {}
+
+
+class GramStyleTerm(LossTerm):
+    """Gatys et al.'s style loss: `beta * sum_l w_l * E_l`, with
+    `E_l = sum (G_l - A_l)^2 / (4 N_l^2 M_l^2)` and `G_l` the Gram matrix of layer l.
+
+    Statistics: the sum of outer products `F^T F` of each layer and its number of positions
+    `M`, both additive. Targets: each variant's blend of the style images' Grams divided by
+    their own `M` (see `losses.gram_matrix`).
+    """
+
+    key = "style_loss"
+
+    def __init__(self, task):
+        self.layers = task.style_layer_names
+        self.weights = _layer_weights(task, "style", self.layers)
+        self._blend = np.array([variant.style_blend for variant in task.variants], "float32")
+
+    def targets(self, task, extract) -> list:
+        grams = {name: [] for name in self.layers}
+        for image in task.style_images:
+            features = extract(image[None].astype("float32"))
+            for name in self.layers:
+                grams[name].append(losses.gram_matrix(features[name])[0])
+        return [ops.einsum("vs,sij->vij", self._blend, ops.stack(grams[name])) for name in self.layers]
+
+    def statistics(self, features, images, targets, rows) -> list:
+        statistics = []
+        for name in self.layers:
+            outer, count = losses.outer_sum(features[name])
+            statistics += [outer, count]
+        return statistics
+
+    def score(self, statistics, targets, rows):
+        weights = per_row(self.weights, rows)
+        parts = {}
+        total = zeros(rows)
+        for index, (name, target) in enumerate(zip(self.layers, targets)):
+            outer, count = statistics[2 * index], statistics[2 * index + 1]
+            gram = outer / count
+            layer_loss = weights[:, index] * losses.gram_distance(gram, per_row(target, rows))
+            parts[f"style_loss/{name}"] = layer_loss
+            total = total + layer_loss
+        return total, parts
+
+    def part_keys(self) -> list[str]:
+        return [f"style_loss/{name}" for name in self.layers]
+
+
+class TotalVariationTerm(LossTerm):
+    """An optional smoothness prior (not in Gatys et al.): `weight * sum (neighbour differences)^2`."""
+
+    key = "total_variation_loss"
+    spatial = True
+    logged_unweighted = False
+
+    def __init__(self, task):
+        self.layers = []
+        self.weights = np.array([[v.total_variation_weight] for v in task.variants], "float32")
+
+    def statistics(self, features, images, targets, rows) -> list:
+        return [losses.total_variation_loss(images)]
+
+    def score(self, statistics, targets, rows):
+        return per_row(self.weights, rows)[:, 0] * statistics[0], {}
+
+
+#: Every kind of term, in the order the model sums them.
+TERMS = {"content": ContentTerm, "style": GramStyleTerm, "total_variation": TotalVariationTerm}
+
+
+def default_terms(task) -> list[LossTerm]:
+    """The terms a task's settings ask for, in `TERMS` order."""
+    return [term(task) for term in TERMS.values() if term.applies(task)]
