@@ -14,6 +14,7 @@ from keras_nst.weights import WeightsUnavailableError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Painting",
     "StyleTask",
     "StyleTransferModel",
     "WeightsUnavailableError",
@@ -24,11 +25,20 @@ __all__ = [
     "losses",
     "optimizers",
     "save_image",
+    "schedule",
+    "settings",
+    "stylize",
+    "terms",
     "vgg19_extractor",
     "__version__",
 ]
 
 _LAZY = {
+    "Painting": ("keras_nst.painting", "Painting"),
+    "stylize": ("keras_nst.painting", "stylize"),
+    "schedule": ("keras_nst.schedule", None),
+    "settings": ("keras_nst.settings", None),
+    "terms": ("keras_nst.terms", None),
     "StyleTransferModel": ("keras_nst.model", "StyleTransferModel"),
     "vgg19_extractor": ("keras_nst.extractor", "vgg19_extractor"),
     "losses": ("keras_nst.losses", None),

@@ -12,8 +12,9 @@ from keras import ops
 #: Default root of TensorBoard runs; each run is a subdirectory (`tensorboard --logdir logs`).
 DEFAULT_LOG_ROOT = "logs"
 
-#: The logs the progress bar shows; per-layer losses go to TensorBoard and `History` only.
-PROGRESS_KEYS = ("loss", "content_loss", "style_loss", "total_variation_loss")
+#: The logs the progress bar shows (`size`: the stage of a schedule of several); per-layer
+#: losses go to TensorBoard and `History` only.
+PROGRESS_KEYS = ("size", "loss", "content_loss", "style_loss", "total_variation_loss")
 
 #: The HParams dashboard's metric columns: every run declares the same ones.
 HPARAMS_METRICS = ("loss", "content_loss", "style_loss", "total_variation_loss")
@@ -53,10 +54,6 @@ class StyleProgbarLogger(keras.callbacks.ProgbarLogger):
         super()._finalize_progbar(self._shown(logs))
 
 
-def _layer_string(layers: dict[str, float]) -> str:
-    return ",".join(f"{name}={weight:g}" for name, weight in layers.items())
-
-
 def _write_hparams(values: dict, trial_id: str) -> None:
     """The run's HParams, with the metric columns declared rather than inferred.
 
@@ -76,31 +73,32 @@ def _write_hparams(values: dict, trial_id: str) -> None:
 def run_hparams(model, variant_index: int = 0) -> dict:
     """The settings of a `StyleTransferModel` run as HParams values (str, int, float, bool).
 
-    A task with variants is described by one variant's settings (the first by default), plus
-    `num_variants`.
+    Every setting of `keras_nst.settings` that declares an HParams form is there (a task with
+    variants is described by one variant's settings, the first by default), with the
+    optimizer as compiled, the weight source, and `num_variants`.
     """
+    from keras_nst import settings as settings_lib
+
     task = model.task
     variant = task.variants[variant_index]
+    values = {}
+    for setting in settings_lib.SETTINGS:
+        if setting.hparam is None:
+            continue
+        if setting.variant:
+            values[setting.name] = setting.hparam(getattr(variant, setting.name))
+        elif setting.group == "model":
+            values[setting.name] = setting.hparam(getattr(model, setting.name))
+    values["size"] = max(task.height, task.width)
     optimizer = model.optimizer
+    values["optimizer"] = type(optimizer).__name__ if optimizer is not None else "none"
+    values["learning_rate"] = (
+        float(ops.convert_to_numpy(optimizer.learning_rate)) if optimizer is not None else 0.0
+    )
     weights = model.weights_source
-    return {
-        "optimizer": type(optimizer).__name__ if optimizer is not None else "none",
-        "learning_rate": float(ops.convert_to_numpy(optimizer.learning_rate))
-        if optimizer is not None
-        else 0.0,
-        "pooling": model.pooling,
-        "weights": "random" if weights is None else os.path.basename(os.fspath(weights)),
-        "content_layers": _layer_string(variant.content_layers),
-        "style_layers": _layer_string(variant.style_layers),
-        "content_weight": variant.content_weight,
-        "style_weight": variant.style_weight,
-        "total_variation_weight": variant.total_variation_weight,
-        "size": max(task.height, task.width),
-        "init": variant.describe_init(),
-        "noise_ratio": variant.noise_ratio,
-        "seed": variant.seed,
-        "num_variants": task.num_variants,
-    }
+    values["weights"] = "random" if weights is None else os.path.basename(os.fspath(weights))
+    values["num_variants"] = task.num_variants
+    return values
 
 
 class StyleTensorBoard(keras.callbacks.Callback):

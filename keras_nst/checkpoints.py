@@ -22,18 +22,31 @@ from keras_nst.choices import CHECKPOINT_FILE as CHECKPOINT_NAME
 from keras_nst.files import WriteError, atomic_write
 
 
-def _task_signature(model) -> dict:
-    """What a checkpoint must agree on with the model it is restored into."""
+def painting_identity(model) -> dict:
+    """What a checkpoint must agree on with the model it is restored into: the task (its
+    images' pixels and its settings, never its paths), the pooling and the precision."""
     return {
-        "shape": [int(n) for n in ops.shape(model.image)],
-        "task": model.task.get_config(),
+        "task": model._built_task.fingerprint(),
         "pooling": model.pooling,
         "precision": model.precision,
     }
 
 
-def save_checkpoint(model, directory: str | os.PathLike, *, epoch: int = 0) -> Path:
+def _plain(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def save_checkpoint(
+    model, directory: str | os.PathLike, *, epoch: int = 0, identity: dict | None = None
+) -> Path:
     """Writes `model`'s image, optimizer state, step and settings to `directory` atomically.
+
+    Args:
+        model: a compiled `StyleTransferModel`.
+        directory: where `checkpoint.npz` goes (created).
+        epoch: epochs done, for `fit(initial_epoch=...)` on resume.
+        identity: what a resumed run must share (default `painting_identity(model)`; a
+            schedule adds its stages).
 
     Returns:
         The checkpoint file's path.
@@ -59,7 +72,7 @@ def save_checkpoint(model, directory: str | os.PathLike, *, epoch: int = 0) -> P
         "epoch": int(epoch),
         "optimizer": keras.saving.serialize_keras_object(optimizer),
         "optimizer_variables": [variable.path for variable in optimizer.variables],
-        "model": _task_signature(model),
+        "model": _plain(identity or painting_identity(model)),
     }
     arrays["metadata"] = np.array(json.dumps(metadata, default=str))
     path = directory / CHECKPOINT_NAME
@@ -89,11 +102,12 @@ def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
     return arrays, metadata
 
 
-def restore_checkpoint(model, directory: str | os.PathLike) -> dict:
+def restore_checkpoint(model, directory: str | os.PathLike, identity: dict | None = None) -> dict:
     """Loads a checkpoint's image and optimizer state into a compiled `model`.
 
-    The model must paint the same task (same images, sizes and settings) with the same pooling
-    and precision, and be compiled with the same kind of optimizer.
+    The model must paint the same task (the same pixels and settings, wherever the images
+    are stored) with the same pooling and precision, at the size the checkpoint's image has,
+    and be compiled with the same kind of optimizer.
 
     Returns:
         The checkpoint's metadata: `step` (optimizer steps done) and `epoch` (epochs done).
@@ -102,7 +116,7 @@ def restore_checkpoint(model, directory: str | os.PathLike) -> dict:
         ValueError: no or unreadable checkpoint, or one that does not fit `model`.
     """
     arrays, metadata = read_checkpoint(directory)
-    expected = json.loads(json.dumps(_task_signature(model), default=str))
+    expected = _plain(identity or painting_identity(model))
     if metadata["model"] != expected:
         differences = sorted(
             key for key in set(expected) | set(metadata["model"])
@@ -111,6 +125,12 @@ def restore_checkpoint(model, directory: str | os.PathLike) -> dict:
         raise ValueError(
             f"`resume` checkpoint was written for another task or model (differs in "
             f"{', '.join(differences)}). Received: resume='{directory}'"
+        )
+    shape = tuple(int(n) for n in ops.shape(model.image))
+    if tuple(arrays["image"].shape) != shape:
+        raise ValueError(
+            f"`resume` checkpoint holds an image of shape {tuple(arrays['image'].shape)}; the "
+            f"model paints {shape}. Received: resume='{directory}'"
         )
     optimizer = model.optimizer
     if not optimizer.built:
@@ -153,9 +173,11 @@ class StyleCheckpoint(keras.callbacks.Callback):
     Args:
         directory: where `checkpoint.npz` is written.
         every: steps between checkpoints (`None`: only at epoch ends and at the end).
+        identity: what a resumed run must share with the checkpoint (default
+            `painting_identity(model)`).
     """
 
-    def __init__(self, directory: str | os.PathLike, every: int | None = 100):
+    def __init__(self, directory: str | os.PathLike, every: int | None = 100, identity: dict | None = None):
         super().__init__()
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every <= 0):
             raise ValueError(f"`every` must be a positive integer or None. Received: every={every!r}")
@@ -163,13 +185,14 @@ class StyleCheckpoint(keras.callbacks.Callback):
         self.every = every
         self._epoch = 0
         self.last_saved_step = None
+        self.identity = identity
         self._lock = contextlib.ExitStack()
 
     def restore(self, model) -> dict | None:
         """Restores the latest checkpoint into `model` (if there is one); returns its metadata."""
         if not (self.directory / CHECKPOINT_NAME).exists():
             return None
-        metadata = restore_checkpoint(model, self.directory)
+        metadata = restore_checkpoint(model, self.directory, self.identity)
         self._epoch = metadata["epoch"]
         return metadata
 
@@ -178,7 +201,7 @@ class StyleCheckpoint(keras.callbacks.Callback):
         if step == self.last_saved_step:
             return
         try:
-            save_checkpoint(self.model, self.directory, epoch=self._epoch)
+            save_checkpoint(self.model, self.directory, epoch=self._epoch, identity=self.identity)
             self.last_saved_step = step
         except ValueError:
             pass  # a non-finite image: keep the last good checkpoint
@@ -278,6 +301,12 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self.bad_losses, self.bad_step = [], None
         self._last_good = None
         self._unchecked = ops.convert_to_numpy(self.model.image)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._unchecked.shape != tuple(self.model.image.shape):
+            # A schedule moved to a new stage: its first image is the last one, resized.
+            self._unchecked = ops.convert_to_numpy(self.model.image)
+            self._last_good = self._unchecked
 
     def on_train_batch_end(self, batch, logs=None):
         bad = [key for key, value in (logs or {}).items() if not np.all(np.isfinite(value))]

@@ -86,7 +86,7 @@ def check_fits(task, *, optimizer: str = "adam", precision: str = "float32", ava
     scale = math.sqrt(max(available - fixed, 0) / max(needed - fixed, 1))
     largest = int(max(task.height, task.width) * scale) // 16 * 16
     suggestion = (
-        f"; the largest size that fits is about {largest} px (--size {largest})"
+        f"; the largest size that fits is about {largest} px (size={largest})"
         if largest >= 16
         else "; no size fits"
     )

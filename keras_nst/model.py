@@ -303,6 +303,9 @@ class StyleTransferModel(keras.Model):
         super().compile(
             optimizer=optimizers_lib.get(optimizer), jit_compile=jit_compile, **kwargs
         )
+        # Its slots made now, not while the first step is traced (which would trace it twice).
+        with self.distribute_strategy.scope():
+            self.optimizer.build([self.image])
 
     def _dataset(self, x):
         if x is not None and x is not self.task and x is not self._built_task:
@@ -387,6 +390,15 @@ class StyleTransferModel(keras.Model):
             "pooling": self.pooling,
             "precision": self.requested_precision,
         }
+
+    def get_compile_config(self) -> dict | None:
+        if getattr(self, "optimizer", None) is None:
+            return None
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+
+    def compile_from_config(self, config: dict) -> None:
+        # Built by compile, so that `keras.models.load_model` restores its state (Adam's moments).
+        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
 
     @classmethod
     def from_config(cls, config: dict) -> StyleTransferModel:

@@ -338,6 +338,13 @@ def check_known(keys: Iterable[str], valid: Sequence[str], argument: str) -> Non
             )
 
 
+def show(value: Any) -> str:
+    """A setting's value as the command line spells it (layer weights as `name=weight,...`)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{name}={weight:g}" for name, weight in value.items())
+    return str(value)
+
+
 def signature_doc(settings: Iterable[Setting]) -> str:
     """An `Args:`-style list of settings for a docstring."""
     return "\n".join(
@@ -348,11 +355,23 @@ def signature_doc(settings: Iterable[Setting]) -> str:
 # === The command line's vocabulary ===
 
 
+#: Arguments of `stylize` that are not settings, as the command line spells them.
+COMMAND_LINE_ARGUMENTS = {
+    "log_dir": "--logdir",
+    "checkpoint_dir": "--checkpoint-dir",
+    "resume": "--resume",
+    "output_dir": "--output-dir",
+}
+
+
 def to_command_line(message: str) -> str:
     """Rewrites a library error for the command line: `style_size` becomes `--style-size`,
-    `content` becomes `CONTENT`, so a message names what the user typed."""
-    for setting in SETTINGS:
-        option = setting.option
-        message = re.sub(rf"`{setting.name}(\[[^\]`]*\])?`", rf"`{option}\1`", message)
-        message = re.sub(rf"(?<![\w.-]){setting.name}(\[[^\]=]*\])?=", rf"{option}\1=", message)
-    return message
+    `content` becomes `CONTENT`, so that a message names what the user typed."""
+    names = {setting.name: setting.option for setting in SETTINGS}
+    names.update(COMMAND_LINE_ARGUMENTS)
+    for name, option in names.items():
+        message = re.sub(rf"`{name}(\[[^\]`]*\])?`", rf"`{option}\1`", message)
+        message = re.sub(rf"(?<![\w.-]){name}(\[[^\]=]*\])?=", rf"{option}\1=", message)
+    return message.replace("--no-clobber=False", "--no-clobber").replace(
+        "overwrite=False", "--no-clobber"
+    )

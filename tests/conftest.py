@@ -86,3 +86,29 @@ def hparams_dashboard(log_dir):
         group.name: {metric.name.tag: metric.value for metric in group.metric_values}
         for group in response.session_groups
     }
+
+
+def stand_in_extractor(layers, channels: int = 8, seed: int = 0):
+    """A tiny stand-in for VGG-19: for each requested layer, the image average-pooled as often
+    as VGG-19 pools before that layer, then a fixed 1x1 convolution with a ReLU. Keyed by
+    VGG-19's layer names, so any loss term reads it as it reads VGG-19; model-level tests
+    run in milliseconds and stay exact."""
+    import keras
+
+    from keras_nst import vgg19
+
+    rng = np.random.default_rng(seed)
+    inputs = keras.Input(shape=(None, None, 3))
+    scaled = keras.layers.Rescaling(1 / 255.0)(inputs)
+    outputs = {}
+    for name in sorted(set(layers), key=vgg19.layer_index):
+        x = scaled
+        for _ in range(vgg19.num_pools_before(name)):
+            x = keras.layers.AveragePooling2D(2)(x)
+        conv = keras.layers.Conv2D(channels, 1, activation="relu", name=f"stand_in_{name}")
+        outputs[name] = conv(x)
+        kernel = rng.normal(0.5, 0.5, size=(1, 1, 3, channels)).astype("float32")
+        conv.set_weights([kernel, np.full(channels, 0.1, "float32")])
+    model = keras.Model(inputs, outputs, name="stand_in_extractor")
+    model.trainable = False
+    return model

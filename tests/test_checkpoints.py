@@ -140,3 +140,24 @@ def test_fit_stops_on_a_signal_by_default(content_path, style_path, tmp_path):
               callbacks=[_RaiseSignal(2, signal.SIGINT), checkpoint])
     assert int(model.optimizer.iterations) == 2
     assert checkpoint.last_saved_step == 2 and (tmp_path / CHECKPOINT_NAME).exists()
+
+
+def test_checkpoints_know_a_task_by_its_pixels_not_its_paths(content_path, style_path, tmp_path, monkeypatch):
+    import shutil
+
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(content_path, "x.jpg")
+    _, model = _model("x.jpg", style_path)
+    model.fit(epochs=1, steps_per_epoch=2, verbose=0)
+    save_checkpoint(model, "c")
+    # The same file spelt another way is the same task.
+    _, same = _model("./x.jpg", style_path)
+    assert restore_checkpoint(same, "c")["step"] == 2
+    np.testing.assert_array_equal(same.image.numpy(), model.image.numpy())
+    # Another picture under the same name is another task.
+    Image.open("x.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save("x.jpg")
+    _, other = _model("x.jpg", style_path)
+    with pytest.raises(ValueError, match=r"written for another task or model \(differs in task\)"):
+        restore_checkpoint(other, "c")

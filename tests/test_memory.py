@@ -23,6 +23,7 @@ with open("/proc/self/status") as status:
 """
 
 
+@pytest.mark.slow
 def test_estimate_is_close_to_a_measured_peak(content_path, style_path):
     code = PROBE.format(content=str(content_path), style=str(style_path))
     result = subprocess.run(
@@ -64,5 +65,5 @@ def test_cli_refuses_before_tensorflow_starts(content_path, style_path, tmp_path
                  "--size", "4096", "--weights", "random"])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "`size` is too large" in err[0] and "--size" in err[0]
+    assert len(err) == 1 and "`--size` is too large" in err[0] and "--size" in err[0]
     assert not (tmp_path / "o.png").exists()

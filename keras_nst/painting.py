@@ -1,0 +1,383 @@
+"""The painting use case: `keras_nst.stylize(task, ...)` does everything a painting needs.
+
+It checks every output location against the task's inputs before anything starts, checks
+memory, builds the model, resumes from a checkpoint, runs the schedule's stages in one `fit`
+with the guards (Ctrl-C and SIGTERM stop after a step, a NaN or Inf keeps the last good
+image), checkpoints, logs to TensorBoard, and saves the result. The command line, the
+experiments, the examples and the benchmarks all paint through it.
+
+`check()` is TensorFlow-free, so the command line runs it before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+import signal
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keras_nst import choices, images, memory, paths, settings as settings_lib
+from keras_nst import weights as weights_lib
+from keras_nst.precision import resolve_precision_on_cpu
+from keras_nst.schedule import Schedule
+from keras_nst.task import StyleTask
+
+#: Settings `stylize` takes besides the task's (from `keras_nst.settings`).
+PAINTING_SETTINGS = settings_lib.group("model") + settings_lib.group("painting")
+
+
+@dataclasses.dataclass
+class Painting:
+    """What a painting produced, and how it ended.
+
+    Attributes:
+        images: `uint8` `(num_variants, H, W, 3)`: the painted images.
+        model: the `StyleTransferModel`, to paint on or to inspect.
+        history: Keras' `History` of the `fit` (`None` if no step was left to take).
+        steps: optimisation steps done in all (a resumed run counts the earlier ones).
+        seconds: wall time of this call.
+        output: the image file written, if any.
+        checkpoint_dir: where checkpoints went, if anywhere.
+        stopped_by: `None` when the painting ran to its end; `"SIGINT"` or `"SIGTERM"` when
+            a signal stopped it after a step; `"non-finite"` when a loss became NaN or Inf.
+        bad_losses: for `"non-finite"`, the losses that went bad (the image is the last one
+            whose losses were finite).
+        bad_step: for `"non-finite"`, the step at which they did.
+    """
+
+    images: np.ndarray
+    model: Any
+    history: Any
+    steps: int
+    seconds: float
+    output: Path | None = None
+    checkpoint_dir: Path | None = None
+    stopped_by: str | None = None
+    bad_losses: list[str] = dataclasses.field(default_factory=list)
+    bad_step: int | None = None
+
+    @property
+    def signal_number(self) -> int | None:
+        """The signal that stopped the painting, if one did."""
+        return getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+
+
+def _settings(values: dict) -> dict:
+    valid = [setting.name for setting in PAINTING_SETTINGS]
+    settings_lib.check_known(values, valid, "stylize")
+    checked = {}
+    for setting in PAINTING_SETTINGS:
+        value = values.get(setting.name, setting.default)
+        checked[setting.name] = setting.check(value, setting.name)
+    if checked["weights"] not in ("auto",):
+        weights_lib.check_weights(checked["weights"])
+    return checked
+
+
+def input_files(task: StyleTask, weights=None, resume_from: Path | None = None) -> list[tuple[str, Any]]:
+    """The files a painting reads, as (argument, path): no output may replace one."""
+    files = []
+    if isinstance(task.content, (str, os.PathLike)):
+        files.append(("content", task.content))
+    styles = task.style if isinstance(task.style, (list, tuple)) else [task.style]
+    names = ["style"] if len(styles) == 1 else [f"style[{i}]" for i in range(len(styles))]
+    files += [(name, s) for name, s in zip(names, styles) if isinstance(s, (str, os.PathLike))]
+    init = task.get_config()["init"]
+    if isinstance(init, (str, os.PathLike)) and init not in settings_lib.INIT_MODES:
+        files.append(("init", init))
+    for variant in task.get_config()["variants"]:
+        value = variant.get("init")
+        if isinstance(value, (str, os.PathLike)) and value not in settings_lib.INIT_MODES:
+            files.append(("init", value))
+    if isinstance(weights, (str, os.PathLike)) and weights not in ("auto", "imagenet"):
+        files.append(("weights", weights))
+    if resume_from is not None:
+        files.append(("resume", resume_from / choices.CHECKPOINT_FILE))
+    return files
+
+
+def default_schedule(task: StyleTask, values: dict) -> Schedule:
+    """The stages a painting's settings ask for."""
+    return Schedule.single(task.size or max(task.height, task.width), values["steps"])
+
+
+def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Schedule:
+    if schedule is None:
+        return default_schedule(task, values)
+    if not isinstance(schedule, Schedule):
+        raise ValueError(
+            f"`schedule` must be a keras_nst.schedule.Schedule or None. Received: schedule={schedule!r}"
+        )
+    if task.size is None:
+        raise ValueError("`schedule` needs a task with a `size`. Received: size=None")
+    for stage in schedule.stages:
+        task.at_size(stage.size)  # each stage's images must be large enough for the layers
+    return schedule
+
+
+def build_model(task: StyleTask, *, strategy=None, extractor=None, **settings):
+    """The compiled `StyleTransferModel` `stylize` paints with (for code that drives `fit`
+    itself, such as the benchmarks).
+
+    Args:
+        task: the task, at the size to paint.
+        strategy: a `tf.distribute.Strategy` to build under.
+        extractor: a ready extractor to share.
+        **settings: the model's and the painting's settings, as for `stylize`.
+    """
+    import contextlib
+
+    from keras_nst import optimizers
+    from keras_nst.model import StyleTransferModel
+
+    values = _settings(settings)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = StyleTransferModel(
+            task,
+            weights=_resolve_weights(values["weights"]),
+            pooling=values["pooling"],
+            precision=values["precision"],
+            extractor=extractor,
+        )
+        model.compile(optimizer=optimizers.get(values["optimizer"], values["learning_rate"]))
+    return model
+
+
+def _resume_directory(resume, checkpoint_dir) -> Path | None:
+    if resume is True:
+        return None if checkpoint_dir is None else Path(checkpoint_dir)
+    if resume in (False, None):
+        return None
+    return Path(resume)
+
+
+def check(
+    task: StyleTask,
+    *,
+    output: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool | str | os.PathLike = False,
+    log_dir: str | os.PathLike | None = None,
+    overwrite: bool = True,
+    reads: Sequence[tuple[str, Any]] = (),
+    schedule: Schedule | None = None,
+    available: int | None = None,
+    **settings,
+) -> dict:
+    """Everything `stylize` checks before it starts, without TensorFlow and without writing.
+
+    Arguments as for `stylize`; `reads` names more files the run reads, as (argument, path),
+    and `available` overrides the memory available (bytes). Returns the checked settings.
+
+    Raises:
+        ValueError: a bad setting, an output that is (or holds) an input, an output location
+            that cannot be written, a checkpoint directory in use, or a painting too large.
+    """
+    values = _settings(settings)
+    if output is not None and task.num_variants > 1:
+        raise ValueError(
+            f"`output` names one image, and this task paints {task.num_variants} (variants); "
+            f"save `Painting.images` yourself. Received: output='{output}'"
+        )
+    resume_from = _resume_directory(resume, checkpoint_dir)
+    if resume_from is not None:
+        checkpoint = resume_from / choices.CHECKPOINT_FILE
+        if not os.path.lexists(checkpoint):
+            raise ValueError(
+                f"`resume` directory holds no {choices.CHECKPOINT_FILE}. Received: resume='{resume_from}'"
+            )
+        paths.check_input_file(checkpoint, "resume", "checkpoint file")
+        checkpoint_dir = resume_from
+    inputs = list(reads) + input_files(task, values["weights"], resume_from)
+    refuse = None if overwrite else "overwrite=False"
+    files, directories = [], []
+    if output is not None:
+        images.check_output_path(output, "output", inputs=inputs, refuse_existing=refuse)
+        files.append(("output", output))
+    if checkpoint_dir is not None:
+        checkpoint_dir = Path(checkpoint_dir)
+        paths.check_output_directory(
+            checkpoint_dir, "checkpoint_dir", inputs=inputs, may_hold=inputs[-1:] if resume_from else ()
+        )
+        paths.check_not_in_use(checkpoint_dir, "checkpoint_dir")
+        if not overwrite and not resume_from and os.path.exists(checkpoint_dir / choices.CHECKPOINT_FILE):
+            raise ValueError(
+                f"`checkpoint_dir` already holds a checkpoint and {refuse} asks not to replace "
+                f"it (resume='{checkpoint_dir}' continues it). "
+                f"Received: checkpoint_dir='{checkpoint_dir}'"
+            )
+        directories.append(("checkpoint_dir", checkpoint_dir))
+    if log_dir is not None:
+        paths.check_output_directory(log_dir, "log_dir", inputs=inputs)
+        directories.append(("log_dir", log_dir))
+    paths.check_distinct(files, directories)
+    schedule = _schedule(task, values, schedule)
+    optimizer = values["optimizer"] if isinstance(values["optimizer"], str) else "adam"
+    memory.check_fits(
+        task.at_size(schedule.largest_size) if task.size else task,
+        optimizer=optimizer,
+        precision=resolve_precision_on_cpu(values["precision"]),
+        available=available,
+    )
+    return values
+
+
+def _resolve_weights(weights):
+    """`"auto"`: ImageNet if it can be had, else seeded random weights with a warning."""
+    if weights != "auto":
+        return weights
+    from keras_nst.extractor import vgg19_base
+
+    try:
+        vgg19_base("imagenet")
+        return "imagenet"
+    except weights_lib.WeightsUnavailableError as error:
+        reason = " ".join(str(error).split()).split(" Pass a local")[0]
+        warnings.warn(
+            f"{reason} Using seeded random VGG-19 weights: results are approximate.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def stylize(
+    task: StyleTask,
+    *,
+    output: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool | str | os.PathLike = False,
+    log_dir: str | os.PathLike | None = None,
+    overwrite: bool = True,
+    reads: Sequence[tuple[str, Any]] = (),
+    schedule: Schedule | None = None,
+    callbacks: Sequence = (),
+    strategy=None,
+    extractor=None,
+    verbose: Any = "auto",
+    **settings,
+) -> Painting:
+    """Paints `task` from start to end, with every guard a long painting needs.
+
+    Args:
+        task: the `StyleTask`.
+        output: image file to write the result to (one variant only), atomically; also
+            written when a signal or a NaN stops the painting early.
+        checkpoint_dir: where to checkpoint (every `checkpoint_every` steps and at the end);
+            `None` for no checkpoints. The directory is held for the run: a second run
+            given the same one is refused.
+        resume: `True` to continue from the checkpoint in `checkpoint_dir`, or a directory
+            to continue from (it then becomes the checkpoint directory). The task and
+            settings must be those of the checkpoint; `steps` is the total.
+        log_dir: TensorBoard run directory (`StyleTensorBoard`), or `None`.
+        overwrite: `False` refuses an existing `output` or checkpoint instead of replacing it.
+            An input is never replaced either way.
+        reads: more files the run reads, as (argument, path), that no output may replace
+            (the task and weight files are known already).
+        schedule: the stages to paint (`keras_nst.schedule.Schedule`); by default one stage
+            of `steps` steps at the task's size.
+        callbacks: more Keras callbacks for the `fit`.
+        strategy: a `tf.distribute.Strategy` to paint under (variants are spread over its
+            replicas).
+        extractor: a ready extractor to share (see `StyleTransferModel`).
+        verbose: Keras' progress output.
+        **settings: the model's and the painting's settings (`keras_nst.settings`: `steps`,
+            `optimizer`, `learning_rate`, `weights` (also `"auto"`), `pooling`, `precision`,
+            `checkpoint_every`, `image_every`).
+
+    Returns:
+        A `Painting`.
+
+    Raises:
+        ValueError: bad settings or paths (before anything starts), or a checkpoint of
+            another painting.
+        WeightsUnavailableError: ImageNet weights were asked for and cannot be had.
+        WriteError: an output or a checkpoint could not be written (e.g. a full disk).
+    """
+    import keras
+
+    from keras_nst.callbacks import StyleTensorBoard
+    from keras_nst.checkpoints import (
+        StopOnNonFinite, StopOnSignal, StyleCheckpoint, painting_identity, read_checkpoint,
+    )
+    from keras_nst.schedule import follow
+
+    started = time.perf_counter()
+    check(
+        task, output=output, checkpoint_dir=checkpoint_dir, resume=resume, log_dir=log_dir,
+        overwrite=overwrite, reads=reads, schedule=schedule, **settings,
+    )
+    values = _settings(settings)
+    resume_from = _resume_directory(resume, checkpoint_dir)
+    if resume_from is not None:
+        checkpoint_dir = resume_from
+    schedule = _schedule(task, values, schedule)
+    done = read_checkpoint(resume_from)[1]["step"] if resume_from is not None else 0
+    stage = schedule.stages[schedule.locate(done)[0]]
+    model = build_model(
+        task.at_size(stage.size) if task.size else task, strategy=strategy, extractor=extractor,
+        **settings,
+    )
+    identity = {**painting_identity(model), "task": task.fingerprint(), "schedule": schedule.identity()}
+
+    stop, guard = StopOnSignal(), StopOnNonFinite()
+    # The guards come first: they stop fit (and fix the image) before anything is saved; the
+    # schedule moves to the next stage before a checkpoint records where the painting is.
+    all_callbacks = [stop, guard, follow(schedule, task)]
+    if checkpoint_dir is not None:
+        checkpoint = StyleCheckpoint(checkpoint_dir, every=values["checkpoint_every"], identity=identity)
+        if resume_from is not None:
+            checkpoint.restore(model)
+        all_callbacks.append(checkpoint)
+    if log_dir is not None:
+        all_callbacks.append(StyleTensorBoard(log_dir, image_every=values["image_every"]))
+    all_callbacks += list(callbacks)
+
+    history = None
+    if schedule.total_steps > done:
+        history = model.fit(
+            epochs=1, steps_per_epoch=schedule.total_steps - done, callbacks=all_callbacks,
+            verbose=verbose,
+        )
+    painted = model.images()
+    written = images.save_image(output, painted[0]) if output is not None else None
+    stopped_by = None
+    if guard.bad_losses:
+        stopped_by = "non-finite"
+    elif stop.signal_received is not None:
+        stopped_by = signal.Signals(stop.signal_received).name
+    return Painting(
+        images=painted,
+        model=model,
+        history=history,
+        steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+        seconds=time.perf_counter() - started,
+        output=written,
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+        stopped_by=stopped_by,
+        bad_losses=guard.bad_losses,
+        bad_step=guard.bad_step,
+    )
+
+
+def _signature(function, settings) -> inspect.Signature:
+    """A signature with one keyword per setting, for `help()` and editors."""
+    parameters = [
+        p for p in inspect.signature(function).parameters.values() if p.kind != p.VAR_KEYWORD
+    ]
+    parameters += [
+        inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.default) for s in settings
+    ]
+    return inspect.Signature(parameters)
+
+
+stylize.__signature__ = _signature(stylize, PAINTING_SETTINGS)
+check.__signature__ = _signature(check, PAINTING_SETTINGS)

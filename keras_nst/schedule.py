@@ -1,0 +1,134 @@
+"""A schedule: the stages of one painting on one continuous step counter.
+
+A stage paints at one size for a number of steps. Between stages the model moves to the next
+stage's task (`StyleTransferModel.set_task`): the image is resized in float, the targets are
+recomputed, the optimizer's state is carried over. All stages run inside one `fit`, so the
+step axis, the callbacks, TensorBoard and checkpoints see one run; a checkpoint taken in any
+stage resumes there.
+
+TensorFlow-free (the callback that drives a model through the stages imports Keras lazily).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage: `steps` optimisation steps with the image's longest side at `size` pixels."""
+
+    size: int
+    steps: int
+
+
+class Schedule:
+    """Stages painted one after the other.
+
+    Args:
+        stages: the `Stage`s, in order; sizes need not grow, steps must be positive.
+
+    Example:
+
+    >>> schedule = Schedule([Stage(128, 100), Stage(256, 50)])
+    >>> schedule.total_steps, schedule.locate(120)
+    (150, (1, 20))
+    """
+
+    def __init__(self, stages: Sequence[Stage]):
+        stages = tuple(stages)
+        if not stages:
+            raise ValueError("`stages` must hold at least one stage. Received: stages=[]")
+        for index, stage in enumerate(stages):
+            if not isinstance(stage, Stage) or stage.size <= 0 or stage.steps <= 0:
+                raise ValueError(
+                    f"`stages[{index}]` must be a Stage of positive size and steps. "
+                    f"Received: stages[{index}]={stage!r}"
+                )
+        self.stages = stages
+
+    @classmethod
+    def single(cls, size: int, steps: int) -> Schedule:
+        """One stage: the whole painting at one size."""
+        return cls([Stage(size, steps)])
+
+    @property
+    def total_steps(self) -> int:
+        return sum(stage.steps for stage in self.stages)
+
+    @property
+    def final_size(self) -> int:
+        return self.stages[-1].size
+
+    @property
+    def largest_size(self) -> int:
+        return max(stage.size for stage in self.stages)
+
+    def ends(self) -> list[int]:
+        """The step count at the end of each stage."""
+        ends, total = [], 0
+        for stage in self.stages:
+            total += stage.steps
+            ends.append(total)
+        return ends
+
+    def locate(self, steps_done: int) -> tuple[int, int]:
+        """`(stage index, steps done in it)` after `steps_done` steps in all.
+
+        A stage that is complete hands over to the next one; after the last stage's end the
+        last stage is returned (with more steps done than it has, to extend a painting).
+        """
+        start = 0
+        for index, end in enumerate(self.ends()):
+            if steps_done < end or index == len(self.stages) - 1:
+                return index, steps_done - start
+            start = end
+        raise AssertionError("unreachable")
+
+    def identity(self) -> dict:
+        """What a resumed run must share with the checkpoint it resumes: every stage but the
+        length of the last, which a resumed run may extend."""
+        return {
+            "sizes": [stage.size for stage in self.stages],
+            "steps": [stage.steps for stage in self.stages[:-1]],
+        }
+
+    def __repr__(self) -> str:
+        stages = ", ".join(f"{stage.size} px x {stage.steps}" for stage in self.stages)
+        return f"Schedule({stages})"
+
+
+def follow(schedule: Schedule, task):
+    """A Keras callback that moves a `StyleTransferModel` through `schedule`'s stages.
+
+    Args:
+        schedule: the stages.
+        task: the full-size `StyleTask`; each stage paints `task.at_size(stage.size)`.
+
+    With several stages, the callback also logs `size` (the stage's longest side) with every
+    step's losses, so the progress bar and TensorBoard show which stage a step belongs to.
+    """
+    several = len(schedule.stages) > 1
+    import keras
+    from keras import ops
+
+    class FollowSchedule(keras.callbacks.Callback):
+        def _steps_done(self) -> int:
+            return int(ops.convert_to_numpy(self.model.optimizer.iterations))
+
+        def _move_to(self, index: int) -> None:
+            size = schedule.stages[index].size
+            if self.model.task.size != size:
+                self.model.set_task(task.at_size(size))
+
+        def on_train_begin(self, logs=None):
+            self._move_to(schedule.locate(self._steps_done())[0])
+
+        def on_train_batch_end(self, batch, logs=None):
+            index, _ = schedule.locate(self._steps_done())
+            if several and logs is not None:
+                logs["size"] = float(self.model.task.size)
+            self._move_to(index)
+
+    return FollowSchedule()
