@@ -1,35 +1,31 @@
 """The `keras-nst` command: `keras-nst stylize CONTENT STYLE -o OUT.png`.
 
-Arguments and images are checked before TensorFlow starts, so a typo costs a fraction of a
-second and prints one line on stderr; TensorFlow's start-up notices are held back.
+Parsing and exit codes only: the options come from the table in `keras_nst.settings`, the
+painting from `keras_nst.stylize`, the experiments from `keras_nst.experiments`. Arguments,
+images and every output location are checked before TensorFlow starts, so a typo costs a
+fraction of a second and prints one line on stderr; TensorFlow's start-up notices are held
+back. Errors name options as they are typed here (`--style-size`, `CONTENT`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import os
-import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
-from keras_nst import choices, images, memory, paths, weights as weights_lib
-from keras_nst.choices import POOLING
-from keras_nst.experiments import (
-    CONTACT_SHEET, EXPERIMENTS, experiment_labels, plan_experiment, run_output_name,
-)
-from keras_nst.precision import resolve_precision_on_cpu
-from keras_nst.task import INIT_MODES, StyleTask
+from keras_nst import choices, painting, settings as settings_lib, weights as weights_lib
+from keras_nst.experiments import EXPERIMENTS, check_experiment
+from keras_nst.settings import SETTINGS, WEIGHT_CHOICES
+from keras_nst.task import StyleTask
 
 PROG = "keras-nst"
-#: Optimisation steps of `keras-nst stylize` when `--steps` is not given.
-DEFAULT_STEPS = 500
 #: A sweep paints many images: smaller and shorter by default.
 DEFAULT_SWEEP_SIZE = 128
 DEFAULT_SWEEP_STEPS = 200
-WEIGHT_CHOICES = ("auto", "imagenet", "random")
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -37,12 +33,6 @@ EXIT_FAILURE = 1
 EXIT_NON_FINITE = 3
 #: Stopped by a signal after a step, image and checkpoint written: 128 + the signal's number.
 EXIT_INTERRUPTED = 130
-
-_TASK_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(StyleTask.__init__).parameters.items()
-    if parameter.default is not inspect.Parameter.empty
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,54 +46,33 @@ class _UsageError(Exception):
     pass
 
 
-def _layer_weights(text: str) -> dict[str, float]:
-    """`block1_conv1=0.5,block2_conv1=0.5` or `block4_conv2` (weight 1 each)."""
-    layers = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, weight = item.partition("=")
-        try:
-            layers[name.strip()] = float(weight) if weight else 1.0
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"layer weights must look like 'block4_conv2=1.0,block5_conv2=0.5'; "
-                f"{weight!r} is not a number"
-            ) from None
-    return layers
+class _TaskFileError(ValueError):
+    """A `--task` file's mistake, already in the file's own vocabulary (its keys)."""
 
 
-def _float_list(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as '0.7,0.3'; got {text!r}"
-        ) from None
+class _Stopped(Exception):
+    """The painting ended early (a signal, or a NaN loss); the image so far was written."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
 
 
-def _add_painting_options(parser, *, size: int, steps: int) -> None:
-    """Options `stylize` and `sweep` share: how to paint (model, optimizer, weights)."""
-    d = _TASK_DEFAULTS
-    add = parser.add_argument
-    add("--size", type=int, default=size, help="longest side of the result in pixels")
-    add("--style-size", type=int, default=None, help="longest side of the style images (default: --size)")
-    add("--steps", type=int, default=steps, help="optimisation steps")
-    add("--optimizer", default="adam", help=f"one of {', '.join(choices.OPTIMIZERS)}")
-    add("--learning-rate", type=float, default=None, help="default: the optimizer's pixel-scale default")
-    add("--pooling", default="avg", help=f"one of {', '.join(POOLING)}")
-    add("--content-weight", type=float, default=d["content_weight"], help="alpha")
-    add("--style-weight", type=float, default=d["style_weight"], help="beta")
-    add("--tv-weight", type=float, default=d["total_variation_weight"], help="total variation weight")
-    add("--seed", type=int, default=d["seed"], help="seed of the initial noise and of random VGG weights")
-    add("--weights", default="auto",
-        help="VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
-        "or a .h5/.weights.h5/.mat file")
-    add("--precision", default="auto",
-        help="VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16")
-    add("--logdir", default=None, help="write TensorBoard logs here (e.g. logs/run1)")
-    add("--no-clobber", action="store_true",
-        help="refuse to start if an output file already exists (by default an existing output "
-        "is replaced; one of the run's inputs never is)")
-    add("--quiet", action="store_true", help="no progress bar")
+def _add_settings(parser, command: str, defaults: dict | None = None) -> None:
+    """One option per setting of the table; unset options stay out of the namespace, so the
+    command line, a `--task` file and the defaults can be told apart."""
+    for setting in SETTINGS:
+        if setting.flag is None or (command == "sweep" and not setting.sweep):
+            continue
+        if setting.name in ("output",) and command == "sweep":
+            continue
+        default = (defaults or {}).get(setting.name, setting.command_line_default)
+        shown = "" if default is None else f" (default: {settings_lib.show(default)})"
+        kwargs = dict(default=argparse.SUPPRESS, help=setting.help + shown, dest=setting.name)
+        if setting.parse is not None:
+            kwargs["type"] = setting.parse
+        flags = [setting.option] + (["-o"] if setting.name == "output" else [])
+        parser.add_argument(*flags[::-1], metavar=setting.name.upper(), **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,31 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
         "stylize",
         help="paint CONTENT in the style of STYLE",
         description="Paint CONTENT in the style of STYLE (several styles are blended).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    d = _TASK_DEFAULTS
     add = stylize.add_argument
     add("content", nargs="?", help="content image (photo)")
     add("style", nargs="*", help="style image(s) (painting)")
-    add("-o", "--output", default=None,
-        help="output image (.png, .jpg, ...), written atomically; an existing file is replaced "
-        "(see --no-clobber), never an input")
     add("--task", default=None, metavar="FILE",
         help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
         "options given on the command line win")
-    _add_painting_options(stylize, size=d["size"], steps=DEFAULT_STEPS)
-    add("--content-layers", type=_layer_weights, default=None, help="e.g. block4_conv2=1.0 (default: Gatys')")
-    add("--style-layers", type=_layer_weights, default=None,
-        help="e.g. block1_conv1=0.2,block2_conv1=0.2 (default: Gatys' conv1 of each block, 0.2 each)")
-    add("--style-blend", type=_float_list, default=None, help="weights of several style images, e.g. 0.7,0.3")
-    add("--init", default=d["init"], help=f"one of {', '.join(INIT_MODES)}, or an image path")
-    add("--noise-ratio", type=float, default=d["noise_ratio"], help="noise share for --init content+noise")
-    add("--image-every", type=int, default=100, help="with --logdir: write the image every N steps")
+    _add_settings(stylize, "stylize")
     add("--checkpoint-dir", default=None,
         help="where checkpoints go (default: OUTPUT's name with .checkpoint, beside it)")
-    add("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     add("--resume", default=None, metavar="DIR",
         help="continue from the checkpoint in DIR (same arguments otherwise); --steps is the total")
+    _add_common(stylize)
 
     sweep = commands.add_parser(
         "sweep",
@@ -145,7 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one of the seed report's experiments: "
         + "; ".join(f"{name}" for name in EXPERIMENTS)
         + ". Weight, layer and init sweeps paint all their images in one fit (as variants).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = sweep.add_argument
     add("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
@@ -153,8 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("--style", nargs="+", required=True, help="style image(s); several for the 'style' experiment")
     add("-o", "--output-dir", required=True,
         help="folder for the images and contact_sheet.png; it must not hold any of the inputs")
-    _add_painting_options(sweep, size=DEFAULT_SWEEP_SIZE, steps=DEFAULT_SWEEP_STEPS)
+    _add_settings(sweep, "sweep", {"size": DEFAULT_SWEEP_SIZE, "steps": DEFAULT_SWEEP_STEPS})
+    add("--resume", action="store_true",
+        help="continue an interrupted sweep in the same --output-dir (finished fits are kept)")
+    _add_common(sweep)
     return parser
+
+
+def _add_common(parser) -> None:
+    parser.add_argument(
+        "--no-clobber", action="store_true",
+        help="refuse to start if an output file already exists (by default an existing output "
+        "is replaced; one of the run's inputs never is)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _one_line(error: BaseException) -> str:
@@ -166,77 +134,50 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _check_painting_options(args) -> None:
-    for flag, value in (("--steps", args.steps), ("--image-every", getattr(args, "image_every", 1))):
-        if value <= 0:
-            raise ValueError(f"`{flag}` must be a positive integer. Received: {flag}={value}")
-    choices.check_optimizer_name(args.optimizer)
-    if args.learning_rate is not None:
-        choices.check_learning_rate(args.learning_rate)
-    choices.check_pooling(args.pooling, "--pooling")
-    choices.check_precision(args.precision)
-    if args.weights not in WEIGHT_CHOICES:
-        weights_lib.check_weights(args.weights)
-
-
-def _task_settings(args) -> dict:
-    return dict(
-        size=args.size,
-        style_size=args.style_size,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        total_variation_weight=args.tv_weight,
-        seed=args.seed,
-    )
-
-
-#: Keys a `--task` file may hold, with the type each needs (StyleTask checks its own values).
-TASK_FILE_KEYS = {
-    "content": str, "style": (str, list), "output": str, "size": int, "style_size": int,
-    "steps": int, "optimizer": str, "learning_rate": (int, float), "pooling": str,
-    "content_weight": (int, float), "style_weight": (int, float),
-    "total_variation_weight": (int, float), "content_layers": dict, "style_layers": dict,
-    "style_blend": list, "init": str, "noise_ratio": (int, float), "seed": int, "weights": str,
-    "precision": str, "logdir": str, "image_every": int, "checkpoint_every": int,
-}
-_DESTINATIONS = {"total_variation_weight": "tv_weight"}
-_PATH_KEYS = ("content", "style", "init", "weights", "output", "logdir")
+# === Settings: command line over task file over defaults ===
 
 
 def _read_task_file(path: str) -> dict:
-    import difflib
     import json
 
-    file = paths.check_input_file(path, "--task")
+    from keras_nst import paths
+
+    try:
+        file = paths.check_input_file(path, "--task")
+    except ValueError as error:
+        raise _TaskFileError(str(error)) from None
     try:
         if file.suffix.lower() == ".toml":
             try:
                 import tomllib
             except ImportError:  # Python 3.10
                 raise ValueError("TOML needs Python 3.11 or newer; use a .json file") from None
-            settings = tomllib.loads(file.read_text(encoding="utf-8"))
+            values = tomllib.loads(file.read_text(encoding="utf-8"))
         elif file.suffix.lower() == ".json":
-            settings = json.loads(file.read_text(encoding="utf-8"))
+            values = json.loads(file.read_text(encoding="utf-8"))
         else:
             raise ValueError("the name must end in .toml or .json")
     except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError is a ValueError
-        raise ValueError(
+        raise _TaskFileError(
             f"`--task` file could not be read ({_one_line(error)}). Received: --task='{path}'"
         ) from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"`--task` file must hold a table of settings. Received: --task='{path}'")
-    for key, value in settings.items():
-        if key not in TASK_FILE_KEYS:
-            close = difflib.get_close_matches(key, TASK_FILE_KEYS, n=1)
+    if not isinstance(values, dict):
+        raise _TaskFileError(f"`--task` file must hold a table of settings. Received: --task='{path}'")
+    keys = [setting.name for setting in SETTINGS]
+    for key, value in values.items():
+        if key not in keys:
+            import difflib
+
+            close = difflib.get_close_matches(key, keys, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
+            raise _TaskFileError(
                 f"`--task` file has an unknown key {key!r}.{hint} Valid keys: "
-                f"{', '.join(TASK_FILE_KEYS)}. Received: --task='{path}'"
+                f"{', '.join(keys)}. Received: --task='{path}'"
             )
-        expected = TASK_FILE_KEYS[key]
+        expected = settings_lib.BY_NAME[key].types
         if isinstance(value, bool) or not isinstance(value, expected):
-            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
-            raise ValueError(
+            names = " or ".join(t.__name__ for t in expected)
+            raise _TaskFileError(
                 f"`--task` key {key!r} must be of type {names}. "
                 f"Received: {key}={value!r} in --task='{path}'"
             )
@@ -246,108 +187,142 @@ def _read_task_file(path: str) -> dict:
                 candidate = file.parent / item
                 return str(candidate) if key == "output" or os.path.exists(candidate) else item
 
-            settings[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
-    return settings
+            values[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+    return values
 
 
-def _apply_task_file(args, parser) -> None:
-    """Fills the options left at their defaults from `--task`'s file."""
-    if args.task:
-        defaults = vars(parser.parse_args(["stylize"]))
-        for key, value in _read_task_file(args.task).items():
-            destination = _DESTINATIONS.get(key, key)
-            if key == "style" and isinstance(value, str):
-                value = [value]
-            if getattr(args, destination) == defaults[destination]:
-                setattr(args, destination, value)
+_PATH_KEYS = ("content", "style", "init", "weights", "output", "logdir")
+
+
+def _settings(args) -> dict:
+    """Every setting's value: given on the command line, else in `--task`, else its default."""
+    given = {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}
+    for name in ("content", "style"):
+        if getattr(args, name, None) in (None, []):
+            given.pop(name, None)
+    from_file = _read_task_file(args.task) if getattr(args, "task", None) else {}
+    if isinstance(from_file.get("style"), str):
+        from_file["style"] = [from_file["style"]]
+    values = {s.name: s.command_line_default for s in SETTINGS}
+    values.update(from_file)
+    values.update(given)
+    if args.command == "sweep":
+        for name, default in (("size", DEFAULT_SWEEP_SIZE), ("steps", DEFAULT_SWEEP_STEPS)):
+            if name not in given:
+                values[name] = default
+    return values
+
+
+def _weights(value):
+    """The `weights` argument for the library: `random` is None; `auto`, `imagenet` and files
+    pass through."""
+    if value in WEIGHT_CHOICES:
+        return None if value == "random" else value
+    if not isinstance(value, str) or not any(
+        value.endswith(suffix) for suffix in weights_lib.WEIGHT_FILE_SUFFIXES
+    ):
+        raise ValueError(
+            f"`weights` must be one of {', '.join(WEIGHT_CHOICES)} or a VGG-19 weight file "
+            f"ending in {', '.join(weights_lib.WEIGHT_FILE_SUFFIXES)}. Received: weights={value!r}"
+        )
+    return value
+
+
+def _painting_settings(values: dict) -> dict:
+    chosen = {s.name: values[s.name] for s in painting.PAINTING_SETTINGS}
+    chosen["weights"] = _weights(chosen["weights"])
+    return chosen
+
+
+def _checkpoint_dir(args, values) -> Path:
+    if args.resume:
+        return Path(args.resume)
+    if args.checkpoint_dir:
+        return Path(args.checkpoint_dir)
+    output = Path(values["output"])
+    if not output.name or os.path.isdir(output):
+        return None  # the output itself is refused, naming it
+    return output.with_name(output.stem + ".checkpoint")
+
+
+# === stylize ===
+
+
+def _check_stylize(args):
+    """Everything of `stylize` that can be checked before TensorFlow starts."""
+    values = _settings(args)
     for name, flag in (("content", "CONTENT"), ("style", "STYLE"), ("output", "--output")):
-        if not getattr(args, name):
+        if not values.get(name):
             raise ValueError(
                 f"`{flag}` is required (on the command line or in the --task file). "
                 f"Received: {name}=None"
             )
-
-
-def _input_files(args) -> list[tuple[str, str]]:
-    """The files a run reads, as (argument, path): no output may replace one."""
-    contents = args.content if isinstance(args.content, list) else [args.content]
-    files = [("CONTENT", content) for content in contents]
-    files += [("STYLE", style) for style in args.style]
-    if getattr(args, "init", None) and args.init not in INIT_MODES:
-        files.append(("--init", args.init))
-    if getattr(args, "task", None):
-        files.append(("--task", args.task))
-    if args.weights not in WEIGHT_CHOICES:
-        files.append(("--weights", args.weights))
-    if getattr(args, "resume", None):
-        files.append(("--resume", str(Path(args.resume) / choices.CHECKPOINT_FILE)))
-    return files
-
-
-def _refuse_existing(args) -> str | None:
-    return "--no-clobber" if args.no_clobber else None
-
-
-def _check_outputs(args) -> None:
-    """Every place `stylize` writes, checked before anything starts."""
-    inputs = _input_files(args)
-    images.check_output_path(
-        args.output, "--output", inputs=inputs, refuse_existing=_refuse_existing(args)
-    )
-    checkpoint_dir = _checkpoint_dir(args)
-    resumed = inputs[-1:] if args.resume else []
-    paths.check_output_directory(
-        checkpoint_dir, "--checkpoint-dir", inputs=inputs, may_hold=resumed
-    )
-    paths.check_not_in_use(checkpoint_dir, "--checkpoint-dir")
-    existing = os.path.exists(checkpoint_dir / choices.CHECKPOINT_FILE)
-    if args.no_clobber and not args.resume and existing:
-        raise ValueError(
-            f"`--checkpoint-dir` already holds a checkpoint and --no-clobber asks not to replace "
-            f"it (add --resume {checkpoint_dir} to continue it). "
-            f"Received: --checkpoint-dir='{checkpoint_dir}'"
-        )
-    directories = [("--checkpoint-dir", checkpoint_dir)]
-    if args.logdir:
-        paths.check_output_directory(args.logdir, "--logdir", inputs=inputs)
-        directories.append(("--logdir", args.logdir))
-    paths.check_distinct([("--output", args.output)], directories)
-
-
-def _check(args) -> StyleTask:
-    """Everything of `stylize` that can be checked before TensorFlow starts."""
-    if args.resume:
-        checkpoint = Path(args.resume) / choices.CHECKPOINT_FILE
-        if not os.path.lexists(checkpoint):
-            raise ValueError(
-                f"`--resume` directory holds no {choices.CHECKPOINT_FILE}. "
-                f"Received: --resume='{args.resume}'"
-            )
-        paths.check_input_file(checkpoint, "--resume", "checkpoint file")
-    _check_outputs(args)
-    _check_painting_options(args)
-    if args.checkpoint_every <= 0:
-        raise ValueError(
-            "`--checkpoint-every` must be a positive integer. "
-            f"Received: --checkpoint-every={args.checkpoint_every}"
-        )
+    styles = values["style"]
     task = StyleTask(
-        args.content,
-        args.style if len(args.style) > 1 else args.style[0],
-        content_layers=args.content_layers,
-        style_layers=args.style_layers,
-        init=args.init,
-        noise_ratio=args.noise_ratio,
-        style_blend=args.style_blend,
-        **_task_settings(args),
+        values["content"],
+        styles if len(styles) > 1 else styles[0],
+        **{s.name: values[s.name] for s in settings_lib.TASK_SETTINGS},
     )
-    memory.check_fits(
-        task, optimizer=args.optimizer, precision=resolve_precision_on_cpu(args.precision)
+    where = dict(
+        output=values["output"],
+        checkpoint_dir=_checkpoint_dir(args, values),
+        resume=args.resume or False,
+        log_dir=values["logdir"],
+        overwrite=not args.no_clobber,
+        reads=[("--task", args.task)] if args.task else [],
     )
-    return task
+    chosen = _painting_settings(values)
+    painting.check(task, **where, **chosen)
+    return task, where, chosen
 
 
-def _check_sweep(args) -> None:
+def _announce(steps: int, directory) -> object:
+    import keras
+    from keras import ops
+
+    def begin(logs):
+        done = int(ops.convert_to_numpy(callback.model.optimizer.iterations))
+        print(
+            f"Painting steps {done + 1} to {steps}; checkpoints in {directory}. "
+            "Ctrl-C stops after the current step.",
+            flush=True,
+        )
+
+    callback = keras.callbacks.LambdaCallback(on_train_begin=begin)
+    return callback
+
+
+def _paint(checked, args) -> None:
+    task, where, chosen = checked
+    result = painting.stylize(
+        task, **where, **chosen, verbose=0 if args.quiet else "auto",
+        callbacks=[_announce(chosen["steps"], where["checkpoint_dir"])],
+    )
+    output, directory = result.output, where["checkpoint_dir"]
+    if result.stopped_by == "non-finite":
+        raise _Stopped(
+            f"the loss became NaN or Inf at step {result.bad_step} ({', '.join(result.bad_losses)}); "
+            f"the last good image is in {output} and the last good checkpoint in {directory}. "
+            "Try a lower --learning-rate.",
+            EXIT_NON_FINITE,
+        )
+    if result.signal_number is not None:
+        raise _Stopped(
+            f"stopped by {result.stopped_by} at step {result.steps} of {chosen['steps']}; the image "
+            f"so far is in {output} and a checkpoint in {directory}. Resume with the same command "
+            f"and --resume {directory}",
+            128 + result.signal_number,
+        )
+    print(f"Wrote {output}")
+    if where["log_dir"]:
+        # stylize writes one run into --logdir; TensorBoard shows it from there or its parent.
+        print(f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}")
+
+
+# === sweep ===
+
+
+def _check_sweep(args):
     """Everything of `sweep` that can be checked before TensorFlow starts."""
     if args.experiment not in EXPERIMENTS:
         raise ValueError(
@@ -360,25 +335,47 @@ def _check_sweep(args) -> None:
             f"`--output-dir` must be a writable directory or a new one in a writable directory. "
             f"Received: --output-dir='{output}'"
         )
-    inputs = _input_files(args)
-    paths.check_output_directory(output, "--output-dir", inputs=inputs)
-    directories = [("--output-dir", output)]
-    if args.logdir:
-        paths.check_output_directory(args.logdir, "--logdir", inputs=inputs)
-        directories.append(("--logdir", args.logdir))
-    _check_painting_options(args)
-    experiment, _ = plan_experiment(
-        args.experiment, args.content[0], args.style[0],
-        contents=args.content[1:], styles=args.style[1:], **_task_settings(args),
+    values = _settings(args)
+    chosen = _painting_settings(values)
+    task_settings = {
+        s.name: values[s.name] for s in settings_lib.TASK_SETTINGS if s.sweep and s.name in values
+    }
+    arguments = dict(
+        contents=args.content[1:], styles=args.style[1:], output_dir=output,
+        log_dir=values["logdir"], resume=args.resume, overwrite=not args.no_clobber,
+        **chosen, **task_settings,
     )
-    if output.is_dir():  # a new folder holds nothing to replace
-        for name in [run_output_name(label) for label in experiment_labels(experiment)] + [
-            CONTACT_SHEET
-        ]:
-            paths.check_output_file(
-                output / name, "--output-dir", inputs=inputs,
-                refuse_existing=_refuse_existing(args),
-            )
+    check_experiment(args.experiment, args.content[0], args.style[0], **arguments)
+    return arguments
+
+
+def _sweep(arguments, args) -> None:
+    from keras_nst.experiments import run_experiment
+
+    result = run_experiment(
+        args.experiment, args.content[0], args.style[0], verbose=0 if args.quiet else "auto",
+        **arguments,
+    )
+    for label, seconds, loss in zip(result.labels, result.seconds, result.losses):
+        print(f"{label}: loss {loss:.4g}, {seconds:.1f} s")
+    if result.stopped_by == "non-finite":
+        raise _Stopped(
+            f"a loss became NaN or Inf ({', '.join(result.bad_losses)}); the fits before it are "
+            f"in {args.output_dir}. Try a lower --learning-rate.",
+            EXIT_NON_FINITE,
+        )
+    if result.signal_number is not None:
+        raise _Stopped(
+            f"stopped by {result.stopped_by}; finished fits are in {args.output_dir}. Continue "
+            "with the same command and --resume",
+            128 + result.signal_number,
+        )
+    print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
+    if arguments["log_dir"]:
+        print(f"TensorBoard logs in {arguments['log_dir']}: tensorboard --logdir {arguments['log_dir']}")
+
+
+# === Running ===
 
 
 @contextlib.contextmanager
@@ -409,144 +406,37 @@ def _start_tensorflow() -> None:
         import tensorflow  # noqa: F401  (its start-up notices are held back here)
 
 
-def _weights(args):
-    """The `weights` argument for the model; `auto` tries ImageNet, else random weights."""
-    if args.weights != "auto":
-        return {"random": None, "imagenet": "imagenet"}.get(args.weights, args.weights)
-    from keras_nst.extractor import vgg19_base
-
-    try:
-        vgg19_base("imagenet")
-        return "imagenet"
-    except weights_lib.WeightsUnavailableError as error:
-        print(
-            f"{PROG}: warning: {_one_line(error).split(' Pass a local')[0]} Using seeded random "
-            "VGG-19 weights (--weights random): results are approximate.",
-            file=sys.stderr,
-        )
-        return None
+def _warn(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, RuntimeWarning):
+        print(f"{PROG}: warning: {settings_lib.to_command_line(_one_line(message))}", file=sys.stderr)
 
 
 def _run(check, paint, args) -> int:
     """Checks before TensorFlow starts, then paints; every failure is one stderr line."""
     try:
         checked = check(args)
-    except (ValueError, OSError) as error:
+    except _TaskFileError as error:
         return _fail(_one_line(error), EXIT_USAGE)
+    except (ValueError, OSError) as error:
+        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_USAGE)
     _start_tensorflow()
+    previous = warnings.showwarning
+    warnings.showwarning = _warn
     try:
         paint(checked, args)
     except ValueError as error:
-        return _fail(_one_line(error), EXIT_USAGE)
+        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_USAGE)
     except weights_lib.WeightsUnavailableError as error:
-        return _fail(_one_line(error), EXIT_FAILURE)
+        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_FAILURE)
     except _Stopped as stopped:
         return _fail(_one_line(stopped), stopped.code)
     except KeyboardInterrupt:
         return _fail("aborted; files written so far (checkpoints included) are intact", EXIT_INTERRUPTED)
     except OSError as error:  # a full disk, a lost mount: WriteError names the file
         return _fail(_one_line(error), EXIT_FAILURE)
-    if args.logdir:
-        # stylize writes one run into --logdir; sweep writes a run per image below it.
-        root = args.logdir if args.command == "sweep" else Path(args.logdir).parent
-        print(f"TensorBoard logs in {args.logdir}: tensorboard --logdir {root}")
+    finally:
+        warnings.showwarning = previous
     return 0
-
-
-def _checkpoint_dir(args) -> Path:
-    if args.resume:
-        return Path(args.resume)
-    if args.checkpoint_dir:
-        return Path(args.checkpoint_dir)
-    output = Path(args.output)
-    return output.with_name(output.stem + ".checkpoint")
-
-
-class _Stopped(Exception):
-    """fit ended early (a signal, or a NaN loss); the image so far was written."""
-
-    def __init__(self, message: str, code: int):
-        super().__init__(message)
-        self.code = code
-
-
-def _paint(task: StyleTask, args) -> None:
-    import keras
-
-    from keras_nst import optimizers
-    from keras_nst.callbacks import StyleTensorBoard
-    from keras_nst.checkpoints import StopOnNonFinite, StopOnSignal, StyleCheckpoint
-    from keras_nst.model import StyleTransferModel
-
-    model = StyleTransferModel(
-        task, weights=_weights(args), pooling=args.pooling, precision=args.precision
-    )
-    model.compile(optimizer=optimizers.get(args.optimizer, args.learning_rate))
-    directory = _checkpoint_dir(args)
-    checkpoint = StyleCheckpoint(directory, every=args.checkpoint_every)
-    done = checkpoint.restore(model)["step"] if args.resume else 0
-    stop, guard = StopOnSignal(), StopOnNonFinite()
-    announce = keras.callbacks.LambdaCallback(
-        on_train_begin=lambda logs: print(
-            f"Painting steps {done + 1} to {args.steps}; checkpoints in {directory}. "
-            "Ctrl-C stops after the current step.",
-            flush=True,
-        )
-    )
-    # The guards come first: they stop fit (and fix the image) before anything is saved.
-    callbacks = [stop, guard, checkpoint, announce]
-    if args.logdir:
-        callbacks.append(StyleTensorBoard(args.logdir, image_every=args.image_every))
-    if args.steps > done:
-        model.fit(
-            task,
-            epochs=1,
-            steps_per_epoch=args.steps - done,
-            callbacks=callbacks,
-            verbose=0 if args.quiet else "auto",
-        )
-    output = images.save_image(args.output, model.images()[0])
-    step = int(model.optimizer.iterations.numpy())
-    if guard.bad_losses:
-        raise _Stopped(
-            f"the loss became NaN or Inf at step {guard.bad_step} ({', '.join(guard.bad_losses)}); "
-            f"the last good image is in {output} and the last good checkpoint in {directory}. "
-            "Try a lower --learning-rate.",
-            EXIT_NON_FINITE,
-        )
-    if stop.signal_received is not None:
-        name = signal.Signals(stop.signal_received).name
-        raise _Stopped(
-            f"stopped by {name} at step {step} of {args.steps}; the image so far is in {output} "
-            f"and a checkpoint in {directory}. Resume with the same command and --resume {directory}",
-            128 + stop.signal_received,
-        )
-    print(f"Wrote {output}")
-
-
-def _sweep(_, args) -> None:
-    from keras_nst.experiments import run_experiment
-
-    result = run_experiment(
-        args.experiment,
-        args.content[0],
-        args.style[0],
-        contents=args.content[1:],
-        styles=args.style[1:],
-        output_dir=args.output_dir,
-        steps=args.steps,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        pooling=args.pooling,
-        weights=_weights(args),
-        precision=args.precision,
-        log_dir=args.logdir,
-        verbose=0 if args.quiet else "auto",
-        **_task_settings(args),
-    )
-    for label, seconds, loss in zip(result.labels, result.seconds, result.losses):
-        print(f"{label}: loss {loss:.4g}, {seconds:.1f} s")
-    print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -557,11 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as error:
         return _fail(_one_line(error), EXIT_USAGE)
     if args.command == "stylize":
-        try:
-            _apply_task_file(args, parser)
-        except ValueError as error:
-            return _fail(_one_line(error), EXIT_USAGE)
-        return _run(_check, _paint, args)
+        return _run(_check_stylize, _paint, args)
     return _run(_check_sweep, _sweep, args)
 
 

@@ -8,16 +8,16 @@ TensorBoard runs with HParams.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from keras_nst.choices import CHECKPOINT_FILE
 from keras_nst.images import save_image
+from keras_nst.settings import TASK_SETTINGS
 from keras_nst.sheets import contact_sheet
 from keras_nst.task import DEFAULT_STYLE_LAYERS, StyleTask
 
@@ -131,13 +131,35 @@ EXPERIMENTS = (
 
 @dataclasses.dataclass
 class ExperimentResult:
+    """What an experiment painted.
+
+    Attributes:
+        experiment: the `Experiment`.
+        labels: its runs' labels.
+        images: `uint8` `(H, W, 3)` per run (runs of an unfinished sweep are missing).
+        seconds: wall time of the painting that made each run.
+        losses: each run's final total loss.
+        sheet: the contact sheet's path (`None` if the sweep stopped early).
+        image_paths: the runs' image files.
+        stopped_by: as `Painting.stopped_by`, for the fit that stopped the sweep.
+        bad_losses: for a NaN or Inf, the losses that went bad.
+    """
+
     experiment: Experiment
     labels: list[str]
-    images: list  # uint8 (H, W, 3) per run
-    seconds: list[float]  # wall time of the fit that painted each run
-    losses: list[float]  # each run's final total loss
-    sheet: Path
+    images: list
+    seconds: list[float]
+    losses: list[float]
+    sheet: Path | None
     image_paths: list[Path]
+    stopped_by: str | None = None
+    bad_losses: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def signal_number(self) -> int | None:
+        import signal
+
+        return getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
 
 
 #: The labelled grid of an experiment's images, in its output directory.
@@ -185,6 +207,76 @@ def plan_experiment(
     return exp, planned
 
 
+def checkpoint_root(output_dir: str | os.PathLike) -> Path:
+    """Where a sweep keeps its fits' checkpoints: beside its folder, as `stylize` does."""
+    output_dir = Path(output_dir)
+    return output_dir.with_name(output_dir.name + ".checkpoints")
+
+
+def _fit_name(group: list[Run]) -> str:
+    return _slug(group[0].label) + (f"+{len(group) - 1}" if len(group) > 1 else "")
+
+
+def check_experiment(
+    name: str | Experiment,
+    content,
+    style,
+    *,
+    output_dir: str | os.PathLike,
+    contents: Sequence = (),
+    styles: Sequence = (),
+    log_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = True,
+    **settings,
+) -> tuple[Experiment, list]:
+    """Everything `run_experiment` checks before it starts (TensorFlow-free, nothing written).
+
+    Returns:
+        The experiment and its planned fits, as `plan_experiment` gives them.
+
+    Raises:
+        ValueError: a bad setting or image; an output folder that holds an input, an output
+            file that is one, or one that exists with `overwrite=False`; a fit that cannot
+            run (see `keras_nst.painting.check`).
+    """
+    from keras_nst import painting, paths
+
+    task_names = {s.name for s in TASK_SETTINGS}
+    task_kwargs = {k: v for k, v in settings.items() if k in task_names}
+    painting_kwargs = {k: v for k, v in settings.items() if k not in task_names}
+    exp, planned = plan_experiment(
+        name, content, style, contents=contents, styles=styles, **task_kwargs
+    )
+    inputs = [item for _, task in planned for item in painting.input_files(task)]
+    output_dir = paths.check_output_directory(output_dir, "output_dir", inputs=inputs)
+    if output_dir.is_dir():  # a new folder holds nothing to replace
+        for file_name in [run_output_name(label) for label in experiment_labels(exp)] + [CONTACT_SHEET]:
+            paths.check_output_file(
+                output_dir / file_name, "output_dir", inputs=inputs,
+                refuse_existing=None if overwrite else "overwrite=False",
+            )
+    root = checkpoint_root(output_dir)
+    for group, task in planned:
+        directory = root / _fit_name(group)
+        run_settings = _run_settings(group[0], painting_kwargs)
+        painting.check(
+            task, checkpoint_dir=directory, overwrite=overwrite,
+            resume=directory if resume and (directory / CHECKPOINT_FILE).exists() else False,
+            log_dir=None if log_dir is None else Path(log_dir) / exp.name, **run_settings,
+        )
+    return exp, planned
+
+
+def _run_settings(run: Run, settings: dict) -> dict:
+    values = dict(settings)
+    if run.pooling:
+        values["pooling"] = run.pooling
+    if run.optimizer:
+        values["optimizer"] = run.optimizer
+    return values
+
+
 def run_experiment(
     name: str | Experiment,
     content,
@@ -193,18 +285,18 @@ def run_experiment(
     output_dir: str | os.PathLike,
     contents: Sequence = (),
     styles: Sequence = (),
-    steps: int = 200,
-    optimizer: str = "adam",
-    learning_rate: float | None = None,
-    pooling: str = "avg",
-    weights=None,
-    precision: str = "auto",
     log_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = True,
     strategy=None,
-    verbose: int = 0,
-    **task_kwargs,
+    verbose: Any = 0,
+    **settings,
 ) -> ExperimentResult:
     """Runs one experiment and writes its images, contact sheet and TensorBoard runs.
+
+    Each fit paints through `keras_nst.stylize`, with its own checkpoints (in
+    `<output_dir>.checkpoints/`), the NaN guard, and a clean stop on Ctrl-C; `resume=True`
+    continues an interrupted sweep, keeping the fits that were done.
 
     Args:
         name: a name in `EXPERIMENTS`, or an `Experiment` of your own runs.
@@ -213,68 +305,77 @@ def run_experiment(
         output_dir: where `<label>.png` per run and `contact_sheet.png` go (created).
         contents: extra content images for `"content"` (the first is `content`).
         styles: extra style images for `"style"` (the first is `style`).
-        steps: optimisation steps of each fit.
-        optimizer, learning_rate, pooling, weights, precision: as for `compile`,
-            `StyleTransferModel` (runs may override pooling and optimizer).
         log_dir: TensorBoard root: runs go to `log_dir/<experiment>/<label>`, each with its
             HParams (a fit of variants also logs their sums in `log_dir/<experiment>`).
             `None` writes no logs.
-        strategy: a `tf.distribute.Strategy` to build the models under (variants are spread
-            over its replicas).
+        resume: continue each fit from its checkpoint, where it has one.
+        overwrite: `False` refuses existing images and checkpoints instead of replacing them.
+        strategy: a `tf.distribute.Strategy` to paint under (variants are spread over its
+            replicas).
         verbose: Keras' progress output for `fit`.
-        **task_kwargs: `StyleTask` settings shared by all runs (`size`, `style_weight`, ...).
+        **settings: `StyleTask` settings shared by all runs (`size`, `style_weight`, ...) and
+            `stylize` settings (`steps`, `optimizer`, `learning_rate`, `pooling`, `weights`,
+            `precision`, ...); runs may override pooling and optimizer.
 
     Returns:
         An `ExperimentResult`.
     """
-    from keras_nst import optimizers
+    from keras_nst import painting
     from keras_nst.callbacks import StyleTensorBoard, write_variant_runs
-    from keras_nst.model import StyleTransferModel
 
-    exp, planned = plan_experiment(
-        name, content, style, contents=contents, styles=styles, **task_kwargs
+    exp, planned = check_experiment(
+        name, content, style, output_dir=output_dir, contents=contents, styles=styles,
+        log_dir=log_dir, resume=resume, overwrite=overwrite, **settings,
     )
+    task_names = {s.name for s in TASK_SETTINGS}
+    painting_kwargs = {k: v for k, v in settings.items() if k not in task_names}
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     log_root = None if log_dir is None else Path(log_dir) / exp.name
+    root = checkpoint_root(output_dir)
 
     results = {}
+    stopped = None
     for group, task in planned:
         first = group[0]
-        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-        with scope:
-            model = StyleTransferModel(
-                task, weights=weights, pooling=first.pooling or pooling, precision=precision
-            )
-            model.compile(optimizer=optimizers.get(first.optimizer or optimizer, learning_rate))
+        directory = root / _fit_name(group)
         callbacks = []
         if log_root is not None:
             run_dir = log_root if len(group) > 1 else log_root / _slug(first.label)
             callbacks.append(StyleTensorBoard(run_dir, image_every=None, hparams=len(group) == 1))
-        started = time.perf_counter()
-        model.fit(task, epochs=1, steps_per_epoch=steps, verbose=verbose, callbacks=callbacks)
-        seconds = time.perf_counter() - started
+        painted = painting.stylize(
+            task, checkpoint_dir=directory, overwrite=overwrite,
+            resume=directory if resume and (directory / CHECKPOINT_FILE).exists() else False,
+            callbacks=callbacks, strategy=strategy, verbose=verbose,
+            **_run_settings(first, painting_kwargs),
+        )
+        if painted.stopped_by is not None:
+            stopped = painted
+            break
         if log_root is not None and len(group) > 1:
-            write_variant_runs(model, log_root, [_slug(run.label) for run in group])
-        images, losses = model.images(), model.variant_losses()["loss"]
+            write_variant_runs(painted.model, log_root, [_slug(run.label) for run in group])
+        losses = painted.model.variant_losses()["loss"]
         for row, run in enumerate(group):
-            results[run.label] = (images[row], seconds, float(losses[row]), len(group))
+            save_image(output_dir / run_output_name(run.label), painted.images[row])
+            results[run.label] = (painted.images[row], painted.seconds, float(losses[row]), len(group))
 
-    labels = experiment_labels(exp)
-    image_paths = [save_image(output_dir / run_output_name(label), results[label][0]) for label in labels]
+    labels = [label for label in experiment_labels(exp) if label in results]
+    image_paths = [output_dir / run_output_name(label) for label in labels]
+    sheet_path = None
+    if stopped is None:
 
-    def caption(label):
-        _, seconds, _, shared_by = results[label]
-        return f"{seconds:.1f} s" + (f" (1 fit of {shared_by})" if shared_by > 1 else "")
+        def caption(label):
+            _, seconds, _, shared_by = results[label]
+            return f"{seconds:.1f} s" + (f" (1 fit of {shared_by})" if shared_by > 1 else "")
 
-    sheet = contact_sheet(
-        [[results[label][0] for label in labels]],
-        row_labels=[_name(content) + " / " + _name(style)],
-        column_labels=labels,
-        captions=[[caption(label) for label in labels]],
-        title=f"{exp.title}: {steps} steps",
-    )
-    sheet_path = save_image(output_dir / CONTACT_SHEET, sheet)
+        sheet = contact_sheet(
+            [[results[label][0] for label in labels]],
+            row_labels=[_name(content) + " / " + _name(style)],
+            column_labels=labels,
+            captions=[[caption(label) for label in labels]],
+            title=f"{exp.title}: {painting_kwargs.get('steps', 200)} steps",
+        )
+        sheet_path = save_image(output_dir / CONTACT_SHEET, sheet)
     return ExperimentResult(
         experiment=exp,
         labels=labels,
@@ -283,4 +384,6 @@ def run_experiment(
         losses=[results[label][2] for label in labels],
         sheet=sheet_path,
         image_paths=image_paths,
+        stopped_by=None if stopped is None else stopped.stopped_by,
+        bad_losses=[] if stopped is None else stopped.bad_losses,
     )

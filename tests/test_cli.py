@@ -55,18 +55,18 @@ def _error_line(capsys):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"content": "missing.jpg"}, r"`content` image file does not exist"),
+        ({"content": "missing.jpg"}, r"`CONTENT` image file does not exist"),
         ({"extra": ["--style-layers", "blok1_conv1=1"]}, r"Did you mean 'block1_conv1'\?"),
-        ({"extra": ["--style-weight", "-1"]}, r"`style_weight` must be a finite number >= 0"),
-        ({"extra": ["--content-weight", "nan"]}, r"`content_weight` must be a finite number"),
+        ({"extra": ["--style-weight", "-1"]}, r"`--style-weight` must be a finite number >= 0"),
+        ({"extra": ["--content-weight", "nan"]}, r"`--content-weight` must be a finite number"),
         ({"extra": ["--pooling", "min"]}, r"`--pooling` must be one of"),
-        ({"extra": ["--optimizer", "adamax"]}, r"`optimizer` must be one of"),
-        ({"extra": ["--learning-rate", "0"]}, r"`learning_rate` must be a positive"),
-        ({"extra": ["--size", "0"]}, r"`size` must be a positive integer"),
+        ({"extra": ["--optimizer", "adamax"]}, r"`--optimizer` must be one of"),
+        ({"extra": ["--learning-rate", "0"]}, r"`--learning-rate` must be a positive"),
+        ({"extra": ["--size", "0"]}, r"`--size` must be a positive integer"),
         ({"extra": ["--steps", "0"]}, r"`--steps` must be a positive integer"),
-        ({"extra": ["--init", "static"]}, r"`init` must be one of"),
-        ({"extra": ["--weights", "vgg.pth"]}, r"`weights` must be 'imagenet', None"),
-        ({"extra": ["--weights", "missing.h5"]}, r"`weights` file does not exist"),
+        ({"extra": ["--init", "static"]}, r"`--init` must be one of"),
+        ({"extra": ["--weights", "vgg.pth"]}, r"`--weights` must be one of auto, imagenet, random or a VGG-19 weight file"),
+        ({"extra": ["--weights", "missing.h5"]}, r"`--weights` file does not exist"),
         ({"extra": ["--size", "big"]}, r"argument --size: invalid int value"),
         ({"extra": ["--colour"]}, r"unrecognized arguments: --colour"),
         ({"output": "nowhere/out.png"}, r"`--output`'s directory does not exist"),
@@ -90,7 +90,7 @@ def test_corrupt_image_is_named(content_path, tmp_path, capsys):
     broken = tmp_path / "style.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     assert _run(content_path, broken, tmp_path / "out.png") == 2
-    assert "`style`" in _error_line(capsys)
+    assert "`STYLE`" in _error_line(capsys)
     assert not (tmp_path / "out.png").exists()
 
 
@@ -103,6 +103,7 @@ def _subprocess(*args, cwd):
     )
 
 
+@pytest.mark.slow
 def test_python_m_error_is_one_clean_line_even_after_tensorflow_starts(content_path, style_path, tmp_path):
     # A corrupt weight file is only found once TensorFlow runs: its start-up notices must not
     # reach stderr, and no traceback either.
@@ -115,7 +116,7 @@ def test_python_m_error_is_one_clean_line_even_after_tensorflow_starts(content_p
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("keras-nst: error: `weights` file could not be loaded")
+    assert lines[0].startswith("keras-nst: error: `--weights` file could not be loaded")
     assert not (tmp_path / "out.png").exists()
 
 
@@ -128,6 +129,7 @@ def test_help_lists_library_defaults(capsys):
     assert "--init INIT" in out and "(default: content)" in out
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_path, style_path, tmp_path):
     common = [str(content_path), str(style_path), *TINY[:2], "--steps", "300", *TINY[4:],
               "--precision", "float32", "--checkpoint-every", "1000"]
@@ -283,9 +285,9 @@ LONG = "x" * 300 + ".jpg"
     (["-o", "out.png", "--logdir", "/proc/keras-nst/run1"], r"`--logdir`'s directory is not writable: '/proc'"),
     (["-o", LONG[:-4] + ".png"], r"`--output` has a name of 304 bytes; this file system allows at most 255"),
     (["-o", "x" * 250 + ".png"], r"`--checkpoint-dir` has a name of 261 bytes"),
-    (["-o", "out.png", "--size", "1000000000"], r"`size` is too large: 1 image\(s\) of 1000000000x750000000 need"),
-    (["-o", "out.png", "--style-size", "1000000000"], r"`style_size` is too large"),
-    (["-o", "out.png", "--size", "16000"], r"`size` is too large: painting 1 image\(s\) of 16000x12000 needs"),
+    (["-o", "out.png", "--size", "1000000000"], r"`--size` is too large: 1 image\(s\) of 1000000000x750000000 need"),
+    (["-o", "out.png", "--style-size", "1000000000"], r"`--style-size` is too large"),
+    (["-o", "out.png", "--size", "16000"], r"`--size` is too large: painting 1 image\(s\) of 16000x12000 needs"),
 ])
 def test_bad_output_paths_are_refused_before_anything_starts(workspace, capsys, argv, message):
     if "/proc" in " ".join(argv) and not os.path.isdir("/proc/self"):
@@ -299,7 +301,7 @@ def test_bad_output_paths_are_refused_before_anything_starts(workspace, capsys, 
 
 def test_a_content_name_too_long_is_one_line(workspace, capsys):
     assert main(["stylize", LONG, "style.jpg", "-o", "out.png", *TINY]) == 2
-    assert "`content` image file could not be looked up (File name too long)" in _error_line(capsys)
+    assert "`CONTENT` image file could not be looked up (File name too long)" in _error_line(capsys)
 
 
 def test_no_clobber_refuses_existing_outputs(workspace, capsys):
@@ -311,7 +313,7 @@ def test_no_clobber_refuses_existing_outputs(workspace, capsys):
     assert main(["stylize", "photo.jpg", "style.jpg", "-o", "new.png", "--no-clobber", *TINY]) == 2
     line = _error_line(capsys)
     assert "`--checkpoint-dir` already holds a checkpoint and --no-clobber" in line
-    assert "add --resume new.checkpoint to continue it" in line
+    assert "--resume='new.checkpoint' continues it" in line
     assert Path("out.png").read_bytes() == b"an earlier painting"
 
 
@@ -343,7 +345,7 @@ def test_a_named_pipe_is_refused_not_read(workspace, capsys):
     thread.join()
     os.close(reader)
     assert code == 2
-    assert "`content` must be an image file, not a named pipe" in _error_line(capsys)
+    assert "`CONTENT` must be an image file, not a named pipe" in _error_line(capsys)
 
 
 def test_sweep_refuses_a_folder_holding_its_inputs(workspace, capsys):
@@ -411,3 +413,20 @@ def test_a_checkpoint_directory_in_use_is_refused(workspace, capsys):
         assert main(["stylize", "photo.jpg", "style.jpg", "-o", "out.png", *TINY]) == 2
     assert "`--checkpoint-dir` 'out.checkpoint' is in use by another run" in _error_line(capsys)
     assert not Path("out.png").exists()
+
+
+def test_an_option_given_at_its_default_still_wins_over_the_task_file(content_path, style_path, tmp_path):
+    task = _write_task(tmp_path, f"""
+content = "{content_path}"
+style = "{style_path}"
+output = "painted.png"
+size = 48
+steps = 1
+weights = "random"
+content_layers = {{ block1_conv1 = 1.0 }}
+style_layers = {{ block1_conv1 = 1.0 }}
+""")
+    # 512 is --size's default: it was once taken as "not given" and lost to the file's 48.
+    assert main(["stylize", "--task", task, "--size", "512", "--quiet"]) == 0
+    with Image.open(tmp_path / "painted.png") as image:
+        assert image.size == (512, 384)

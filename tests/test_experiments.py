@@ -89,7 +89,7 @@ def test_sweep_command_runs_separate_fits(content_path, style_path, tmp_path, ca
 
 @pytest.mark.parametrize("argv, message", [
     (["sweep", "colour", "c.jpg", "--style", "s.jpg", "-o", "out"], r"`experiment` must be one of"),
-    (["sweep", "ratio", "missing.jpg", "--style", "STYLE", "-o", "out"], r"`content` image file does not exist"),
+    (["sweep", "ratio", "missing.jpg", "--style", "STYLE", "-o", "out"], r"`CONTENT` image file does not exist"),
     (["sweep", "ratio", "CONTENT", "--style", "STYLE", "-o", "no/such/dir"], r"`--output-dir` must be a writable"),
     (["sweep", "ratio", "CONTENT", "--style", "STYLE", "-o", "out", "--size", "8"], r"needs at least 16 pixels"),
 ])
@@ -106,6 +106,7 @@ def test_every_experiment_is_listed():
     assert len(EXPERIMENTS) == 9
 
 
+@pytest.mark.slow
 def test_example_scripts_run(tmp_path):
     """Every script in examples/, tiny, in one Python process (one TensorFlow start-up)."""
     import os
