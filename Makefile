@@ -8,7 +8,7 @@ DEMO_STYLE := examples/starry_night.jpg
 DEMO_OUTPUT := outputs/demo.png
 DEMO_LOGDIR := logs/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: $(VENV)/.installed-cpu
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but the tests that start subprocesses or run benchmarks.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not slow"
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test,bench]"

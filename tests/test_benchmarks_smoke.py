@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # subprocesses: make test runs them, make test-fast skips them
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import read_events, tensor_value
 
+pytestmark = pytest.mark.slow  # subprocesses: make test runs them, make test-fast skips them
+
 SCRIPT = Path(__file__).resolve().parent / "distributed_script.py"
 REPO = SCRIPT.parent.parent
 
