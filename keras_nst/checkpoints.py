@@ -29,6 +29,8 @@ def painting_identity(model) -> dict:
         "task": model._built_task.fingerprint(),
         "pooling": model.pooling,
         "precision": model.precision,
+        "padding": model.padding,
+        "average": model.average,
     }
 
 
@@ -58,13 +60,12 @@ def save_checkpoint(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    image = ops.convert_to_numpy(model.image)
-    if not np.all(np.isfinite(image)):
+    arrays = model.state_arrays()
+    if not all(np.all(np.isfinite(value)) for value in arrays.values()):
         raise ValueError("The image holds NaN or Inf; the last checkpoint was kept.")
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build([model.image])
-    arrays = {"image": image}
     for index, variable in enumerate(optimizer.variables):
         arrays[f"optimizer_{index}"] = ops.convert_to_numpy(variable)
     metadata = {
@@ -145,7 +146,13 @@ def restore_checkpoint(model, directory: str | os.PathLike, identity: dict | Non
             f"optimizer; the model is compiled with {type(optimizer).__name__}. "
             f"Received: resume='{directory}'"
         )
-    model.image.assign(arrays["image"])
+    if (model.image_average is not None) != ("average" in arrays):
+        raise ValueError(
+            "`resume` checkpoint was written with the image's running average "
+            f"{'on' if 'average' in arrays else 'off'}; this painting has it "
+            f"{'on' if model.image_average is not None else 'off'}. Received: resume='{directory}'"
+        )
+    model.assign_state_arrays(arrays)
     for variable, value in zip(optimizer.variables, stored):
         variable.assign(value)
     return metadata
@@ -300,12 +307,12 @@ class StopOnNonFinite(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.bad_losses, self.bad_step = [], None
         self._last_good = None
-        self._unchecked = ops.convert_to_numpy(self.model.image)
+        self._unchecked = self.model.state_arrays()
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self._unchecked.shape != tuple(self.model.image.shape):
+        if self._unchecked["image"].shape != tuple(self.model.image.shape):
             # A schedule moved to a new stage: its first image is the last one, resized.
-            self._unchecked = ops.convert_to_numpy(self.model.image)
+            self._unchecked = self.model.state_arrays()
             self._last_good = self._unchecked
 
     def on_train_batch_end(self, batch, logs=None):
@@ -313,8 +320,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if bad:
             self.bad_losses = sorted(bad)
             self.bad_step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
-            self.model.image.assign(self._last_good if self._last_good is not None else self._unchecked)
+            self.model.assign_state_arrays(self._last_good if self._last_good is not None else self._unchecked)
             self.model.stop_training = True
         else:
             self._last_good = self._unchecked
-            self._unchecked = ops.convert_to_numpy(self.model.image)
+            self._unchecked = self.model.state_arrays()

@@ -36,6 +36,16 @@ class CaffePreprocess(keras.layers.Layer):
         return bgr - ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=self.compute_dtype)
 
 
+@keras.saving.register_keras_serializable(package="keras_nst")
+class ReplicatePad(keras.layers.Layer):
+    """Pads height and width by one pixel, repeating the edge (a 3x3 convolution's "same"
+    padding without the frame of zeros)."""
+
+    def call(self, inputs):
+        # "symmetric" mirrors including the edge pixel: for a one-pixel pad, the edge repeated.
+        return ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
+
+
 @contextlib.contextmanager
 def _socket_timeout(seconds: float):
     previous = socket.getdefaulttimeout()
@@ -174,6 +184,7 @@ def vgg19_extractor(
     weights="imagenet",
     seed: int = 0,
     dtype=None,
+    padding: str = "zeros",
 ) -> keras.Model:
     """A frozen VGG-19 that maps RGB images to their features at `layers`.
 
@@ -191,6 +202,12 @@ def vgg19_extractor(
         dtype: dtype policy of the VGG layers, e.g. `"mixed_bfloat16"` (float32 weights,
             bfloat16 arithmetic); `None` uses Keras' global policy. The preprocessing layer
             is always float32.
+        padding: how the first convolution pads the image: `"zeros"` as VGG-19 was trained
+            (after the mean is subtracted, so a frame of mean grey, which the painting
+            answers with light or dark bands along the borders), or `"replicate"` (the edge
+            pixels repeated, as crowsonkb's style-transfer-pytorch does; a deviation from
+            the paper). Deeper convolutions pad with zeros, which after a ReLU means "no
+            activation".
 
     Returns:
         A frozen `keras.Model` mapping `(B, H, W, 3)` images to `{layer_name: (B, h, w, c)}`.
@@ -211,6 +228,8 @@ def vgg19_extractor(
     if not wanted:
         raise ValueError("`layers` must name at least one VGG-19 layer. Received: layers=[]")
     check_pooling(pooling)
+    if padding not in ("zeros", "replicate"):
+        raise ValueError(f"`padding` must be one of zeros, replicate. Received: padding={padding!r}")
     values = _conv_weights_through(weights, seed, wanted[-1])
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
@@ -220,6 +239,11 @@ def vgg19_extractor(
     for name in vgg19.layers_through(wanted[-1]):
         if name.endswith("_pool"):
             layer = pool(pool_size=2, strides=2, name=name, dtype=dtype)
+        elif name == "block1_conv1" and padding == "replicate":
+            x = ReplicatePad(name="replicate_pad")(x)
+            layer = keras.layers.Conv2D(
+                vgg19.channels(name), 3, padding="valid", activation="relu", name=name, dtype=dtype
+            )
         else:
             layer = keras.layers.Conv2D(
                 vgg19.channels(name), 3, padding="same", activation="relu", name=name, dtype=dtype

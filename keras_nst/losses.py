@@ -6,6 +6,7 @@ dtype of the features (so Grams and losses stay exact under mixed precision).
 
 from __future__ import annotations
 
+import tensorflow as tf
 from keras import ops
 
 
@@ -112,3 +113,46 @@ def total_variation_loss(images):
     return ops.sum(ops.square(vertical), axis=(1, 2, 3)) + ops.sum(
         ops.square(horizontal), axis=(1, 2, 3)
     )
+
+
+def feature_sums(features):
+    """The additive statistics of a mean and a covariance: `sum_k F_k`, `sum_k F_k F_k^T`, `M`.
+
+    Returns:
+        `(total, outer, count)`: float32 `(B, N)`, `(B, N, N)` and the scalar `M`.
+    """
+    outer, count = outer_sum(features)
+    total = ops.sum(_float32(features), axis=(1, 2))
+    return total, outer, count
+
+
+def trace_sqrt_product(covariance, target_sqrt, delta):
+    """`tr((S^1/2 C S^1/2)^1/2)` per batch item, from `C` `(B, N, N)` and `S^1/2` `(B, N, N)`.
+
+    Each eigenvalue `l` of the symmetric `S^1/2 C S^1/2` contributes
+    `sqrt(max(l, 0) + delta) - sqrt(delta)` (`delta` `(B,)`): exactly 0 for the many zero
+    eigenvalues of a rank-deficient covariance (rounding makes some slightly negative),
+    within `sqrt(delta)` of `sqrt(l)` for the others, and with a gradient bounded by
+    `1 / (2 sqrt(delta))`.
+    """
+    # In float64: the eigenvalues span squared variances (ten or more decades), and float32
+    # rounding of the small ones, after the square root, would be a visible error.
+    covariance, target_sqrt = ops.cast(covariance, "float64"), ops.cast(target_sqrt, "float64")
+    product = ops.matmul(ops.matmul(target_sqrt, covariance), target_sqrt)
+    product = 0.5 * (product + ops.transpose(product, (0, 2, 1)))
+    # Eigenvalues only: their gradient, V diag(dl) V^T, has no 1/(l_i - l_j) terms, so equal
+    # eigenvalues (many, for a rank-deficient covariance) are harmless.
+    values = tf.linalg.eigvalsh(product)
+    delta = ops.cast(delta, "float64")[:, None]
+    roots = ops.sqrt(ops.maximum(values, 0.0) + delta) - ops.sqrt(delta)
+    return ops.cast(ops.sum(roots, axis=-1), "float32")
+
+
+def wasserstein2(mean, covariance, target_mean, target_covariance, target_sqrt, delta):
+    """Squared 2-Wasserstein distance between Gaussians, per batch item:
+
+    `|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr((C_s^1/2 C C_s^1/2)^1/2)`.
+    """
+    mean_term = ops.sum(ops.square(mean - target_mean), axis=-1)
+    traces = ops.trace(covariance, axis1=1, axis2=2) + ops.trace(target_covariance, axis1=1, axis2=2)
+    return mean_term + traces - 2.0 * trace_sqrt_product(covariance, target_sqrt, delta)

@@ -78,6 +78,12 @@ class StyleTransferModel(keras.Model):
             `keras.Model` mapping `(B, H, W, 3)` RGB images in [0, 255] to a dict of the
             layers the terms read (tests pass a tiny stand-in).
         terms: the loss terms (`keras_nst.terms`); default `default_terms(task)`.
+        padding: padding of VGG-19's first convolution, `"replicate"` or `"zeros"` (see
+            `vgg19_extractor`).
+        average: decay of a running average of the image, updated after every step,
+            bias-corrected, restarted at each stage of a schedule; `images()` gives it, and
+            the next stage starts from it. It removes the optimiser's pixel jitter (the
+            iterate averaging of Polyak and Juditsky). `0` turns it off.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -97,6 +103,8 @@ class StyleTransferModel(keras.Model):
         precision: str = "auto",
         extractor: keras.Model | None = None,
         terms=None,
+        padding: str = "replicate",
+        average: float = 0.99,
         **kwargs,
     ):
         if not isinstance(task, StyleTask):
@@ -105,12 +113,18 @@ class StyleTransferModel(keras.Model):
             )
         check_pooling(pooling)
         check_precision(precision)
+        from keras_nst import settings as settings_lib
+
+        padding = settings_lib.BY_NAME["padding"].check(padding, "padding")
+        average = settings_lib.BY_NAME["average"].check(average, "average")
         super().__init__(**kwargs)
 
         # === Config ===
         self.task = task
         self._built_task = task
         self.pooling = pooling
+        self.padding = padding
+        self.average = average
         self.requested_precision = precision
         self.precision = resolve_precision(precision)
         self.weights_source = weights  # `weights` is Keras' list of variables
@@ -118,6 +132,8 @@ class StyleTransferModel(keras.Model):
         self._custom_parts = extractor is not None or terms is not None
         self._state = _State()
         self.image = None
+        self.image_average = None  # the running average of the image (with `average` > 0)
+        self.image_average_weight = None  # 1 - decay^steps: the average's bias correction
 
         # === Layers ===
         if extractor is None:
@@ -125,7 +141,7 @@ class StyleTransferModel(keras.Model):
             memory.check_fits(task, precision=self.precision)
             extractor = vgg19_extractor(
                 self.layer_names, pooling=pooling, weights=weights, seed=task.seed,
-                dtype=self.precision,
+                dtype=self.precision, padding=padding,
             )
         self.extractor = extractor
 
@@ -157,7 +173,7 @@ class StyleTransferModel(keras.Model):
 
     # === The canvas ===
 
-    def _variable(self, value, name, trainable=False, constraint=None):
+    def _variable(self, value, name, trainable=False, constraint=None, written=False):
         value = ops.convert_to_tensor(value, "float32")
         return self.add_weight(
             shape=tuple(value.shape),
@@ -167,7 +183,7 @@ class StyleTransferModel(keras.Model):
             constraint=constraint,
             # Under a distribution strategy, every replica holds the same values; reading and
             # writing the first replica's copy keeps runs identical to one device.
-            aggregation="only_first_replica" if trainable else "none",
+            aggregation="only_first_replica" if trainable or written else "none",
             name=name,
         )
 
@@ -186,22 +202,31 @@ class StyleTransferModel(keras.Model):
             for variables in self._state.targets:
                 for variable in variables:
                     self._untrack_variable(variable)
-            extract = self.extractor
-            self._state.targets = [
-                [
+            extract = self._features
+            self._state.targets = []
+            for term in self.terms:
+                values = term.targets(task, extract)
+                names = term.target_names() or [str(i) for i in range(len(values))]
+                if len(values) != len(names):
+                    raise ValueError(
+                        f"Loss term {type(term).__name__} gave {len(values)} targets for "
+                        f"{len(names)} target names."
+                    )
+                self._state.targets.append([
                     self._variable(value, f"{term.key.replace('_loss', '')}_target_{name}")
-                    for value, name in zip(term.targets(task, extract), term.layers or ["0"])
-                ]
-                for term in self.terms
-            ]
+                    for value, name in zip(values, names)
+                ])
             shape = (task.num_variants, task.height, task.width, 3)
             if images is None:
+                # The next stage starts from the average, where there is one: it is the
+                # better picture (the optimiser's last steps jitter around it).
                 images = (
                     task.initial_images()
                     if self.image is None
-                    else canvas.resize(ops.convert_to_tensor(self.image), shape[1:3])
+                    else canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
                 )
             self._set_image(images)
+            self._set_average()
         for function in ("train_function", "test_function", "predict_function"):
             if getattr(self, function, None) is not None:
                 setattr(self, function, None)
@@ -217,7 +242,60 @@ class StyleTransferModel(keras.Model):
         if old is not None and optimizer is not None and optimizer.built:
             self.optimizer = optimizers_lib.carried_over(optimizer, self.image, canvas.resize)
 
+    def _set_average(self) -> None:
+        """A fresh running average for the current canvas (restarted at each stage)."""
+        for variable in (self.image_average, self.image_average_weight):
+            if variable is not None:
+                self._untrack_variable(variable)
+        if not self.average:
+            self.image_average = self.image_average_weight = None
+            return
+        # Written by the step (from the first replica's values, like the image).
+        self.image_average = self._variable(ops.zeros_like(self.image), "image_average", written=True)
+        self.image_average_weight = self._variable(0.0, "image_average_weight", written=True)
+
+    def _update_average(self) -> None:
+        decay = self.average
+        self.image_average.assign(decay * self.image_average + (1.0 - decay) * self.image)
+        self.image_average_weight.assign(decay * self.image_average_weight + (1.0 - decay))
+
+    def painted(self):
+        """The painting so far, float `(num_variants, H, W, 3)`: the bias-corrected running
+        average of the image where there is one (`average` > 0 and a step taken), else the
+        image itself."""
+        if self.image_average is None:
+            return ops.convert_to_tensor(self.image)
+        weight = float(ops.convert_to_numpy(self.image_average_weight))
+        if weight <= 0.0:
+            return ops.convert_to_tensor(self.image)
+        return ops.convert_to_tensor(self.image_average) / weight
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The painting's own state, for checkpoints: the image, and the average if any."""
+        arrays = {"image": ops.convert_to_numpy(self.image)}
+        if self.image_average is not None:
+            arrays["average"] = ops.convert_to_numpy(self.image_average)
+            arrays["average_weight"] = np.asarray(ops.convert_to_numpy(self.image_average_weight))
+        return arrays
+
+    def assign_state_arrays(self, arrays: dict) -> None:
+        """Puts back what `state_arrays` gave."""
+        self.image.assign(arrays["image"])
+        if self.image_average is not None and "average" in arrays:
+            self.image_average.assign(arrays["average"])
+            self.image_average_weight.assign(arrays["average_weight"])
+
     # === Losses ===
+
+    def _features(self, images):
+        """The extractor's features of `images`; with `preserve_color="luminance"` the
+        network sees their luminance only (grey in all three channels)."""
+        if getattr(self.task, "preserve_color", None) == "luminance":
+            from keras_nst.colour import LUMA
+
+            luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA), axis=-1, keepdims=True)
+            images = ops.concatenate([luma, luma, luma], axis=-1)
+        return self.extractor(images)
 
     def compute_losses(self, images, rows=None) -> dict:
         """Weighted losses of `images`, the rows `rows` of the variant image.
@@ -233,7 +311,7 @@ class StyleTransferModel(keras.Model):
         """
         if rows is None:
             rows = ops.arange(self.task.num_variants)
-        features = self.extractor(images)
+        features = self._features(images)
         result = {}
         total = zeros(rows)
         for term, targets in zip(self.terms, self._state.targets):
@@ -276,6 +354,8 @@ class StyleTransferModel(keras.Model):
         # The gradient of a gather is sparse; the optimizers and the all-reduce want it dense.
         gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
         self.optimizer.apply(gradients, [self.image])
+        if self.image_average is not None:
+            self._update_average()
         return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     def test_step(self, data):
@@ -365,8 +445,15 @@ class StyleTransferModel(keras.Model):
         }
 
     def images(self) -> np.ndarray:
-        """The painted images, `uint8` of shape `(num_variants, H, W, 3)`."""
-        return to_uint8(ops.convert_to_numpy(self.image))
+        """The painted images, `uint8` of shape `(num_variants, H, W, 3)`: the running
+        average where there is one; with `preserve_color="luminance"`, the photo's colours
+        with the painted luminance."""
+        painted = ops.convert_to_numpy(self.painted())
+        if getattr(self.task, "preserve_color", None) == "luminance":
+            from keras_nst.colour import with_luminance
+
+            painted = with_luminance(self.task.content_image, painted)
+        return to_uint8(painted)
 
     # === Serialization ===
 
@@ -389,6 +476,8 @@ class StyleTransferModel(keras.Model):
             "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
             "pooling": self.pooling,
             "precision": self.requested_precision,
+            "padding": self.padding,
+            "average": self.average,
         }
 
     def get_compile_config(self) -> dict | None:

@@ -69,6 +69,11 @@ class Painting:
         return getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
 
 
+def painting_settings(values: dict) -> dict:
+    """`values` checked, with the defaults of the settings not given."""
+    return _settings(values)
+
+
 def _settings(values: dict) -> dict:
     valid = [setting.name for setting in PAINTING_SETTINGS]
     settings_lib.check_known(values, valid, "stylize")
@@ -104,8 +109,14 @@ def input_files(task: StyleTask, weights=None, resume_from: Path | None = None) 
 
 
 def default_schedule(task: StyleTask, values: dict) -> Schedule:
-    """The stages a painting's settings ask for."""
-    return Schedule.single(task.size or max(task.height, task.width), values["steps"])
+    """The stages a painting's settings ask for: coarse to fine from `min_size` (see
+    `Schedule.coarse_to_fine`), or one stage when `min_size` is 0/None."""
+    if task.size is None:  # painted at the photo's own size: one stage
+        return Schedule.single(max(task.height, task.width), values["steps"])
+    return Schedule.coarse_to_fine(
+        task.size, values["steps"], min_size=values["min_size"],
+        ratio=values["scale_ratio"], scale_steps=values["scale_steps"],
+    )
 
 
 def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Schedule:
@@ -145,6 +156,8 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, **settings):
             weights=_resolve_weights(values["weights"]),
             pooling=values["pooling"],
             precision=values["precision"],
+            padding=values["padding"],
+            average=values["average"],
             extractor=extractor,
         )
         model.compile(optimizer=optimizers.get(values["optimizer"], values["learning_rate"]))

@@ -53,6 +53,30 @@ class Schedule:
         """One stage: the whole painting at one size."""
         return cls([Stage(size, steps)])
 
+    @classmethod
+    def coarse_to_fine(
+        cls, size: int, steps: int, *, min_size: int | None = 128, ratio: float = 2**0.5,
+        scale_steps: int | None = None,
+    ) -> Schedule:
+        """Scales from about `min_size` up to `size`, each `ratio` times the one before.
+
+        The sizes are `round(size / ratio**i)` for `i = n, ..., 1, 0`, the smallest one at
+        least `min_size` (so the last stage is exactly `size`, and a `size` below
+        `min_size * ratio` is one stage). The final size gets `steps` steps, each smaller
+        one `scale_steps` (default: `steps`). `min_size=None` paints at `size` only.
+
+        >>> [stage.size for stage in Schedule.coarse_to_fine(512, 100).stages]
+        [128, 181, 256, 362, 512]
+        """
+        if min_size is None or ratio <= 1:
+            return cls.single(size, steps)
+        count = 0
+        while round(size / ratio ** (count + 1)) >= min_size:
+            count += 1
+        coarse = steps if scale_steps is None else scale_steps
+        stages = [Stage(round(size / ratio**i), coarse) for i in range(count, 0, -1)]
+        return cls([*stages, Stage(size, steps)])
+
     @property
     def total_steps(self) -> int:
         return sum(stage.steps for stage in self.stages)

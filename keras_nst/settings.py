@@ -115,6 +115,46 @@ def check_blend(blend: Any, argument: str) -> tuple[float, ...] | None:
     return tuple(check_weight(value, f"{argument}[{index}]") for index, value in enumerate(blend))
 
 
+def _one_of(options: Sequence[Any]) -> Callable[[Any, str], Any]:
+    def check(value: Any, argument: str) -> Any:
+        if value not in options:
+            raise ValueError(
+                f"`{argument}` must be one of {', '.join(map(str, options))}. "
+                f"Received: {argument}={value!r}"
+            )
+        return value
+
+    return check
+
+
+def check_fraction(value: Any, argument: str) -> float:
+    """A number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < 1:
+        raise ValueError(f"`{argument}` must be a number in [0, 1). Received: {argument}={value!r}")
+    return float(value)
+
+
+def check_ratio(value: Any, argument: str) -> float:
+    """A finite number > 1."""
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+        or not math.isfinite(value) or value <= 1
+    ):
+        raise ValueError(f"`{argument}` must be a finite number > 1. Received: {argument}={value!r}")
+    return float(value)
+
+
+def check_optional_size(value: Any, argument: str) -> int | None:
+    """A positive integer, or 0/None for "none"."""
+    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
+        return None
+    return check_size(value, argument)
+
+
+def _optional_text(text: str) -> str | None:
+    return None if text.lower() in ("none", "off", "") else text
+
+
 def _keep(value: Any, argument: str) -> Any:
     """Checked where it is used (an image or a mode, a weight source, ...)."""
     return value
@@ -244,6 +284,17 @@ DEFAULT_STYLE_LAYERS = {f"block{b}_conv1": 0.2 for b in range(1, 6)}
 INIT_MODES = ("content", "noise", "content+noise", "style")
 #: Where VGG-19's weights come from on the command line (besides a file).
 WEIGHT_CHOICES = ("auto", "imagenet", "random")
+#: How the losses are scaled (see `keras_nst.terms`): "normalized" divides each layer's loss
+#: by its target's size, so weights mean the same for any VGG-19 weights and any image size;
+#: "gatys2015" is the paper's arithmetic, unscaled.
+CALIBRATIONS = ("normalized", "gatys2015")
+#: Style statistics: Gram matrices (the paper) or mean and covariance (Wasserstein-2).
+STYLE_LOSSES = ("gram", "mean_cov")
+#: Colour preservation (Gatys et al. 2017): None, "luminance" or "histogram".
+PRESERVE_COLOR = (None, "luminance", "histogram")
+#: Padding of VGG-19's first convolution: "zeros" (as trained) or "replicate" (no bands
+#: along the borders).
+PADDINGS = ("replicate", "zeros")
 
 SETTINGS: tuple[Setting, ...] = (
     # === Files ===
@@ -269,10 +320,12 @@ SETTINGS: tuple[Setting, ...] = (
             "style layers and weights, e.g. block1_conv1=0.2,block2_conv1=0.2 (default: "
             "Gatys' conv1 of each block, 0.2 each)", "task", variant=True,
             parse=parse_layer_weights, file_types=(dict,), hparam=layer_string),
-    Setting("content_weight", 10.0, check_weight, "alpha", "task", variant=True, sweep=True,
-            parse=float, hparam=_float),
-    Setting("style_weight", 1e4, check_weight, "beta", "task", variant=True, sweep=True,
-            parse=float, hparam=_float),
+    Setting("content_weight", 1.0, check_weight,
+            "alpha (the paper's 10 goes with calibration gatys2015)", "task", variant=True,
+            sweep=True, parse=float, hparam=_float),
+    Setting("style_weight", 100.0, check_weight,
+            "beta (the paper's 1e4 goes with calibration gatys2015)", "task", variant=True,
+            sweep=True, parse=float, hparam=_float),
     Setting("total_variation_weight", 0.0, check_weight,
             "weight of a total variation (smoothness) term; not in Gatys et al.", "task",
             variant=True, flag="--tv-weight", sweep=True, parse=float, hparam=_float),
@@ -286,6 +339,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("style_blend", None, check_blend,
             "weights of several style images, e.g. 0.7,0.3 (default: equal)", "task",
             variant=True, parse=parse_float_list, file_types=(list,)),
+    Setting("calibration", "normalized", _one_of(CALIBRATIONS),
+            "normalized: each layer's loss divided by its target's size (weights mean the "
+            "same for any VGG-19 weights and size); gatys2015: the paper's arithmetic",
+            "task", sweep=True, hparam=str),
+    Setting("style_loss", "gram", _one_of(STYLE_LOSSES),
+            "style statistics: gram (the paper) or mean_cov (mean and covariance, "
+            "Wasserstein-2)", "task", sweep=True, hparam=str),
+    Setting("preserve_color", None, _one_of(PRESERVE_COLOR),
+            "keep the photo's colours: luminance (paint the luminance only) or histogram "
+            "(recolour the style to the photo's colours first)", "task", sweep=True,
+            parse=_optional_text, file_types=(str,), hparam=str),
     # === The network ===
     Setting("weights", "imagenet", _keep,
             "VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
@@ -296,9 +360,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("precision", "auto", lambda v, a: choices.check_precision(v),
             "VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, "
             "mixed_bfloat16", "model", sweep=True),
+    Setting("padding", "replicate", _one_of(PADDINGS),
+            "padding of VGG-19's first convolution: replicate (no bands along the borders) "
+            "or zeros (as trained)", "model", sweep=True, hparam=str),
+    Setting("average", 0.99, check_fraction,
+            "decay of the running average of the image that is painted out (0: off)",
+            "model", sweep=True, parse=float, hparam=_float),
     # === How the painting proceeds ===
-    Setting("steps", 500, check_positive_int, "optimisation steps", "painting", sweep=True,
+    Setting("steps", 500, check_positive_int, "optimisation steps at the final size", "painting", sweep=True,
             parse=int),
+    Setting("min_size", 128, check_optional_size,
+            "coarse to fine: the first scale's longest side (0: paint at the final size only)",
+            "painting", sweep=True, parse=int, file_types=(int,)),
+    Setting("scale_ratio", math.sqrt(2), check_ratio, "coarse to fine: ratio of one scale to the next",
+            "painting", parse=float),
+    Setting("scale_steps", None, check_optional_positive_int,
+            "coarse to fine: steps at each scale below the final one (default: steps)",
+            "painting", sweep=True, parse=int, file_types=(int,)),
     Setting("optimizer", "adam", _optimizer, f"one of {', '.join(choices.OPTIMIZERS)}",
             "painting", sweep=True),
     Setting("learning_rate", None, _optional_learning_rate,

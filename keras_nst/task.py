@@ -20,13 +20,19 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from keras_nst import memory, settings as settings_lib, vgg19
+from keras_nst import colour, memory, settings as settings_lib, vgg19
 from keras_nst.images import load_image, resize_longest_side, resized_shape
 from keras_nst.settings import (  # noqa: F401  (re-exported: where users found them before)
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     INIT_MODES,
     VARIANT_KEYS,
+)
+
+#: Task settings that hold for every variant alike (size and style_size aside).
+TASK_WIDE = tuple(
+    setting for setting in settings_lib.TASK_SETTINGS
+    if not setting.variant and setting.name not in ("size", "style_size")
 )
 
 #: Images smaller than this (shorter side, before resizing) carry no content or style to transfer.
@@ -149,6 +155,9 @@ class StyleTask:
             self._resolve({**base, **o}, f"variants[{index}].") for index, o in enumerate(overrides)
         )
         self.seed = self.variants[0].seed
+        # Settings of the whole task (not per variant), e.g. `calibration`, `style_loss`.
+        for setting in TASK_WIDE:
+            setattr(self, setting.name, setting.check(values[setting.name], setting.name))
         self._overrides = overrides
         self._init_argument = values["init"]
         self._check_image_sizes()
@@ -256,8 +265,15 @@ class StyleTask:
 
     @functools.cached_property
     def style_images(self) -> list[np.ndarray]:
-        """The style images at `style_size`, RGB `uint8`."""
-        return [resize_longest_side(source, self.style_size) for source in self._style_sources]
+        """The style images at `style_size`, RGB `uint8`; with `preserve_color`, recoloured
+        to the photo's colours ("histogram") or made grey with the photo's luminance mean
+        and spread ("luminance"), as Gatys et al. 2017 do."""
+        styles = [resize_longest_side(source, self.style_size) for source in self._style_sources]
+        if self.preserve_color == "histogram":
+            return [colour.match_colours(style, self.content_image) for style in styles]
+        if self.preserve_color == "luminance":
+            return [colour.match_luminance(style, self.content_image) for style in styles]
+        return styles
 
     @property
     def content_layer_names(self) -> list[str]:
@@ -320,6 +336,7 @@ class StyleTask:
         """The task's own settings (the first variant's), by name."""
         values = {key: getattr(self.variants[0], key) for key in VARIANT_KEYS}
         values.update(size=self.size, style_size=self.style_size)
+        values.update({setting.name: getattr(self, setting.name) for setting in TASK_WIDE})
         return values
 
     def fingerprint(self) -> dict[str, Any]:
@@ -344,6 +361,7 @@ class StyleTask:
                 "height": self.height,
                 "width": self.width,
                 "variants": [plain(variant) for variant in self.variants],
+                **{setting.name: getattr(self, setting.name) for setting in TASK_WIDE},
             },
         }
 

@@ -69,6 +69,11 @@ class LossTerm:
         """
         return []
 
+    def target_names(self) -> list[str]:
+        """A name for each array `targets` returns (default: one per layer; a term without
+        layers may leave it empty, and its targets are numbered)."""
+        return list(self.layers)
+
     def statistics(self, features, images, targets, rows) -> list:
         """Additive statistics of `images`, one tensor (leading axis: image) per entry."""
         raise NotImplementedError
@@ -114,6 +119,7 @@ class ContentTerm(LossTerm):
     def __init__(self, task):
         self.layers = task.content_layer_names
         self.weights = _layer_weights(task, "content", self.layers)
+        self.normalized = task.calibration == "normalized"
 
     def targets(self, task, extract) -> list:
         features = extract(task.content_image[None].astype("float32"))
@@ -129,11 +135,37 @@ class ContentTerm(LossTerm):
         weights = per_row(self.weights, rows)
         total = zeros(rows)
         for index, layer_loss in enumerate(statistics):
+            if self.normalized:
+                # Relative to the target's own size, 1/2 sum P^2: the same for any scale of
+                # the layer's features and any image size.
+                target = ops.cast(targets[index], "float32")
+                layer_loss = layer_loss / ops.maximum(0.5 * ops.sum(ops.square(target)), 1e-12)
             total = total + weights[:, index] * layer_loss
         return total, {}
 
 
-class GramStyleTerm(LossTerm):
+class _StyleTerm(LossTerm):
+    """What the style terms share: the style layers, each variant's weights and blend, and
+    which `style_loss` setting selects the term."""
+
+    key = "style_loss"
+    style_loss = ""
+
+    def __init__(self, task):
+        self.layers = task.style_layer_names
+        self.weights = _layer_weights(task, "style", self.layers)
+        self._blend = np.array([variant.style_blend for variant in task.variants], "float32")
+        self.normalized = task.calibration == "normalized"
+
+    @classmethod
+    def applies(cls, task) -> bool:
+        return task.style_loss == cls.style_loss
+
+    def part_keys(self) -> list[str]:
+        return [f"style_loss/{name}" for name in self.layers]
+
+
+class GramStyleTerm(_StyleTerm):
     """Gatys et al.'s style loss: `beta * sum_l w_l * E_l`, with
     `E_l = sum (G_l - A_l)^2 / (4 N_l^2 M_l^2)` and `G_l` the Gram matrix of layer l.
 
@@ -142,12 +174,7 @@ class GramStyleTerm(LossTerm):
     their own `M` (see `losses.gram_matrix`).
     """
 
-    key = "style_loss"
-
-    def __init__(self, task):
-        self.layers = task.style_layer_names
-        self.weights = _layer_weights(task, "style", self.layers)
-        self._blend = np.array([variant.style_blend for variant in task.variants], "float32")
+    style_loss = "gram"
 
     def targets(self, task, extract) -> list:
         grams = {name: [] for name in self.layers}
@@ -171,13 +198,86 @@ class GramStyleTerm(LossTerm):
         for index, (name, target) in enumerate(zip(self.layers, targets)):
             outer, count = statistics[2 * index], statistics[2 * index + 1]
             gram = outer / count
-            layer_loss = weights[:, index] * losses.gram_distance(gram, per_row(target, rows))
+            target = per_row(target, rows)
+            distance = losses.gram_distance(gram, target)
+            if self.normalized:
+                # Relative to the target's own size: sum (G - A)^2 / sum A^2.
+                distance = distance / ops.maximum(losses.gram_distance(ops.zeros_like(target), target), 1e-30)
+            layer_loss = weights[:, index] * distance
             parts[f"style_loss/{name}"] = layer_loss
             total = total + layer_loss
         return total, parts
 
-    def part_keys(self) -> list[str]:
-        return [f"style_loss/{name}" for name in self.layers]
+
+class MeanCovarianceStyleTerm(_StyleTerm):
+    """Style as the mean and covariance of each layer's features, compared by the squared
+    2-Wasserstein distance between Gaussians of those moments (as crowsonkb's
+    style-transfer-pytorch and Kolkin et al. do; not in Gatys et al.):
+
+    `beta * sum_l w_l * (|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr((C_s^1/2 C C_s^1/2)^1/2))`,
+
+    divided, with `calibration="normalized"`, by the target's `|m_s|^2 + tr(C_s)` (its mean
+    squared feature), so that it is relative like the other terms.
+
+    Statistics: `sum F`, `sum F F^T` and `M`, all additive. Targets per layer: each variant's
+    blended mean, covariance (blending the style images' first and second moments) and the
+    covariance's square root, computed once per stage in float64.
+    """
+
+    style_loss = "mean_cov"
+
+    def target_names(self) -> list[str]:
+        return [f"{name}_{part}" for name in self.layers for part in ("mean", "cov", "sqrt")]
+
+    def targets(self, task, extract) -> list:
+        moments = {name: [] for name in self.layers}
+        for image in task.style_images:
+            features = extract(image[None].astype("float32"))
+            for name in self.layers:
+                values = np.asarray(ops.convert_to_numpy(features[name]), np.float64)
+                values = values.reshape(-1, values.shape[-1])
+                mean = values.mean(0)
+                moments[name].append((mean, values.T @ values / len(values)))
+        result = []
+        for name in self.layers:
+            means = np.stack([m for m, _ in moments[name]])
+            seconds = np.stack([s for _, s in moments[name]])
+            mean = np.einsum("vs,sn->vn", self._blend, means)
+            second = np.einsum("vs,snm->vnm", self._blend, seconds)
+            covariance = second - np.einsum("vn,vm->vnm", mean, mean)
+            covariance = 0.5 * (covariance + np.transpose(covariance, (0, 2, 1)))
+            values, vectors = np.linalg.eigh(covariance)
+            sqrt = np.einsum("vnk,vk,vmk->vnm", vectors, np.sqrt(np.maximum(values, 0.0)), vectors)
+            result += [mean.astype("float32"), covariance.astype("float32"), sqrt.astype("float32")]
+        return result
+
+    def statistics(self, features, images, targets, rows) -> list:
+        statistics = []
+        for name in self.layers:
+            statistics += list(losses.feature_sums(features[name]))
+        return statistics
+
+    def score(self, statistics, targets, rows):
+        weights = per_row(self.weights, rows)
+        parts = {}
+        total = zeros(rows)
+        for index, name in enumerate(self.layers):
+            sums, outer, count = statistics[3 * index : 3 * index + 3]
+            target_mean, target_cov, target_sqrt = (per_row(t, rows) for t in targets[3 * index : 3 * index + 3])
+            mean = sums / count
+            covariance = outer / count - ops.einsum("bn,bm->bnm", mean, mean)
+            energy = ops.sum(ops.square(target_mean), axis=-1) + ops.trace(target_cov, axis1=1, axis2=2)
+            num_channels = ops.cast(ops.shape(mean)[-1], "float32")
+            # The square roots' regulariser (see `losses.trace_sqrt_product`): (1e-4 of the
+            # target's mean variance)^2, so the distance is off by at most 1e-4 of tr(C_s).
+            delta = ops.square(1e-4 * ops.trace(target_cov, axis1=1, axis2=2) / num_channels) + 1e-30
+            distance = losses.wasserstein2(mean, covariance, target_mean, target_cov, target_sqrt, delta)
+            if self.normalized:
+                distance = distance / ops.maximum(energy, 1e-30)
+            layer_loss = weights[:, index] * distance
+            parts[f"style_loss/{name}"] = layer_loss
+            total = total + layer_loss
+        return total, parts
 
 
 class TotalVariationTerm(LossTerm):
@@ -190,16 +290,27 @@ class TotalVariationTerm(LossTerm):
     def __init__(self, task):
         self.layers = []
         self.weights = np.array([[v.total_variation_weight] for v in task.variants], "float32")
+        self.normalized = task.calibration == "normalized"
 
     def statistics(self, features, images, targets, rows) -> list:
-        return [losses.total_variation_loss(images)]
+        shape = ops.shape(images)
+        return [losses.total_variation_loss(images), ops.cast(shape[1] * shape[2], "float32")]
 
     def score(self, statistics, targets, rows):
-        return per_row(self.weights, rows)[:, 0] * statistics[0], {}
+        value = statistics[0]
+        if self.normalized:
+            # Per pixel, in units of the full range: the same for any image size.
+            value = value / (statistics[1] * 255.0**2)
+        return per_row(self.weights, rows)[:, 0] * value, {}
 
 
 #: Every kind of term, in the order the model sums them.
-TERMS = {"content": ContentTerm, "style": GramStyleTerm, "total_variation": TotalVariationTerm}
+TERMS = {
+    "content": ContentTerm,
+    "style": GramStyleTerm,
+    "mean_cov_style": MeanCovarianceStyleTerm,
+    "total_variation": TotalVariationTerm,
+}
 
 
 def default_terms(task) -> list[LossTerm]:

@@ -12,6 +12,8 @@ from keras_nst.model import DEFAULT_STEPS_PER_EPOCH
 def _task(content_path, style_path, **kwargs):
     settings = dict(size=32, content_layers=TINY_CONTENT_LAYERS, style_layers=TINY_STYLE_LAYERS)
     settings.update(kwargs)
+    # The paper's arithmetic, which the numpy references below compute.
+    settings.setdefault("calibration", "gatys2015")
     return StyleTask(content_path, style_path, **settings)
 
 
