@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--style", nargs="+", required=True, help="style image(s); several for the 'style' experiment")
     add("-o", "--output-dir", required=True,
         help="folder for the images and contact_sheet.png; it must not hold any of the inputs")
-    _add_settings(sweep, "sweep", {"size": DEFAULT_SWEEP_SIZE, "steps": DEFAULT_SWEEP_STEPS})
+    from keras_nst.experiments import PAPER_SETTINGS
+
+    _add_settings(sweep, "sweep", {"size": DEFAULT_SWEEP_SIZE, "steps": DEFAULT_SWEEP_STEPS, **PAPER_SETTINGS})
     add("--resume", action="store_true",
         help="continue an interrupted sweep in the same --output-dir (finished fits are kept)")
     _add_common(sweep)
@@ -276,14 +278,19 @@ def _check_stylize(args):
     return task, where, chosen
 
 
-def _announce(steps: int, directory) -> object:
+def _announce(schedule, directory) -> object:
     import keras
     from keras import ops
+
+    steps = schedule.total_steps
+    sizes = "" if len(schedule.stages) == 1 else (
+        " at " + ", ".join(f"{stage.size}" for stage in schedule.stages) + " px"
+    )
 
     def begin(logs):
         done = int(ops.convert_to_numpy(callback.model.optimizer.iterations))
         print(
-            f"Painting steps {done + 1} to {steps}; checkpoints in {directory}. "
+            f"Painting steps {done + 1} to {steps}{sizes}; checkpoints in {directory}. "
             "Ctrl-C stops after the current step.",
             flush=True,
         )
@@ -296,7 +303,9 @@ def _paint(checked, args) -> None:
     task, where, chosen = checked
     result = painting.stylize(
         task, **where, **chosen, verbose=0 if args.quiet else "auto",
-        callbacks=[_announce(chosen["steps"], where["checkpoint_dir"])],
+        callbacks=[_announce(
+            painting.default_schedule(task, painting.painting_settings(chosen)), where["checkpoint_dir"],
+        )],
     )
     output, directory = result.output, where["checkpoint_dir"]
     if result.stopped_by == "non-finite":

@@ -217,6 +217,19 @@ def _fit_name(group: list[Run]) -> str:
     return _slug(group[0].label) + (f"+{len(group) - 1}" if len(group) > 1 else "")
 
 
+#: The report's experiments reproduce the paper: its arithmetic and weights (alpha = 10,
+#: beta = 1e4), one scale, no averaging, VGG-19's own zero padding. Any of these may still be
+#: given to `run_experiment` (or on the command line) to sweep with other settings.
+PAPER_SETTINGS = {
+    "calibration": "gatys2015",
+    "content_weight": 10.0,
+    "style_weight": 1e4,
+    "min_size": 0,
+    "average": 0.0,
+    "padding": "zeros",
+}
+
+
 def check_experiment(
     name: str | Experiment,
     content,
@@ -242,6 +255,7 @@ def check_experiment(
     """
     from keras_nst import painting, paths
 
+    settings = {**PAPER_SETTINGS, **settings}
     task_names = {s.name for s in TASK_SETTINGS}
     task_kwargs = {k: v for k, v in settings.items() if k in task_names}
     painting_kwargs = {k: v for k, v in settings.items() if k not in task_names}
@@ -323,6 +337,7 @@ def run_experiment(
     from keras_nst import painting
     from keras_nst.callbacks import StyleTensorBoard, write_variant_runs
 
+    settings = {**PAPER_SETTINGS, **settings}
     exp, planned = check_experiment(
         name, content, style, output_dir=output_dir, contents=contents, styles=styles,
         log_dir=log_dir, resume=resume, overwrite=overwrite, **settings,
