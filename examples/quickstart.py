@@ -13,23 +13,23 @@ HERE = Path(__file__).resolve().parent
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--size", type=int, default=256)
-parser.add_argument("--steps", type=int, default=300)
+parser.add_argument("--steps", type=int, default=100, help="steps at each scale")
 parser.add_argument("--weights", default=None, help="'imagenet', a weight file, or omit for random")
 parser.add_argument("--output", default="quickstart.png")
 args = parser.parse_args()
 
-# %% What to paint: Gatys et al.'s layers and weights, except a stronger style weight, which
-# random VGG-19 weights need (with ImageNet weights, leave style_weight at its default).
+# %% What to paint: Gatys et al.'s layers; the default weights are calibrated per layer, so
+# they mean the same for ImageNet and for random VGG-19 weights.
 task = keras_nst.StyleTask(
     content=HERE / "tubingen.jpg",
     style=HERE / "starry_night.jpg",
     size=args.size,
-    style_weight=1e4 if args.weights else 3e6,
     init="content",
 )
 
-# %% Paint: a frozen VGG-19 with average pooling, Adam on the image, checkpoints beside the
-# output, Ctrl-C stops cleanly after a step. `painting.model` is the Keras model that painted.
+# %% Paint: coarse to fine from 128 px, a frozen VGG-19 with average pooling, Adam on the
+# image, its running average as the result, checkpoints beside the output, Ctrl-C stops
+# cleanly after a step. `painting.model` is the Keras model that painted.
 painting = keras_nst.stylize(
     task,
     output=args.output,
