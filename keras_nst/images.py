@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from keras_nst.files import atomic_write
 from keras_nst.paths import Locations, check_input_file, check_output_file
+from keras_nst.settings import check_size
 
 # Sixteen-bit and 32-bit integer modes that Pillow's own `convert("RGB")` would clip, not scale.
 _WIDE_INTEGER_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -28,18 +29,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, Image.Image):
         return f"PIL image of mode {value.mode!r} and size {value.size}"
     return repr(value)
-
-
-def validate_size(size: Any, argument: str = "size") -> int | None:
-    """Checks a "longest side in pixels" argument; returns it as an `int` (or `None`)."""
-    if size is None:
-        return None
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-        raise ValueError(
-            f"`{argument}` must be a positive integer (the longest side in pixels) or None. "
-            f"Received: {argument}={size!r}"
-        )
-    return int(size)
 
 
 def _open(path: str | os.PathLike, argument: str) -> Image.Image:
@@ -193,7 +182,7 @@ def load_image(
         ValueError: the file is missing, unreadable, corrupt, too large to decode safely, or the
             array has the wrong shape or values; or `size` is not a positive integer.
     """
-    size = validate_size(size)
+    size = check_size(size)
     if isinstance(path, np.ndarray):
         rgb = _array_to_rgb(path, argument)
     elif isinstance(path, Image.Image):
