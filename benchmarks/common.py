@@ -7,14 +7,14 @@ import time
 import keras
 import numpy as np
 
-from conftest import CONTENT, STYLE, STYLE_WEIGHT
+from conftest import CONTENT, STYLE
 from keras_nst import StyleTask
 from keras_nst.painting import build_model
 
 
 def make_model(size, optimizer="adam", pooling="avg", precision="auto", **task_kwargs):
     """The compiled model `keras_nst.stylize` would paint this task with."""
-    task = StyleTask(CONTENT, STYLE, size=size, style_weight=STYLE_WEIGHT, **task_kwargs)
+    task = StyleTask(CONTENT, STYLE, size=size, **task_kwargs)
     model = build_model(task, weights=None, optimizer=optimizer, pooling=pooling, precision=precision)
     return task, model
 

@@ -13,6 +13,7 @@ sys.path.insert(0, str(HERE))
 
 SMOKE = os.environ.get("KERAS_NST_BENCH_SMOKE") == "1"
 EXAMPLES = HERE.parent / "examples"
+RESULTS = HERE / "results"
 CONTENT = EXAMPLES / "tubingen.jpg"
 STYLE = EXAMPLES / "starry_night.jpg"
 
@@ -29,5 +30,3 @@ CONVERGENCE_SIZE = 32 if SMOKE else 256
 CONVERGENCE_STEPS = 3 if SMOKE else 200
 PRECISION_SIZE = 32 if SMOKE else 256
 PRECISION_STEPS = 3 if SMOKE else 150
-#: Style weight of the benchmarks' task: random VGG-19 weights need more than Gatys' 1e4.
-STYLE_WEIGHT = 3e6

@@ -83,6 +83,72 @@ def convergence_table(kinds) -> list[str]:
     return lines
 
 
+def tiles_table(kinds) -> list[str]:
+    if not kinds["tiles"]:
+        return []
+    lines = ["## Tiled against untiled steps (peak memory of the process, time per step)", "",
+             "| size | tiles | cap (GiB) | peak RSS (GiB) | s/step | untiled s/step | tiled / untiled |",
+             "|---|---|---|---|---|---|---|"]
+    rows = sorted(kinds["tiles"], key=lambda b: (b["extra_info"]["size"], b["extra_info"]["tiles"]))
+    untiled = {b["extra_info"]["size"]: b["extra_info"]["seconds_per_step"] for b in rows if b["extra_info"]["tiles"] == 1}
+    for b in rows:
+        info = b["extra_info"]
+        base = untiled.get(info["size"])
+        ratio = f"{info['seconds_per_step'] / base:.2f}x" if base and info["tiles"] > 1 else ""
+        cap = f"{info['cap_gib']:.0f}" if info.get("cap_gib") else ""
+        base_text = f"{base:.2f}" if base else ""
+        lines.append(f"| {info['size']} | {info['tiles']} | {cap} | {info['peak_rss_gib']:.2f} | "
+                     f"{info['seconds_per_step']:.2f} | {base_text} | {ratio} |")
+    return lines + [""]
+
+
+def quality_table(kinds) -> list[str]:
+    """Equal wall time: each painter's picture as the judge scores it, per image pair."""
+    if not kinds["quality"]:
+        return []
+    first = kinds["quality"][0]["extra_info"]
+    lines = [
+        f"## Pictures at equal wall time ({first['size']} px, {first['seconds']:.0f} s each)", "",
+        "Judged by a seeded random VGG-19 that no painter optimised (`benchmarks/judge.py`): "
+        "Gram and sliced-Wasserstein distances to the style image, content distance to the "
+        "photo (lower is better), and noise: high-frequency energy over the photo's.", "",
+        "| pair | painter | steps (per scale) | seconds | Gram | SWD | content | noise |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b in sorted(kinds["quality"], key=lambda b: b["extra_info"]["pair"]):
+        info = b["extra_info"]
+        for name, r in info["results"].items():
+            lines.append(
+                f"| {info['pair']} | {name} | {'/'.join(map(str, r['steps']))} | {r['seconds']:.0f} | "
+                f"{r['gram']:.4f} | {r['swd']:.3f} | {r['content']:.3f} | {r['noise']:.2f} |"
+            )
+    lines += ["", "Side-by-side sheets: `quality/<pair>.png`.", ""]
+    return lines
+
+
+def time_to_quality_table(kinds) -> list[str]:
+    lines = []
+    for b in kinds["time_to_quality"]:
+        info = b["extra_info"]
+        goal = info["tutorial"][-1]
+        reached = info["reached_seconds"]
+        lines += [
+            f"## Time to quality ({info['size']} px, float32, {info['pair']})", "",
+            f"The tutorial's recipe after {info['tutorial_steps']} full-size steps: "
+            f"{goal[0]:.0f} s, Gram {goal[2]['gram']:.4f}, SWD {goal[2]['swd']:.3f}, "
+            f"content {goal[2]['content']:.3f}. keras-nst's defaults reach all three "
+            + (f"after {reached:.0f} s ({reached / goal[0]:.2f} of the time)." if reached is not None
+               else "not within the run."), "",
+            "| painter | seconds | step | Gram | SWD | content | noise |", "|---|---|---|---|---|---|---|",
+        ]
+        for name, rows in (("tutorial", info["tutorial"]), ("keras-nst", info["ours"])):
+            for seconds, step, scores in rows:
+                lines.append(f"| {name} | {seconds:.0f} | {step} | {scores['gram']:.4f} | {scores['swd']:.3f} | "
+                             f"{scores['content']:.3f} | {scores['noise']:.2f} |")
+        lines.append("")
+    return lines
+
+
 def plots(kinds, directory: Path) -> list[str]:
     if not kinds["convergence"]:
         return []
@@ -129,14 +195,18 @@ def main(argv=None) -> int:
         merged.update({b["fullname"]: b for b in json.loads(extra.read_text())["benchmarks"]})
     kinds = _by_kind(list(merged.values()))
     machine = data.get("machine_info", {})
+    flags = [f for f in machine.get("cpu", {}).get("flags", []) if f.startswith(("avx512", "amx", "avx2", "fma"))]
     header = [
         "# keras-nst benchmarks", "",
         f"Machine: {machine.get('cpu', {}).get('brand_raw', 'unknown CPU')}, "
         f"{machine.get('cpu', {}).get('count', '?')} cores; Python {machine.get('python_version', '?')}. "
         f"Run: {data.get('datetime', '')[:19]}.", "",
+        f"CPU flags: {', '.join(sorted(flags)) or 'unknown'} (bfloat16 is fast only with "
+        "avx512_bf16 or amx_bf16; compare timings within one run).", "",
     ]
     written = plots(kinds, path.parent)
     lines = header + step_table(kinds) + precision_table(kinds) + memory_table(kinds) + convergence_table(kinds)
+    lines += quality_table(kinds) + time_to_quality_table(kinds) + tiles_table(kinds)
     lines += [f"![{name}]({name})" for name in written]
     (path.parent / "summary.md").write_text("\n".join(lines) + "\n")
     print(f"Wrote {path.parent / 'summary.md'}" + "".join(f", {path.parent / n}" for n in written))
