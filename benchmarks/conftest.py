@@ -13,7 +13,8 @@ sys.path.insert(0, str(HERE))
 
 SMOKE = os.environ.get("KERAS_NST_BENCH_SMOKE") == "1"
 EXAMPLES = HERE.parent / "examples"
-RESULTS = HERE / "results"
+#: Where pictures go: the repository's results, except for a smoke run (the working directory's).
+RESULTS = Path.cwd() / "results" if SMOKE else HERE / "results"
 CONTENT = EXAMPLES / "tubingen.jpg"
 STYLE = EXAMPLES / "starry_night.jpg"
 

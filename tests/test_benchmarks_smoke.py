@@ -24,7 +24,12 @@ def test_benchmark_suite_and_report_run(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     data = json.loads(results.read_text())
     kinds = {b["extra_info"]["kind"] for b in data["benchmarks"]}
-    assert kinds == {"step", "baseline", "matmul", "memory", "convergence", "precision"}
+    assert kinds == {"step", "baseline", "matmul", "memory", "convergence", "precision", "quality",
+                     "time_to_quality"}
+    # A smoke run's pictures go to its working directory, not over the repository's results.
+    assert sorted(p.name for p in (tmp_path / "results" / "quality").glob("*.png")) == [
+        "tubingen-starry_night.png", "tubingen-starry_night_crowsonkb.png",
+        "tubingen-starry_night_keras-nst.png", "tubingen-starry_night_tutorial.png"]
     steps = [b for b in data["benchmarks"] if b["extra_info"]["kind"] == "step"]
     assert {(b["extra_info"]["optimizer"], b["extra_info"]["pooling"]) for b in steps} == {
         (o, "avg") for o in ("adam", "rmsprop", "sgd", "lbfgs")
@@ -36,3 +41,5 @@ def test_benchmark_suite_and_report_run(tmp_path):
     assert report.returncode == 0, report.stderr
     summary = (tmp_path / "summary.md").read_text()
     assert "| adam | avg | 32 |" in summary and "float32 against mixed_bfloat16" in summary
+    for table in ("## Pictures at equal wall time", "## Time to quality"):
+        assert table in summary
