@@ -101,15 +101,31 @@ def run_hparams(model, variant_index: int = 0) -> dict:
     return values
 
 
+#: Longest side of the images written to TensorBoard (a 4096 px painting would be a 50 MB PNG
+#: in every event file, and the dashboard shows it downsized anyway).
+DASHBOARD_SIZE = 1024
+
+
+def for_dashboard(images: np.ndarray) -> np.ndarray:
+    """`uint8` images downsized (area average) to at most `DASHBOARD_SIZE` px on a side."""
+    height, width = images.shape[1:3]
+    if max(height, width) <= DASHBOARD_SIZE:
+        return images
+    scale = DASHBOARD_SIZE / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    resized = tf.image.resize(tf.cast(images, tf.float32), size, method="area", antialias=True)
+    return np.clip(np.rint(resized.numpy()), 0, 255).astype(np.uint8)
+
+
 class StyleTensorBoard(keras.callbacks.Callback):
     """Writes a painting's losses, images and settings to TensorBoard.
 
     Per optimisation step: `loss`, `content_loss`, `style_loss`, `style_loss/<layer>` for every
     style layer, `total_variation_loss` when used, and `learning_rate`. Every `image_every`
     steps and when `fit` ends: the current image of each variant (`image`, one sample per
-    variant). Once per run: the run's settings through TensorBoard's HParams plugin; its
-    metrics are the loss tags above, so the HParams dashboard compares runs by their final
-    losses side by side.
+    variant, downsized to at most `DASHBOARD_SIZE` px). Once per run: the run's settings
+    through TensorBoard's HParams plugin; its metrics are the loss tags above, so the HParams
+    dashboard compares runs by their final losses side by side.
 
     Steps are the optimizer's iteration count, so a second `fit` continues the curves. It
     writes only from the host, so it works under a distribution strategy and next to
@@ -168,7 +184,7 @@ class StyleTensorBoard(keras.callbacks.Callback):
 
     def _write_images(self, step: int):
         with self._writer.as_default(step=step):
-            tf.summary.image("image", self.model.images(), max_outputs=self.model.task.num_variants)
+            tf.summary.image("image", for_dashboard(self.model.images()), max_outputs=self.model.task.num_variants)
         self._last_image_step = step
 
     def on_train_end(self, logs=None):
@@ -195,5 +211,5 @@ def write_variant_runs(model, log_dir: str | os.PathLike, labels: list[str]) -> 
             _write_hparams(run_hparams(model, index), label)
             for key in ("loss", "content_loss", "style_loss"):
                 tf.summary.scalar(key, float(losses[key][index]))
-            tf.summary.image("image", images[index : index + 1])
+            tf.summary.image("image", for_dashboard(images[index : index + 1]))
         writer.close()

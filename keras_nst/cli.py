@@ -288,9 +288,18 @@ def _announce(schedule, directory) -> object:
     )
 
     def begin(logs):
-        done = int(ops.convert_to_numpy(callback.model.optimizer.iterations))
+        model = callback.model
+        done = int(ops.convert_to_numpy(model.optimizer.iterations))
+        tiles = ""
+        if model.tile:
+            tiled = [stage.size for stage in schedule.stages if stage.size > model.tile]
+            if tiled:
+                tiles = (
+                    f" (tile by tile where larger than {model.tile} px: "
+                    + ", ".join(str(size) for size in tiled) + " px)"
+                )
         print(
-            f"Painting steps {done + 1} to {steps}{sizes}; checkpoints in {directory}. "
+            f"Painting steps {done + 1} to {steps}{sizes}{tiles}; checkpoints in {directory}. "
             "Ctrl-C stops after the current step.",
             flush=True,
         )

@@ -95,3 +95,87 @@ def check_fits(task, *, optimizer: str = "adam", precision: str = "float32", ava
         f"needs about {needed / 2**30:.1f} GiB, and {available / 2**30:.1f} GiB is available"
         f"{suggestion}. Received: size={task.size}"
     )
+
+
+def _full_size_bytes(task, optimizer: str) -> int:
+    """What a tiled painting keeps at full size: the image and its copies (optimizer slots,
+    running average, gradient and its per-tile sum) and the content features."""
+    pixels = task.num_variants * task.height * task.width
+    copies = 4 + OPTIMIZER_COPIES.get(optimizer, 2)
+    content = 0
+    for name in task.content_layer_names:
+        stride = 2 ** vgg19.num_pools_before(name)
+        # Kept as a target, and assembled once from the tiles while it is computed.
+        content += 2 * 4 * (task.height // stride) * (task.width // stride) * channels(name)
+    return 4 * 3 * pixels * copies + content
+
+
+def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision: str = "float32") -> int:
+    """Estimated peak memory of painting `task` tile by tile, tiles' crops at most `crop` px."""
+    deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
+    height, width = min(crop, task.height), min(crop, task.width)
+    values = activation_values(height, width, deepest) * task.num_variants
+    return int(RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + _full_size_bytes(task, optimizer))
+
+
+def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", available=None) -> int | None:
+    """The `tile` (largest crop side) that lets `task` fit in `available` bytes: `None` when
+    it fits untiled, else the largest multiple of 16 whose tiled estimate fits.
+
+    Raises:
+        ValueError: not even small tiles fit (the full-size copies of the image alone do not).
+    """
+    available = available_bytes() if available is None else available
+    if available is None or estimate_peak_bytes(task, optimizer=optimizer, precision=precision) <= available:
+        return None
+    from keras_nst.tiles import geometry
+
+    stride, halo = geometry(vgg19.deepest(task.content_layer_names + task.style_layer_names))
+    smallest = 2 * halo + stride
+    low, high = smallest, max(task.height, task.width)
+    if estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision) > available:
+        needed = estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision)
+        raise ValueError(
+            f"`size` is too large: even tile by tile, painting {task.num_variants} image(s) of "
+            f"{task.width}x{task.height} needs about {needed / 2**30:.1f} GiB (the image's "
+            f"full-size copies), and {available / 2**30:.1f} GiB is available. "
+            f"Received: size={task.size}"
+        )
+    while high - low > 16:  # the largest crop that fits, by bisection
+        middle = (low + high) // 2 // 16 * 16
+        if middle <= low:
+            break
+        if estimate_tiled_bytes(task, middle, optimizer=optimizer, precision=precision) <= available:
+            low = middle
+        else:
+            high = middle
+    return low // 16 * 16 if low >= 16 else low
+
+
+def largest_size(height: int, width: int, task_like, *, optimizer: str = "adam",
+                 precision: str = "float32", available=None) -> int:
+    """The largest longest side (a multiple of 16) at which a photo of `height x width` paints
+    untiled in `available` bytes, for the layers of `task_like` (anything with
+    `content_layer_names`, `style_layer_names` and `num_variants`)."""
+    available = available_bytes() if available is None else available
+    if available is None:  # unknown: the photo's own size
+        return max(height, width)
+    deepest = vgg19.deepest(task_like.content_layer_names + task_like.style_layer_names)
+    copies = 1 + OPTIMIZER_COPIES.get(optimizer, 2)
+
+    def fits(side: int) -> bool:
+        scale = side / max(height, width)
+        h, w = max(1, round(height * scale)), max(1, round(width * scale))
+        values = activation_values(h, w, deepest) * task_like.num_variants
+        needed = RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + 12 * task_like.num_variants * h * w * copies
+        return needed <= available
+
+    side = 16
+    while fits(side * 2):
+        side *= 2
+    step = side // 2
+    while step >= 16:
+        if fits(side + step):
+            side += step
+        step //= 2
+    return side

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_nst import canvas, distribute, memory
+from keras_nst import canvas, distribute, memory, vgg19
 from keras_nst import optimizers as optimizers_lib
 from keras_nst.choices import check_pooling, check_precision
 from keras_nst.extractor import vgg19_extractor
@@ -17,9 +17,53 @@ from keras_nst.images import to_uint8
 from keras_nst.precision import resolve_precision
 from keras_nst.task import StyleTask
 from keras_nst.terms import default_terms, zeros
+from keras_nst.tiles import TilePlan
 
 #: Steps of one epoch when `fit` is called without `steps_per_epoch`.
 DEFAULT_STEPS_PER_EPOCH = 100
+
+
+class TiledFeatures:
+    """An image's features computed tile by tile, for the targets of an image too large to go
+    through VGG-19 whole: `[name]` assembles one layer's map from the tiles' cores (numpy);
+    `moments(names)` gives each layer's `(sum F, sum F^T F, M)` in float64 per image without
+    assembling any map."""
+
+    def __init__(self, features, images, plan: TilePlan):
+        self._features, self._images, self._plan = features, images, plan
+        self._cache = {}
+
+    def _cores(self, names):
+        for tile in self._plan.tiles:
+            top, bottom, left, right = tile.crop
+            outputs = self._features(self._images[:, top:bottom, left:right])
+            cores = {}
+            for name in names:
+                stride = 2 ** vgg19.num_pools_before(name)
+                a, b, c, d = tile.core_in_crop(stride)
+                cores[name] = ops.convert_to_numpy(ops.cast(outputs[name], "float32"))[:, a:b, c:d]
+            yield tile, cores
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            count, height, width = (int(n) for n in self._images.shape[:3])
+            stride = 2 ** vgg19.num_pools_before(name)
+            full = np.zeros((count, height // stride, width // stride, vgg19.channels(name)), "float32")
+            for tile, cores in self._cores([name]):
+                core = cores[name]
+                y, x = tile.core[0] // stride, tile.core[2] // stride
+                full[:, y : y + core.shape[1], x : x + core.shape[2]] = core
+            self._cache[name] = ops.convert_to_tensor(full)
+        return self._cache[name]
+
+    def moments(self, names):
+        sums = {name: None for name in names}
+        for _, cores in self._cores(names):
+            for name, core in cores.items():
+                values = core.astype(np.float64).reshape(core.shape[0], -1, core.shape[-1])
+                part = (values.sum(1), np.einsum("bkn,bkm->bnm", values, values), values.shape[1])
+                sums[name] = part if sums[name] is None else tuple(a + b for a, b in zip(sums[name], part))
+        return sums
 
 
 @keras.saving.register_keras_serializable(package="keras_nst")
@@ -80,6 +124,13 @@ class StyleTransferModel(keras.Model):
         terms: the loss terms (`keras_nst.terms`); default `default_terms(task)`.
         padding: padding of VGG-19's first convolution, `"replicate"` or `"zeros"` (see
             `vgg19_extractor`).
+        tile: the most pixels along a side that go through VGG-19 at once: an image whose
+            longest side exceeds it is painted tile by tile, each tile's crop (its core and
+            a halo as wide as the deepest layer's receptive radius) at most this large
+            (`None` or `0`: never). Each step sums the tiles' layer statistics, then takes
+            each tile's gradient against the whole image's statistics: the same loss and
+            gradient as an untiled step up to float rounding, in the memory of one tile
+            (`keras_nst.tiles`). Steps then run eagerly, one compiled function per pass.
         average: decay of a running average of the image, updated after every step,
             bias-corrected, restarted at each stage of a schedule; `images()` gives it, and
             the next stage starts from it. It removes the optimiser's pixel jitter (the
@@ -105,6 +156,7 @@ class StyleTransferModel(keras.Model):
         terms=None,
         padding: str = "replicate",
         average: float = 0.99,
+        tile: int | None = None,
         **kwargs,
     ):
         if not isinstance(task, StyleTask):
@@ -117,6 +169,7 @@ class StyleTransferModel(keras.Model):
 
         padding = settings_lib.BY_NAME["padding"].check(padding, "padding")
         average = settings_lib.BY_NAME["average"].check(average, "average")
+        tile = settings_lib.BY_NAME["tile"].check(tile, "tile")
         super().__init__(**kwargs)
 
         # === Config ===
@@ -125,6 +178,9 @@ class StyleTransferModel(keras.Model):
         self.pooling = pooling
         self.padding = padding
         self.average = average
+        self.tile = tile or None
+        self.plan = None  # the current stage's TilePlan, when it is tiled
+        self._tile_functions = None
         self.requested_precision = precision
         self.precision = resolve_precision(precision)
         self.weights_source = weights  # `weights` is Keras' list of variables
@@ -136,9 +192,10 @@ class StyleTransferModel(keras.Model):
         self.image_average_weight = None  # 1 - decay^steps: the average's bias correction
 
         # === Layers ===
-        if extractor is None:
+        if extractor is None and not self.tile:
             # Refuse, with the largest size that fits, before building anything.
             memory.check_fits(task, precision=self.precision)
+        if extractor is None:
             extractor = vgg19_extractor(
                 self.layer_names, pooling=pooling, weights=weights, seed=task.seed,
                 dtype=self.precision, padding=padding,
@@ -199,10 +256,14 @@ class StyleTransferModel(keras.Model):
         """
         with self.distribute_strategy.scope():
             self.task = task
+            self.plan = self._plan_for(task.height, task.width)
+            # Tiled steps call one compiled function per tile and pass: the step itself
+            # runs eagerly.
+            self.run_eagerly = self.plan is not None or getattr(self, "_eager_by_user", False)
             for variables in self._state.targets:
                 for variable in variables:
                     self._untrack_variable(variable)
-            extract = self._features
+            extract = self._extract
             self._state.targets = []
             for term in self.terms:
                 values = term.targets(task, extract)
@@ -285,6 +346,119 @@ class StyleTransferModel(keras.Model):
             self.image_average.assign(arrays["average"])
             self.image_average_weight.assign(arrays["average_weight"])
 
+
+    # === Tiles ===
+
+    def _plan_for(self, height: int, width: int) -> TilePlan | None:
+        """The tile plan of a `height x width` image, or `None` when it is painted whole."""
+        if not self.tile or max(height, width) <= self.tile:
+            return None
+        plan = TilePlan.for_image(height, width, crop=self.tile, deepest=vgg19.deepest(self.layer_names))
+        return plan if plan.tiled else None
+
+    def _extract(self, images):
+        """Features for targets: whole, or (for an image that needs tiles) tile by tile."""
+        images = ops.convert_to_tensor(images)
+        plan = self._plan_for(int(images.shape[1]), int(images.shape[2]))
+        if plan is None:
+            return self._features(images)
+        return TiledFeatures(self._features, images, plan)
+
+    def _tile_statistics(self, features, crop, bounds, origin, targets, rows) -> list:
+        """Each layered term's additive statistics over one tile's core."""
+        top, bottom, left, right = (bounds[i] for i in range(4))
+        core = {}
+        for name, value in features.items():
+            stride = 2 ** vgg19.num_pools_before(name)
+            core[name] = value[:, top // stride : bottom // stride, left // stride : right // stride]
+        images = crop[:, top:bottom, left:right]
+        statistics = []
+        for term, term_targets in zip(self.terms, targets):
+            if not term.layers:
+                statistics.append([])
+                continue
+            if term.spatial:
+                cropped = []
+                for name, target in zip(term.layers, term_targets):
+                    stride = 2 ** vgg19.num_pools_before(name)
+                    y, x = origin[0] // stride, origin[1] // stride
+                    height, width = bottom // stride - top // stride, right // stride - left // stride
+                    cropped.append(target[:, y : y + height, x : x + width])
+                term_targets = cropped
+            statistics.append(term.statistics(core, images, term_targets, rows))
+        return statistics
+
+    def _make_tile_functions(self):
+        def statistics(crop, bounds, origin, targets, rows):
+            return self._tile_statistics(self._features(crop), crop, bounds, origin, targets, rows)
+
+        def gradient(crop, bounds, origin, targets, rows, weights):
+            with tf.GradientTape() as tape:
+                tape.watch(crop)
+                flat = tf.nest.flatten(statistics(crop, bounds, origin, targets, rows))
+                surrogate = tf.add_n([ops.sum(ops.cast(s, "float32") * w) for s, w in zip(flat, weights)])
+            return tape.gradient(surrogate, crop)
+
+        return (
+            tf.function(statistics, reduce_retracing=True),
+            tf.function(gradient, reduce_retracing=True),
+        )
+
+    def _tiles(self, images):
+        """(crop, bounds in the crop, core origin in the image) of each tile of `self.plan`."""
+        for tile in self.plan.tiles:
+            top, bottom, left, right = tile.crop
+            crop = images[:, top:bottom, left:right]
+            bounds = tf.constant([tile.core[0] - top, tile.core[1] - top, tile.core[2] - left, tile.core[3] - left])
+            yield crop, bounds, tf.constant([tile.core[0], tile.core[2]])
+
+    def _tiled_losses(self, images, rows, tape=None):
+        """Losses of `images` summed tile by tile; with `tape`, also the gradient of the
+        summed loss with respect to `images` (each tile against the whole's statistics)."""
+        if self._tile_functions is None:
+            self._tile_functions = self._make_tile_functions()
+        statistics_of, gradient_of = self._tile_functions
+        targets = [[ops.convert_to_tensor(t) for t in ts] for ts in self._state.targets]
+        totals = None
+        for crop, bounds, origin in self._tiles(images):
+            statistics = statistics_of(crop, bounds, origin, targets, rows)
+            totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+        flat_totals = tf.nest.flatten(totals)
+        with tf.GradientTape(persistent=True) as score_tape:
+            score_tape.watch(flat_totals)
+            score_tape.watch(images)
+            totals = tf.nest.pack_sequence_as(totals, flat_totals)
+            result, total = {}, zeros(rows)
+            for term, term_targets, term_totals in zip(self.terms, targets, totals):
+                if term.layers:
+                    value, parts = term.score(list(term_totals), term_targets, rows)
+                else:  # terms without layers (total variation) see the whole image
+                    value, parts = term(None, images, term_targets, rows)
+                result.update(parts)
+                result[term.key] = value
+                total = total + value
+            result["loss"] = total
+            summed = ops.sum(total)
+        if tape is None:
+            return result, None
+        weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
+        gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
+        height, width = int(images.shape[1]), int(images.shape[2])
+        for (crop, bounds, origin), tile in zip(self._tiles(images), self.plan.tiles):
+            part = gradient_of(crop, bounds, origin, targets, rows, weights)
+            top, bottom, left, right = tile.crop
+            gradient = gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
+        return result, gradient
+
+    def _tiled_train_step(self, rows):
+        images = tf.convert_to_tensor(tf.gather(self.image, rows))
+        per_variant, gradient = self._tiled_losses(images, rows, tape=True)
+        full = tf.scatter_nd(rows[:, None], gradient, tf.shape(self.image))
+        self.optimizer.apply([full], [self.image])
+        if self.image_average is not None:
+            self._update_average()
+        return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
+
     # === Losses ===
 
     def _features(self, images):
@@ -311,6 +485,8 @@ class StyleTransferModel(keras.Model):
         """
         if rows is None:
             rows = ops.arange(self.task.num_variants)
+        if self.plan is not None and tuple(images.shape[1:3]) == (self.plan.height, self.plan.width):
+            return self._tiled_losses(ops.convert_to_tensor(images), ops.convert_to_tensor(rows))[0]
         features = self._features(images)
         result = {}
         total = zeros(rows)
@@ -345,6 +521,8 @@ class StyleTransferModel(keras.Model):
 
     def train_step(self, data):
         rows = distribute.local_rows(data)
+        if self.plan is not None:
+            return self._tiled_train_step(rows)
         with tf.GradientTape() as tape:
             per_variant = self._losses_of_rows(rows)
             # Replicas compute disjoint variants; Keras sums their gradients, which is the
@@ -383,6 +561,9 @@ class StyleTransferModel(keras.Model):
         super().compile(
             optimizer=optimizers_lib.get(optimizer), jit_compile=jit_compile, **kwargs
         )
+        self._eager_by_user = bool(kwargs.get("run_eagerly", False))
+        if self.plan is not None:  # a tiled step calls one compiled function per tile and pass
+            self.run_eagerly = True
         # Its slots made now, not while the first step is traced (which would trace it twice).
         with self.distribute_strategy.scope():
             self.optimizer.build([self.image])
@@ -478,6 +659,7 @@ class StyleTransferModel(keras.Model):
             "precision": self.requested_precision,
             "padding": self.padding,
             "average": self.average,
+            "tile": self.tile,
         }
 
     def get_compile_config(self) -> dict | None:

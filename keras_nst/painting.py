@@ -133,7 +133,7 @@ def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Sched
     return schedule
 
 
-def build_model(task: StyleTask, *, strategy=None, extractor=None, **settings):
+def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=None, **settings):
     """The compiled `StyleTransferModel` `stylize` paints with (for code that drives `fit`
     itself, such as the benchmarks).
 
@@ -141,6 +141,8 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, **settings):
         task: the task, at the size to paint.
         strategy: a `tf.distribute.Strategy` to build under.
         extractor: a ready extractor to share.
+        largest_size: the largest size a schedule will paint `task` at (for the choice of
+            tiles), if larger than the task's.
         **settings: the model's and the painting's settings, as for `stylize`.
     """
     import contextlib
@@ -158,6 +160,7 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, **settings):
             precision=values["precision"],
             padding=values["padding"],
             average=values["average"],
+            tile=_tile(task, values, largest_size),
             extractor=extractor,
         )
         model.compile(optimizer=optimizers.get(values["optimizer"], values["learning_rate"]))
@@ -170,6 +173,28 @@ def _resume_directory(resume, checkpoint_dir) -> Path | None:
     if resume in (False, None):
         return None
     return Path(resume)
+
+
+def _tile(task: StyleTask, values: dict, largest_size: int | None = None, available=None) -> int:
+    """The model's `tile`: the setting when given, else the largest crop that fits the memory
+    (`max_memory` or what is available) at the schedule's largest size, 0 when all fits."""
+    if values["tile"] is not None:
+        if values["tile"] == 0:
+            memory.check_fits(
+                task.at_size(largest_size) if largest_size and task.size else task,
+                optimizer=_optimizer_name(values), precision=resolve_precision_on_cpu(values["precision"]),
+                available=available or values["max_memory"],
+            )
+        return values["tile"]
+    largest = task.at_size(largest_size) if largest_size and task.size else task
+    return memory.plan_tile(
+        largest, optimizer=_optimizer_name(values), precision=resolve_precision_on_cpu(values["precision"]),
+        available=available or values["max_memory"],
+    ) or 0
+
+
+def _optimizer_name(values: dict) -> str:
+    return values["optimizer"] if isinstance(values["optimizer"], str) else "adam"
 
 
 def check(
@@ -233,13 +258,7 @@ def check(
         directories.append(("log_dir", log_dir))
     paths.check_distinct(files, directories)
     schedule = _schedule(task, values, schedule)
-    optimizer = values["optimizer"] if isinstance(values["optimizer"], str) else "adam"
-    memory.check_fits(
-        task.at_size(schedule.largest_size) if task.size else task,
-        optimizer=optimizer,
-        precision=resolve_precision_on_cpu(values["precision"]),
-        available=available,
-    )
+    _tile(task, values, schedule.largest_size, available)  # refuses only what cannot fit at all
     return values
 
 
@@ -337,7 +356,7 @@ def stylize(
     stage = schedule.stages[schedule.locate(done)[0]]
     model = build_model(
         task.at_size(stage.size) if task.size else task, strategy=strategy, extractor=extractor,
-        **settings,
+        largest_size=schedule.largest_size, **settings,
     )
     identity = {**painting_identity(model), "task": task.fingerprint(), "schedule": schedule.identity()}
 

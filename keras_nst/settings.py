@@ -151,6 +151,65 @@ def check_optional_size(value: Any, argument: str) -> int | None:
     return check_size(value, argument)
 
 
+def check_size_or_auto(size: Any, argument: str = "size") -> int | str | None:
+    """A size, or `"auto"`: the largest that this machine paints without tiles."""
+    if isinstance(size, str) and size.strip().lower() == "auto":
+        return "auto"
+    if isinstance(size, str) and size.strip().isdigit():  # from the command line
+        size = int(size)
+    if isinstance(size, str):
+        raise ValueError(
+            f"`{argument}` must be a positive integer or 'auto'. Received: {argument}={size!r}"
+        )
+    return check_size(size, argument)
+
+
+def _int_or_auto(text: str) -> int | str:
+    """The command line's `--size`: a number, or `auto` (anything else is left to the check)."""
+    return int(text) if text.strip().isdigit() else text
+
+
+def check_tile(value: Any, argument: str = "tile") -> int | None:
+    """`None` (automatic), 0 (never) or a tile side of at least 16 pixels."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (0 < value < 16) or value < 0:
+        raise ValueError(
+            f"`{argument}` must be 0 (never tile), a tile side of at least 16 pixels, or None "
+            f"(tile only what does not fit). Received: {argument}={value!r}"
+        )
+    return int(value)
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def check_memory(value: Any, argument: str = "max_memory") -> int | None:
+    """`None` (what the machine has available), bytes as an integer, or text such as `"12GiB"`,
+    `"8G"` or `"500MB"`."""
+    if value is None:
+        return None
+    number = None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = text[len(digits):]
+        try:
+            if unit in _UNITS:
+                number = int(float(digits) * _UNITS[unit])
+        except ValueError:
+            number = None
+    if number is None or number <= 0:
+        raise ValueError(
+            f"`{argument}` must be a positive number of bytes, such as 12GiB, 8G or 500MB. "
+            f"Received: {argument}={value!r}"
+        )
+    return number
+
+
 def _optional_text(text: str) -> str | None:
     return None if text.lower() in ("none", "off", "") else text
 
@@ -308,8 +367,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("logdir", None, _keep, "write TensorBoard logs here (e.g. logs/run1)", "files",
             file_types=(str,), sweep=True),
     # === What to paint ===
-    Setting("size", 512, check_size, "longest side of the result in pixels", "task",
-            sweep=True, hparam=int, parse=int),
+    Setting("size", 512, check_size_or_auto,
+            "longest side of the result in pixels, or auto: the largest this machine paints "
+            "without tiles (at most the photo's own)", "task",
+            sweep=True, hparam=int, parse=_int_or_auto, file_types=(int, str)),
     Setting("style_size", None, lambda v, a: check_size(v, a),
             "longest side of the style images (default: size)", "task", parse=int,
             file_types=(int,), sweep=True),
@@ -366,6 +427,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("average", 0.99, check_fraction,
             "decay of the running average of the image that is painted out (0: off)",
             "model", sweep=True, parse=float, hparam=_float),
+    Setting("tile", None, check_tile,
+            "the most pixels along a side that go through VGG-19 at once; larger images are "
+            "painted tile by tile with exact whole-image statistics (default: chosen from the "
+            "memory available; 0: never tile)", "model",
+            parse=int, file_types=(int,)),
     # === How the painting proceeds ===
     Setting("steps", 500, check_positive_int, "optimisation steps at the final size", "painting", sweep=True,
             parse=int),
@@ -386,6 +452,9 @@ SETTINGS: tuple[Setting, ...] = (
             "with --logdir: write the image every N steps", "painting", parse=int),
     Setting("checkpoint_every", 100, check_positive_int, "steps between checkpoints",
             "painting", parse=int),
+    Setting("max_memory", None, check_memory,
+            "memory the painting may use, e.g. 12GiB (default: what is available); larger "
+            "paintings are tiled to fit", "painting", parse=str, file_types=(int, str)),
 )
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

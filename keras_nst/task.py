@@ -124,8 +124,7 @@ class StyleTask:
         # === Images ===
         # Decoded here, so a missing or corrupt file is named at once; resized on first use,
         # so that a size too large for memory is refused before any work is spent on it.
-        self.size = settings_lib.check_size(values["size"], "size")
-        self.style_size = settings_lib.check_size(values["style_size"], "style_size") or self.size
+        self.size = settings_lib.check_size_or_auto(values["size"], "size")
         self.content = content
         self.style = style
         self._content_source = _check_source(load_image(content, argument="content"), "content")
@@ -135,10 +134,6 @@ class StyleTask:
         names = ["style"] if len(styles) == 1 else [f"style[{i}]" for i in range(len(styles))]
         self._style_sources = [
             _check_source(load_image(image, argument=name), name) for name, image in zip(names, styles)
-        ]
-        self.height, self.width = resized_shape(*self._content_source.shape[:2], self.size)
-        self.style_shapes = [
-            resized_shape(*source.shape[:2], self.style_size) for source in self._style_sources
         ]
 
         # === Settings ===
@@ -160,9 +155,25 @@ class StyleTask:
             setattr(self, setting.name, setting.check(values[setting.name], setting.name))
         self._overrides = overrides
         self._init_argument = values["init"]
+        if self.size == "auto":
+            self.size = self._largest_untiled_size()
+        self.style_size = settings_lib.check_size(values["style_size"], "style_size") or self.size
+        self.height, self.width = resized_shape(*self._content_source.shape[:2], self.size)
+        self.style_shapes = [
+            resized_shape(*source.shape[:2], self.style_size) for source in self._style_sources
+        ]
         self._check_image_sizes()
         memory.check_images_fit([(self.height, self.width)] * self.num_variants, "size", self.size)
         memory.check_images_fit(self.style_shapes, "style_size", self.style_size)
+
+    def _largest_untiled_size(self) -> int:
+        """`size="auto"`: the largest size this machine paints without tiles at the default
+        precision, and at most the photo's own longest side."""
+        from keras_nst.precision import resolve_precision_on_cpu
+
+        height, width = self._content_source.shape[:2]
+        largest = memory.largest_size(height, width, self, precision=resolve_precision_on_cpu("auto"))
+        return min(largest, max(height, width))
 
     # === Validation ===
 

@@ -180,8 +180,14 @@ class GramStyleTerm(_StyleTerm):
         grams = {name: [] for name in self.layers}
         for image in task.style_images:
             features = extract(image[None].astype("float32"))
+            tiled = getattr(features, "moments", None)  # an image painted tile by tile
+            moments = tiled(self.layers) if tiled else None
             for name in self.layers:
-                grams[name].append(losses.gram_matrix(features[name])[0])
+                if moments is None:
+                    grams[name].append(losses.gram_matrix(features[name])[0])
+                else:
+                    _, outer, count = moments[name]
+                    grams[name].append(ops.convert_to_tensor((outer[0] / count).astype("float32")))
         return [ops.einsum("vs,sij->vij", self._blend, ops.stack(grams[name])) for name in self.layers]
 
     def statistics(self, features, images, targets, rows) -> list:
@@ -233,11 +239,16 @@ class MeanCovarianceStyleTerm(_StyleTerm):
         moments = {name: [] for name in self.layers}
         for image in task.style_images:
             features = extract(image[None].astype("float32"))
+            tiled = getattr(features, "moments", None)  # an image painted tile by tile
+            sums = tiled(self.layers) if tiled else None
             for name in self.layers:
-                values = np.asarray(ops.convert_to_numpy(features[name]), np.float64)
-                values = values.reshape(-1, values.shape[-1])
-                mean = values.mean(0)
-                moments[name].append((mean, values.T @ values / len(values)))
+                if sums is None:
+                    values = np.asarray(ops.convert_to_numpy(features[name]), np.float64)
+                    values = values.reshape(-1, values.shape[-1])
+                    moments[name].append((values.mean(0), values.T @ values / len(values)))
+                else:
+                    total, outer, count = sums[name]
+                    moments[name].append((total[0] / count, outer[0] / count))
         result = []
         for name in self.layers:
             means = np.stack([m for m, _ in moments[name]])

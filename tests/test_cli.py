@@ -67,7 +67,7 @@ def _error_line(capsys):
         ({"extra": ["--init", "static"]}, r"`--init` must be one of"),
         ({"extra": ["--weights", "vgg.pth"]}, r"`--weights` must be one of auto, imagenet, random or a VGG-19 weight file"),
         ({"extra": ["--weights", "missing.h5"]}, r"`--weights` file does not exist"),
-        ({"extra": ["--size", "big"]}, r"argument --size: invalid int value"),
+        ({"extra": ["--size", "big"]}, r"`--size` must be a positive integer or 'auto'. Received: --size='big'"),
         ({"extra": ["--colour"]}, r"unrecognized arguments: --colour"),
         ({"output": "nowhere/out.png"}, r"`--output`'s directory does not exist"),
         ({"output": "out.xyz"}, r"`--output` must end with an image extension"),
@@ -287,7 +287,7 @@ LONG = "x" * 300 + ".jpg"
     (["-o", "x" * 250 + ".png"], r"`--checkpoint-dir` has a name of 261 bytes"),
     (["-o", "out.png", "--size", "1000000000"], r"`--size` is too large: 1 image\(s\) of 1000000000x750000000 need"),
     (["-o", "out.png", "--style-size", "1000000000"], r"`--style-size` is too large"),
-    (["-o", "out.png", "--size", "16000"], r"`--size` is too large: painting 1 image\(s\) of 16000x12000 needs"),
+    (["-o", "out.png", "--size", "16000"], r"`--size` is too large: even tile by tile, painting 1 image\(s\) of 16000x12000 needs"),
 ])
 def test_bad_output_paths_are_refused_before_anything_starts(workspace, capsys, argv, message):
     if "/proc" in " ".join(argv) and not os.path.isdir("/proc/self"):

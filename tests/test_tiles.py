@@ -1,0 +1,213 @@
+"""Tiled painting: the plan's geometry, exactness against the untiled step, and the paths that
+choose and use tiles (memory cap, `size="auto"`, stylize, resume, TensorBoard)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pathlib import Path
+
+from keras_nst import StyleTask, memory, settings, stylize, vgg19
+from keras_nst.callbacks import DASHBOARD_SIZE, for_dashboard
+from keras_nst.model import StyleTransferModel
+from keras_nst.tiles import TilePlan, geometry
+
+THREE = ["block1_conv1", "block2_conv1", "block3_conv1"]
+FIVE = [f"block{b}_conv1" for b in range(1, 6)]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PHOTO, PAINTING = str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry_night.jpg")
+
+
+# === The plan ===
+
+
+@pytest.mark.parametrize("height, width, crop, deepest", [
+    (96, 112, 96, "block3_conv1"), (257, 300, 320, "block5_conv1"), (50, 40, 40, "block1_conv1"),
+    (1000, 33, 200, "block4_conv2"),
+])
+def test_cores_partition_the_image_and_crops_hold_their_halo(height, width, crop, deepest):
+    plan = TilePlan.for_image(height, width, crop=crop, deepest=deepest)
+    covered = np.zeros((height, width), int)
+    for tile in plan.tiles:
+        top, bottom, left, right = tile.core
+        covered[top:bottom, left:right] += 1
+        c_top, c_bottom, c_left, c_right = tile.crop
+        # Every boundary inside the image is on the deepest layer's stride.
+        for value, limit in ((top, height), (bottom, height), (left, width), (right, width),
+                             (c_top, height), (c_bottom, height), (c_left, width), (c_right, width)):
+            assert value in (0, limit) or value % plan.stride == 0
+        # The halo is there, unless the image ends first.
+        assert c_top == max(0, top - plan.halo) and c_bottom == min(height, bottom + plan.halo)
+        assert c_left == max(0, left - plan.halo) and c_right == min(width, right + plan.halo)
+    assert (covered == 1).all()
+    assert plan.halo >= vgg19.receptive_radius(deepest)
+    assert plan.stride == 2 ** vgg19.num_pools_before(deepest)
+
+
+def test_the_halo_covers_the_receptive_field():
+    # Hand-computed receptive radii: conv1_1 sees 1 pixel around; conv5_1 85.
+    assert vgg19.receptive_radius("block1_conv1") == 1
+    assert vgg19.receptive_radius("block5_conv1") == 85
+    assert geometry("block5_conv1") == (16, 96)
+    assert geometry("block3_conv1") == (4, 16)
+
+
+# === Exactness ===
+
+
+def _pair(photo, style, crop, **task_settings):
+    task = StyleTask(photo, style, size=max(photo.shape[:2]), total_variation_weight=1.0, **task_settings)
+    whole = StyleTransferModel(task, weights=None, precision="float32")
+    tiled = StyleTransferModel(task, weights=None, precision="float32", tile=crop)
+    return task, whole, tiled
+
+
+def _loss_and_gradient(model, image):
+    rows = tf.constant([0])
+    if model.plan is not None:
+        losses, gradient = model._tiled_losses(image, rows, tape=True)
+        return losses, gradient
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        losses = model.compute_losses(image, rows)
+        total = tf.reduce_sum(losses["loss"])
+    return losses, tape.gradient(total, image)
+
+
+# Five layers reach block5 (a 96 px halo): two tiles side by side keep the case small.
+@pytest.mark.parametrize("style_loss, layers, crop, size, tiles, tolerance", [
+    ("gram", THREE, 96, (96, 112), 4, 1e-5),
+    ("mean_cov", THREE, 96, (96, 112), 4, 1e-4),
+    ("gram", FIVE, 400, (208, 416), 2, 1e-5),
+    ("mean_cov", FIVE, 400, (208, 416), 2, 2e-3),
+])
+def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles, tolerance):
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (*size, 3)).astype("uint8")
+    style = rng.integers(0, 256, (80, 72, 3)).astype("uint8")
+    task, whole, tiled = _pair(
+        photo, style, crop, style_loss=style_loss, style_layers=layers, content_layers=["block2_conv2"]
+    )
+    assert tiled.plan is not None and len(tiled.plan.tiles) == tiles
+    assert whole.plan is None
+    image = tf.constant(rng.uniform(0, 255, (1, *size, 3)).astype("float32"))
+    expected, expected_gradient = _loss_and_gradient(whole, image)
+    got, gradient = _loss_and_gradient(tiled, image)
+    assert set(got) == set(expected)
+    for key in expected:
+        np.testing.assert_allclose(float(got[key][0]), float(expected[key][0]), rtol=tolerance, err_msg=key)
+    scale = float(tf.reduce_max(tf.abs(expected_gradient)))
+    assert float(tf.reduce_max(tf.abs(gradient - expected_gradient))) <= tolerance * scale
+    # The whole image's loss: not the sum of per-tile styles, which differs.
+    assert float(got["style_loss"][0]) > 0
+
+
+def test_targets_of_a_tiled_style_image_are_the_whole_images():
+    rng = np.random.default_rng(4)
+    photo = rng.integers(0, 256, (96, 112, 3)).astype("uint8")
+    for style_loss in ("gram", "mean_cov"):
+        task, whole, tiled = _pair(photo, photo, 96, style_loss=style_loss, style_layers=THREE,
+                                   content_layers=["block3_conv1"])
+        for ours, theirs in zip(tiled._state.targets, whole._state.targets):
+            for a, b in zip(ours, theirs):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5 * np.abs(np.asarray(b)).max())
+
+
+def test_fit_tiled_paints_what_fit_untiled_paints():
+    rng = np.random.default_rng(5)
+    photo = rng.integers(0, 256, (96, 112, 3)).astype("uint8")
+    style = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
+    task, whole, tiled = _pair(photo, style, 96, style_layers=THREE, content_layers=["block2_conv2"])
+    for model in (whole, tiled):
+        model.compile(optimizer="adam")
+        model.fit(task, epochs=1, steps_per_epoch=3, verbose=0)
+    assert tiled.run_eagerly and not whole.run_eagerly
+    # Adam divides by each pixel's gradient size: where a gradient is near zero, float rounding
+    # (tiles sum in another order) moves a few pixels by tenths of a level at learning rate 10.
+    np.testing.assert_allclose(tiled.painted().numpy(), whole.painted().numpy(), atol=0.5)
+    assert np.mean(np.abs(tiled.painted().numpy() - whole.painted().numpy())) < 1e-3
+    assert np.abs(tiled.painted().numpy() - photo).max() > 5  # it did paint
+
+
+# === Choosing tiles ===
+
+
+def test_the_memory_cap_tiles_a_painting_instead_of_refusing_it():
+    task = StyleTask(PHOTO, PAINTING, size=4096)
+    needed = memory.estimate_peak_bytes(task)
+    cap = 20 * 2**30
+    assert needed > cap
+    crop = memory.plan_tile(task, available=cap)
+    assert crop is not None and crop % 16 == 0
+    assert memory.estimate_tiled_bytes(task, crop) <= cap < memory.estimate_tiled_bytes(task, crop + 32)
+    assert memory.plan_tile(task, available=needed) is None
+    with pytest.raises(ValueError, match=r"`size` is too large: even tile by tile"):
+        memory.plan_tile(task, available=2**30)
+
+
+def test_size_auto_is_the_largest_untiled_size_and_no_larger_than_the_photo(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 2**30)
+    task = StyleTask(PHOTO, PAINTING, size="auto")
+    assert 256 <= task.size < 1024
+    assert task.size % 16 == 0
+    from keras_nst.precision import resolve_precision_on_cpu
+
+    precision = resolve_precision_on_cpu("auto")
+    assert memory.estimate_peak_bytes(task, precision=precision) <= 3 * 2**30
+    bigger = StyleTask(PHOTO, PAINTING, size=task.size + 64)
+    assert memory.estimate_peak_bytes(bigger, precision=precision) > 3 * 2**30
+    monkeypatch.setattr(memory, "available_bytes", lambda: 200 * 2**30)
+    assert StyleTask(PHOTO, PAINTING, size="auto").size == 1024
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("12GiB", 12 * 2**30), ("8G", 8 * 10**9), ("500 MB", 500 * 10**6), (1024, 1024), (None, None),
+])
+def test_max_memory_reads_units(value, expected):
+    assert settings.check_memory(value, "max_memory") == expected
+
+
+@pytest.mark.parametrize("value", ["lots", "-3GB", 0, "12XB", True])
+def test_bad_max_memory_is_refused_by_name(value):
+    with pytest.raises(ValueError, match=r"`max_memory` must be a positive number of bytes.*Received: max_memory="):
+        settings.check_memory(value, "max_memory")
+
+
+@pytest.mark.parametrize("value", [-1, 8, "big", 2.5])
+def test_bad_tile_is_refused_by_name(value):
+    with pytest.raises(ValueError, match=r"`tile` must be 0 \(never tile\), a tile side of at least 16"):
+        settings.check_tile(value, "tile")
+
+
+def test_stylize_tiles_the_large_scales_under_a_memory_cap_and_resumes(tmp_path):
+    """Coarse to fine under a cap: only the scale that does not fit is tiled; a run cut after
+    the first tiled step resumes to the same bytes."""
+    rng = np.random.default_rng(6)
+    photo = rng.integers(0, 256, (144, 192, 3)).astype("uint8")
+    style = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
+    task = StyleTask(photo, style, size=192, style_layers=THREE, content_layers=["block2_conv2"])
+    common = dict(weights=None, precision="float32", steps=2, min_size=96, verbose=0, tile=160)
+    whole = stylize(task, output=tmp_path / "whole.png", **{**common, "tile": 0})
+    full = stylize(task, output=tmp_path / "tiled.png", checkpoint_dir=tmp_path / "a", **common)
+    assert full.model.plan is not None  # the last stage (192 px) is tiled
+    assert full.steps == 6
+    np.testing.assert_allclose(full.images.astype(float), whole.images.astype(float), atol=1.0)
+    # Cut after step 5 (the first tiled step) by a Ctrl-C, then resume.
+    from test_painting import RaiseSignal
+
+    cut = stylize(task, checkpoint_dir=tmp_path / "b", callbacks=[RaiseSignal(5)], **common)
+    assert cut.stopped_by == "SIGINT" and cut.steps == 5
+    resumed = stylize(task, output=tmp_path / "resumed.png", resume=tmp_path / "b", **common)
+    assert resumed.steps == 6
+    np.testing.assert_array_equal(resumed.images, full.images)
+
+
+def test_dashboard_images_are_downsized():
+    images = np.zeros((2, 3000, 1500, 3), np.uint8)
+    images[:, :1500] = 200
+    small = for_dashboard(images)
+    assert small.shape == (2, DASHBOARD_SIZE, DASHBOARD_SIZE // 2, 3)
+    assert small[0, 10, 10, 0] == 200 and small[0, -10, 10, 0] == 0
+    assert for_dashboard(images[:, :100, :100]).shape == (2, 100, 100, 3)
