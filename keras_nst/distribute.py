@@ -27,7 +27,14 @@ def row_dataset(num_rows: int, num_replicas: int) -> tf.data.Dataset:
     indices[:num_rows] = np.arange(num_rows)
     indices = indices.reshape(per_replica, num_replicas).T.reshape(-1)
     dataset = tf.data.Dataset.from_tensor_slices(indices)
-    return dataset.batch(len(indices), drop_remainder=True).repeat()
+    dataset = dataset.batch(len(indices), drop_remainder=True).repeat()
+    # tf.data's autotuner has nothing to tune in a few indices, and its background thread
+    # sleeps in periods that double (10 ms, 20 ms, ... up to a minute): a `fit` that followed
+    # another waited for the last one's period to run out (1.4 s of steps took 2.55 s, a
+    # 7.5 s tiled step 10.23 s), which every sweep, benchmark and fit-in-a-loop paid.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def local_rows(data):
