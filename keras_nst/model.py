@@ -404,25 +404,48 @@ class StyleTransferModel(keras.Model):
             tf.function(gradient, reduce_retracing=True),
         )
 
-    def _tiles(self, images):
-        """(crop, bounds in the crop, core origin in the image) of each tile of `self.plan`."""
-        for tile in self.plan.tiles:
+    def _tiles(self, images, tiles):
+        """(crop, bounds in the crop, core origin in the image) of each of `tiles`."""
+        for tile in tiles:
             top, bottom, left, right = tile.crop
             crop = images[:, top:bottom, left:right]
             bounds = tf.constant([tile.core[0] - top, tile.core[1] - top, tile.core[2] - left, tile.core[3] - left])
             yield crop, bounds, tf.constant([tile.core[0], tile.core[2]])
 
+    @staticmethod
+    def _replica_share() -> tuple[int, int]:
+        """(this replica's index, the number of replicas) among which the tiles are shared;
+        `(0, 1)` outside a strategy's replica function."""
+        context = tf.distribute.get_replica_context()
+        replicas = 1 if context is None else context.num_replicas_in_sync
+        if replicas == 1:
+            return 0, 1
+        return int(tf.get_static_value(context.replica_id_in_sync_group)), replicas
+
     def _tiled_losses(self, images, rows, tape=None):
         """Losses of `images` summed tile by tile; with `tape`, also the gradient of the
-        summed loss with respect to `images` (each tile against the whole's statistics)."""
+        summed loss with respect to `images` (each tile against the whole's statistics).
+
+        Under a strategy the tiles are dealt round-robin to the replicas: each sums its tiles'
+        statistics, an all-reduce makes them the whole image's on every replica, and each
+        returns the gradient of its own tiles (the optimizer's all-reduce adds them up).
+        """
         if self._tile_functions is None:
             self._tile_functions = self._make_tile_functions()
         statistics_of, gradient_of = self._tile_functions
         targets = [[ops.convert_to_tensor(t) for t in ts] for ts in self._state.targets]
+        replica, replicas = self._replica_share()
+        mine = self.plan.tiles[replica::replicas]
+        # A replica without a tile (more replicas than tiles) adds zeros of the right shape.
+        share = 1.0 if mine else 0.0
+        mine = mine or self.plan.tiles[:1]
         totals = None
-        for crop, bounds, origin in self._tiles(images):
+        for crop, bounds, origin in self._tiles(images, mine):
             statistics = statistics_of(crop, bounds, origin, targets, rows)
             totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+        if replicas > 1:
+            totals = tf.nest.map_structure(lambda t: t * share, totals)
+            totals = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, totals)
         flat_totals = tf.nest.flatten(totals)
         with tf.GradientTape(persistent=True) as score_tape:
             score_tape.watch(flat_totals)
@@ -442,22 +465,38 @@ class StyleTransferModel(keras.Model):
         if tape is None:
             return result, None
         weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
+        # The whole-image terms' gradient: every replica computed it, the first one adds it.
         gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
+        if replica > 0:
+            gradient = tf.zeros_like(gradient)
         height, width = int(images.shape[1]), int(images.shape[2])
-        for (crop, bounds, origin), tile in zip(self._tiles(images), self.plan.tiles):
-            part = gradient_of(crop, bounds, origin, targets, rows, weights)
+        for (crop, bounds, origin), tile in zip(self._tiles(images, mine), mine):
+            part = gradient_of(crop, bounds, origin, targets, rows, weights) * share
             top, bottom, left, right = tile.crop
             gradient = gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
         return result, gradient
 
+    def _tiled_rows(self, rows):
+        """The rows a tiled step paints: under a strategy every replica takes every row (its
+        share of each image is its tiles), whatever rows the data dealt it."""
+        return ops.arange(self.task.num_variants) if self._replica_share()[1] > 1 else rows
+
+    def _shared_logs(self, per_variant: dict) -> dict:
+        """Logs of a tiled step: every replica holds the whole losses, so only the first
+        reports them to the all-reduce that sums the replicas' logs."""
+        if self._replica_share()[0] > 0:
+            per_variant = {key: tf.zeros_like(value) for key, value in per_variant.items()}
+        return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
+
     def _tiled_train_step(self, rows):
+        rows = self._tiled_rows(rows)
         images = tf.convert_to_tensor(tf.gather(self.image, rows))
         per_variant, gradient = self._tiled_losses(images, rows, tape=True)
         full = tf.scatter_nd(rows[:, None], gradient, tf.shape(self.image))
         self.optimizer.apply([full], [self.image])
         if self.image_average is not None:
             self._update_average()
-        return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
+        return self._shared_logs(per_variant)
 
     # === Losses ===
 
@@ -486,7 +525,7 @@ class StyleTransferModel(keras.Model):
         if rows is None:
             rows = ops.arange(self.task.num_variants)
         if self.plan is not None and tuple(images.shape[1:3]) == (self.plan.height, self.plan.width):
-            return self._tiled_losses(ops.convert_to_tensor(images), ops.convert_to_tensor(rows))[0]
+            return self._tiled_losses(tf.convert_to_tensor(images), tf.convert_to_tensor(rows))[0]
         features = self._features(images)
         result = {}
         total = zeros(rows)
@@ -537,7 +576,12 @@ class StyleTransferModel(keras.Model):
         return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     def test_step(self, data):
-        per_variant = self._losses_of_rows(distribute.local_rows(data))
+        rows = distribute.local_rows(data)
+        if self.plan is not None:
+            rows = self._tiled_rows(rows)
+            images = tf.convert_to_tensor(tf.gather(self.image, rows))
+            return self._shared_logs(self._tiled_losses(images, rows)[0])
+        per_variant = self._losses_of_rows(rows)
         return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     @property

@@ -6,6 +6,8 @@ must be set up before TensorFlow initialises anything:
     python distributed_script.py compare OPTIMIZER NUM_VARIANTS OUT.npz
         one device, then MirroredStrategy on two logical CPUs, in one process; OPTIMIZER and
         NUM_VARIANTS may be comma-separated lists, run pairwise (one TensorFlow start-up)
+    python distributed_script.py tiled OPTIMIZER NUM_VARIANTS OUT.npz
+        the same, painted tile by tile (the replicas share each image's tiles)
     TF_CONFIG=... python distributed_script.py multiworker OPTIMIZER NUM_VARIANTS OUT.npz
 """
 
@@ -36,11 +38,25 @@ from keras_nst.callbacks import StyleTensorBoard  # noqa: E402
 
 examples = Path(__file__).resolve().parent.parent / "examples"
 results, arrays = {}, {}
+tile = 48 if mode == "tiled" else 0
+#: Tiles each replica went through, per model (both passes of every step).
+tiles_seen = {}
+original_tiles = StyleTransferModel._tiles
+
+
+def counting_tiles(self, images, tiles):
+    replica = self._replica_share()[0]
+    counts = tiles_seen.setdefault(id(self), {})
+    counts[replica] = counts.get(replica, 0) + len(tiles)
+    return original_tiles(self, images, tiles)
+
+
+StyleTransferModel._tiles = counting_tiles
 for optimizer, num_variants in cases:
     task = StyleTask(
         examples / "tubingen.jpg",
         examples / "starry_night.jpg",
-        size=32,
+        size=64 if tile else 32,
         content_layers={"block2_conv2": 1.0},
         style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
         variants=[
@@ -49,7 +65,7 @@ for optimizer, num_variants in cases:
     )
     for name, strategy in strategies.items():
         with strategy.scope():
-            model = StyleTransferModel(task, weights=None, precision="float32")
+            model = StyleTransferModel(task, weights=None, precision="float32", tile=tile)
             model.compile(optimizer=optimizer)
         # The TensorBoard callback runs on the host, whatever the strategy.
         key = f"{name}-{optimizer}-{num_variants}"
@@ -60,6 +76,8 @@ for optimizer, num_variants in cases:
             "replicas": strategy.num_replicas_in_sync,
             "loss": history.history["loss"],
             "variant_loss": model.variant_losses()["loss"].tolist(),
+            "tiles": 0 if model.plan is None else len(model.plan.tiles),
+            "tiles_seen": {str(k): v for k, v in sorted(tiles_seen.get(id(model), {}).items())},
         }
 np.savez(output, **arrays)
 print(json.dumps(results))

@@ -61,6 +61,27 @@ def test_mirrored_matches_one_device(tmp_path):
         assert [e.step for e in events.Tensors("image")] == [3, 6]
 
 
+def test_replicas_share_the_tiles_of_one_large_image(tmp_path):
+    """Tiled paintings under MirroredStrategy: each replica takes every other tile of every
+    image (one image gets both replicas' work), and they paint what one device paints."""
+    results, images = _paint("tiled", "adam,adam", "1,2", tmp_path)
+    for num_variants in (1, 2):
+        single, mirrored = results[f"single-adam-{num_variants}"], results[f"mirrored-adam-{num_variants}"]
+        tiles = single["tiles"]
+        assert tiles > 2 and mirrored["tiles"] == tiles
+        # 6 steps of two passes each (and the last variant_losses' one): one device went through
+        # every tile, each replica through half of them.
+        assert single["tiles_seen"] == {"0": 13 * tiles}
+        assert mirrored["tiles_seen"] == {"0": 6 * 2 * -(-tiles // 2) + tiles, "1": 6 * 2 * (tiles // 2)}
+        # The tiles' statistics are summed in another order: equal to float rounding, which
+        # Adam's division by small gradients magnifies in a few pixels (as tiled vs untiled).
+        a, b = images[f"mirrored-adam-{num_variants}"], images[f"single-adam-{num_variants}"]
+        np.testing.assert_allclose(a, b, atol=0.5)
+        assert np.mean(np.abs(a - b)) < 1e-3
+        np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-4)
+        np.testing.assert_allclose(mirrored["variant_loss"], single["variant_loss"], rtol=1e-4)
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
