@@ -112,8 +112,13 @@ def _full_size_bytes(task, optimizer: str) -> int:
 
 def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision: str = "float32") -> int:
     """Estimated peak memory of painting `task` tile by tile, tiles' crops at most `crop` px."""
+    from keras_nst.tiles import TilePlan
+
     deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
-    height, width = min(crop, task.height), min(crop, task.width)
+    # The plan's largest crop, not crop x crop: cores split the image evenly, so the crops are
+    # often much smaller than the most that `crop` allows (2 x 2 tiles of 2048 x 1536 px under
+    # crop=1376 are 1120 x 864 px at most).
+    height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=deepest)
     values = activation_values(height, width, deepest) * task.num_variants
     return int(RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + _full_size_bytes(task, optimizer))
 

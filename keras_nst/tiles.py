@@ -78,7 +78,7 @@ class TilePlan:
         on a side: cores of `crop - 2 * halo` px rounded down to the stride (at least one
         stride), the halo wide enough for `deepest`'s features to be exact."""
         stride, halo = geometry(deepest)
-        tile = max(stride, (crop - 2 * halo) // stride * stride)
+        tile = _core_side(crop, stride, halo)
         tiles = []
         rows, columns = _cuts(height, tile, stride), _cuts(width, tile, stride)
         for top, bottom in rows:
@@ -86,6 +86,18 @@ class TilePlan:
                 crop = (max(0, top - halo), min(height, bottom + halo), max(0, left - halo), min(width, right + halo))
                 tiles.append(Tile((top, bottom, left, right), crop))
         return cls(height, width, tile, halo, stride, tuple(tiles))
+
+    @staticmethod
+    def largest_crop_for(height: int, width: int, *, crop: int, deepest: str) -> tuple[int, int]:
+        """The largest crop's (height, width) in `for_image`'s plan, without listing the tiles
+        (a huge image under a small crop has millions)."""
+        stride, halo = geometry(deepest)
+        tile = _core_side(crop, stride, halo)
+
+        def longest(length: int) -> int:
+            return max(min(length, b + halo) - max(0, a - halo) for a, b in _cuts(length, tile, stride))
+
+        return longest(height), longest(width)
 
     @property
     def tiled(self) -> bool:
@@ -107,6 +119,11 @@ def geometry(deepest: str) -> tuple[int, int]:
     """`(stride, halo)` of tiles for features up to `deepest`."""
     stride = 2 ** vgg19.num_pools_before(deepest)
     return stride, _round_up(vgg19.receptive_radius(deepest), stride)
+
+
+def _core_side(crop: int, stride: int, halo: int) -> int:
+    """The largest core side whose crop (core and two halos) is at most `crop`, on the stride."""
+    return max(stride, (crop - 2 * halo) // stride * stride)
 
 
 def _round_up(value: int, multiple: int) -> int:
