@@ -4,7 +4,8 @@ The unit of work is a row of the image variable (a variant). `fit`'s data are th
 padded with -1 to a multiple of the replicas and dealt round-robin, so each replica computes
 the losses and gradient of its own rows; Keras sums the replicas' gradients, which is the
 gradient of the summed loss. A replica with no rows does no work, and every replica reports
-the totals over all replicas.
+the totals over all replicas. A painting tiled tile by tile shares its tiles instead: every
+replica takes every row and its share of the tiles (see `StyleTransferModel._tiled_losses`).
 """
 
 from __future__ import annotations

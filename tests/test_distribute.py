@@ -62,10 +62,10 @@ def test_mirrored_matches_one_device(tmp_path):
 
 
 def test_replicas_share_the_tiles_of_one_large_image(tmp_path):
-    """Tiled paintings under MirroredStrategy: each replica takes every other tile of every
+    """A tiled painting under MirroredStrategy: each replica takes every other tile of the
     image (one image gets both replicas' work), and they paint what one device paints."""
-    results, images = _paint("tiled", "adam,adam", "1,2", tmp_path)
-    for num_variants in (1, 2):
+    results, images = _paint("tiled", "adam", "1", tmp_path)
+    for num_variants in (1,):
         single, mirrored = results[f"single-adam-{num_variants}"], results[f"mirrored-adam-{num_variants}"]
         tiles = single["tiles"]
         assert tiles > 2 and mirrored["tiles"] == tiles
