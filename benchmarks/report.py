@@ -25,6 +25,8 @@ def _ms_per_step(bench) -> float:
 
 
 def step_table(kinds) -> list[str]:
+    if not kinds["step"]:
+        return []
     baseline = {b["extra_info"]["size"]: _ms_per_step(b) for b in kinds["baseline"]}
     matmul = {b["extra_info"]["dtype"]: b["extra_info"]["gflop"] / b["stats"]["median"] for b in kinds["matmul"]}
     rows = ["| optimizer | pooling | size | precision | ms/step | GFLOP/s | baseline ms/step | baseline / ours |",
@@ -95,11 +97,12 @@ def tiles_table(kinds) -> list[str]:
         info = b["extra_info"]
         base = untiled.get(info["size"])
         ratio = f"{info['seconds_per_step'] / base:.2f}x" if base and info["tiles"] > 1 else ""
-        cap = f"{info['cap_gib']:.0f}" if info.get("cap_gib") else ""
+        cap = f"{info['cap_gib']:g}" if info.get("cap_gib") else ""
         base_text = f"{base:.2f}" if base else ""
         lines.append(f"| {info['size']} | {info['tiles']} | {cap} | {info['peak_rss_gib']:.2f} | "
                      f"{info['seconds_per_step']:.2f} | {base_text} | {ratio} |")
-    return lines + [""]
+    notes = [f"- {b['extra_info']['size']} px: {b['extra_info']['note']}." for b in rows if b["extra_info"].get("note")]
+    return lines + [""] + (notes + [""] if notes else [])
 
 
 def quality_table(kinds) -> list[str]:
@@ -150,7 +153,7 @@ def time_to_quality_table(kinds) -> list[str]:
 
 
 def plots(kinds, directory: Path) -> list[str]:
-    if not kinds["convergence"]:
+    if not kinds["convergence"] and not kinds["tiles"]:
         return []
     try:
         import matplotlib
@@ -162,10 +165,19 @@ def plots(kinds, directory: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     written = []
+    if kinds["convergence"]:
+        written += _convergence_plots(plt, kinds["convergence"], directory)
+    if kinds["tiles"]:
+        written += _tiles_plot(plt, kinds["tiles"], directory)
+    return written
+
+
+def _convergence_plots(plt, benchmarks, directory: Path) -> list[str]:
+    written = []
     for axis, filename, label in ((None, "loss_vs_step.png", "step"), (0, "loss_vs_seconds.png", "seconds")):
         figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=False)
         for ax, pooling in zip(axes, ("avg", "max")):
-            for b in kinds["convergence"]:
+            for b in benchmarks:
                 info = b["extra_info"]
                 if info["pooling"] != pooling:
                     continue
@@ -182,6 +194,35 @@ def plots(kinds, directory: Path) -> list[str]:
         plt.close(figure)
         written.append(filename)
     return written
+
+
+def _tiles_plot(plt, benchmarks, directory: Path) -> list[str]:
+    """Peak memory and seconds per step against size, tiled and untiled."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for tiled, style in ((False, "o-"), (True, "s--")):
+        rows = sorted((b["extra_info"] for b in benchmarks if (b["extra_info"]["tiles"] > 1) == tiled),
+                      key=lambda info: info["size"])
+        if not rows:
+            continue
+        sizes = [info["size"] for info in rows]
+        label = "tiled (memory cap)" if tiled else "untiled"
+        axes[0].plot(sizes, [info["peak_rss_gib"] for info in rows], style, label=label)
+        axes[1].plot(sizes, [info["seconds_per_step"] for info in rows], style, label=label)
+        if tiled:
+            for info in rows:
+                if info.get("cap_gib"):
+                    axes[0].annotate(f"cap {info['cap_gib']:g}", (info["size"], info["peak_rss_gib"]),
+                                     textcoords="offset points", xytext=(4, -10), fontsize=8)
+    for ax, label in zip(axes, ("peak RSS (GiB)", "seconds per step")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("longest side (px)")
+        ax.set_ylabel(label)
+        ax.legend()
+    figure.tight_layout()
+    figure.savefig(directory / "tiles.png", dpi=90)
+    plt.close(figure)
+    return ["tiles.png"]
 
 
 def main(argv=None) -> int:
@@ -201,8 +242,9 @@ def main(argv=None) -> int:
         f"Machine: {machine.get('cpu', {}).get('brand_raw', 'unknown CPU')}, "
         f"{machine.get('cpu', {}).get('count', '?')} cores; Python {machine.get('python_version', '?')}. "
         f"Run: {data.get('datetime', '')[:19]}.", "",
-        f"CPU flags: {', '.join(sorted(flags)) or 'unknown'} (bfloat16 is fast only with "
-        "avx512_bf16 or amx_bf16; compare timings within one run).", "",
+        f"CPU flags: {', '.join(sorted(flags)) or 'unknown'} (mixed_bfloat16 beats "
+        "float32 on CPUs with amx_bf16; with avx512_bf16 alone it was slower; compare timings "
+        "within one run).", "",
     ]
     written = plots(kinds, path.parent)
     lines = header + step_table(kinds) + precision_table(kinds) + memory_table(kinds) + convergence_table(kinds)
