@@ -31,10 +31,15 @@ def activation_values(height: int, width: int, deepest: str) -> int:
 
 def estimate_peak_bytes(task, *, optimizer: str = "adam", precision: str = "float32") -> int:
     """Estimated peak resident memory of painting `task`, in bytes."""
-    layers = task.content_layer_names + task.style_layer_names
-    deepest = vgg19.deepest(layers)
-    values = activation_values(task.height, task.width, deepest) * task.num_variants
-    image = 4 * task.num_variants * task.height * task.width * 3
+    deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
+    return _untiled_bytes(task.height, task.width, task.num_variants, deepest, optimizer, precision)
+
+
+def _untiled_bytes(height: int, width: int, count: int, deepest: str, optimizer: str, precision: str) -> int:
+    """The runtime, VGG-19's activations up to `deepest` and the images (with the optimizer's
+    copies) of `count` images of `height x width` painted whole."""
+    values = activation_values(height, width, deepest) * count
+    image = 4 * count * height * width * 3
     copies = 1 + OPTIMIZER_COPIES.get(optimizer, 2)
     return int(RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + image * copies)
 
@@ -138,8 +143,8 @@ def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", avai
     stride, halo = geometry(vgg19.deepest(task.content_layer_names + task.style_layer_names))
     smallest = 2 * halo + stride
     low, high = smallest, max(task.height, task.width)
-    if estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision) > available:
-        needed = estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision)
+    needed = estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision)
+    if needed > available:
         raise ValueError(
             f"`size` is too large: even tile by tile, painting {task.num_variants} image(s) of "
             f"{task.width}x{task.height} needs about {needed / 2**30:.1f} GiB (the image's "
@@ -166,14 +171,11 @@ def largest_size(height: int, width: int, task_like, *, optimizer: str = "adam",
     if available is None:  # unknown: the photo's own size
         return max(height, width)
     deepest = vgg19.deepest(task_like.content_layer_names + task_like.style_layer_names)
-    copies = 1 + OPTIMIZER_COPIES.get(optimizer, 2)
 
     def fits(side: int) -> bool:
         scale = side / max(height, width)
         h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        values = activation_values(h, w, deepest) * task_like.num_variants
-        needed = RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + 12 * task_like.num_variants * h * w * copies
-        return needed <= available
+        return _untiled_bytes(h, w, task_like.num_variants, deepest, optimizer, precision) <= available
 
     side = 16
     while fits(side * 2):

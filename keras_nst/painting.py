@@ -178,19 +178,16 @@ def _resume_directory(resume, checkpoint_dir) -> Path | None:
 def _tile(task: StyleTask, values: dict, largest_size: int | None = None, available=None) -> int:
     """The model's `tile`: the setting when given, else the largest crop that fits the memory
     (`max_memory` or what is available) at the schedule's largest size, 0 when all fits."""
-    if values["tile"] is not None:
-        if values["tile"] == 0:
-            memory.check_fits(
-                task.at_size(largest_size) if largest_size and task.size else task,
-                optimizer=_optimizer_name(values), precision=resolve_precision_on_cpu(values["precision"]),
-                available=available or values["max_memory"],
-            )
-        return values["tile"]
     largest = task.at_size(largest_size) if largest_size and task.size else task
-    return memory.plan_tile(
-        largest, optimizer=_optimizer_name(values), precision=resolve_precision_on_cpu(values["precision"]),
+    estimate = dict(
+        optimizer=_optimizer_name(values), precision=resolve_precision_on_cpu(values["precision"]),
         available=available or values["max_memory"],
-    ) or 0
+    )
+    if values["tile"] is None:
+        return memory.plan_tile(largest, **estimate) or 0
+    if values["tile"] == 0:  # never tile: refuse what does not fit whole
+        memory.check_fits(largest, **estimate)
+    return values["tile"]
 
 
 def _optimizer_name(values: dict) -> str:
