@@ -109,7 +109,7 @@ def _full_size_bytes(task, optimizer: str) -> int:
     copies = 4 + OPTIMIZER_COPIES.get(optimizer, 2)
     content = 0
     for name in task.content_layer_names:
-        stride = 2 ** vgg19.num_pools_before(name)
+        stride = vgg19.stride(name)
         # Kept as a target, and assembled once from the tiles while it is computed.
         content += 2 * 4 * (task.height // stride) * (task.width // stride) * channels(name)
     return 4 * 3 * pixels * copies + content

@@ -39,7 +39,7 @@ class TiledFeatures:
             outputs = self._features(self._images[:, top:bottom, left:right])
             cores = {}
             for name in names:
-                stride = 2 ** vgg19.num_pools_before(name)
+                stride = vgg19.stride(name)
                 a, b, c, d = tile.core_in_crop(stride)
                 cores[name] = ops.convert_to_numpy(ops.cast(outputs[name], "float32"))[:, a:b, c:d]
             yield tile, cores
@@ -47,7 +47,7 @@ class TiledFeatures:
     def __getitem__(self, name):
         if name not in self._cache:
             count, height, width = (int(n) for n in self._images.shape[:3])
-            stride = 2 ** vgg19.num_pools_before(name)
+            stride = vgg19.stride(name)
             full = np.zeros((count, height // stride, width // stride, vgg19.channels(name)), "float32")
             for tile, cores in self._cores([name]):
                 core = cores[name]
@@ -346,7 +346,6 @@ class StyleTransferModel(keras.Model):
             self.image_average.assign(arrays["average"])
             self.image_average_weight.assign(arrays["average_weight"])
 
-
     # === Tiles ===
 
     def _plan_for(self, height: int, width: int) -> TilePlan | None:
@@ -369,7 +368,7 @@ class StyleTransferModel(keras.Model):
         top, bottom, left, right = (bounds[i] for i in range(4))
         core = {}
         for name, value in features.items():
-            stride = 2 ** vgg19.num_pools_before(name)
+            stride = vgg19.stride(name)
             core[name] = value[:, top // stride : bottom // stride, left // stride : right // stride]
         images = crop[:, top:bottom, left:right]
         statistics = []
@@ -380,7 +379,7 @@ class StyleTransferModel(keras.Model):
             if term.spatial:
                 cropped = []
                 for name, target in zip(term.layers, term_targets):
-                    stride = 2 ** vgg19.num_pools_before(name)
+                    stride = vgg19.stride(name)
                     y, x = origin[0] // stride, origin[1] // stride
                     height, width = bottom // stride - top // stride, right // stride - left // stride
                     cropped.append(target[:, y : y + height, x : x + width])
@@ -476,10 +475,13 @@ class StyleTransferModel(keras.Model):
             gradient = gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
         return result, gradient
 
-    def _tiled_rows(self, rows):
-        """The rows a tiled step paints: under a strategy every replica takes every row (its
-        share of each image is its tiles), whatever rows the data dealt it."""
-        return ops.arange(self.task.num_variants) if self._replica_share()[1] > 1 else rows
+    def _tiled_images(self, rows):
+        """The rows a tiled step paints, and their images: under a strategy every replica
+        takes every row (its share of each image is its tiles), whatever rows the data dealt
+        it."""
+        if self._replica_share()[1] > 1:
+            rows = ops.arange(self.task.num_variants)
+        return rows, tf.convert_to_tensor(tf.gather(self.image, rows))
 
     def _shared_logs(self, per_variant: dict) -> dict:
         """Logs of a tiled step: every replica holds the whole losses, so only the first
@@ -489,8 +491,7 @@ class StyleTransferModel(keras.Model):
         return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     def _tiled_train_step(self, rows):
-        rows = self._tiled_rows(rows)
-        images = tf.convert_to_tensor(tf.gather(self.image, rows))
+        rows, images = self._tiled_images(rows)
         per_variant, gradient = self._tiled_losses(images, rows, tape=True)
         full = tf.scatter_nd(rows[:, None], gradient, tf.shape(self.image))
         self.optimizer.apply([full], [self.image])
@@ -578,8 +579,7 @@ class StyleTransferModel(keras.Model):
     def test_step(self, data):
         rows = distribute.local_rows(data)
         if self.plan is not None:
-            rows = self._tiled_rows(rows)
-            images = tf.convert_to_tensor(tf.gather(self.image, rows))
+            rows, images = self._tiled_images(rows)
             return self._shared_logs(self._tiled_losses(images, rows)[0])
         per_variant = self._losses_of_rows(rows)
         return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)

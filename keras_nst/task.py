@@ -251,7 +251,7 @@ class StyleTask:
                 continue
             deepest = vgg19.deepest(used)
             # Each 2x2 pooling (up to and including `deepest`) halves the size, rounding down.
-            minimum = 2 ** vgg19.num_pools_before(deepest)
+            minimum = vgg19.stride(deepest)
             size_argument = "size" if argument == "content" else "style_size"
             for height, width in shapes:
                 if min(height, width) < minimum:

@@ -117,7 +117,7 @@ class TilePlan:
 
 def geometry(deepest: str) -> tuple[int, int]:
     """`(stride, halo)` of tiles for features up to `deepest`."""
-    stride = 2 ** vgg19.num_pools_before(deepest)
+    stride = vgg19.stride(deepest)
     return stride, _round_up(vgg19.receptive_radius(deepest), stride)
 
 

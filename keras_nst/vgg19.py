@@ -58,6 +58,11 @@ def num_pools_before(name: str) -> int:
     return sum(1 for layer in layers_through(name) if layer.endswith("_pool"))
 
 
+def stride(name: str) -> int:
+    """Input pixels per feature pixel of `name`'s output, along each side: 2 per pooling."""
+    return 2 ** num_pools_before(name)
+
+
 def deepest(names) -> str:
     """The layer of `names` furthest into the network."""
     return max(names, key=layer_index)
