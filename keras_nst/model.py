@@ -398,9 +398,29 @@ class StyleTransferModel(keras.Model):
                 surrogate = tf.add_n([ops.sum(ops.cast(s, "float32") * w) for s, w in zip(flat, weights)])
             return tape.gradient(surrogate, crop)
 
+        def last(crop, bounds, origin, targets, rows, others, images):
+            # The last tile's statistics, the whole image's score, and the last tile's
+            # gradient from the same forward pass: one forward pass fewer per step than
+            # running it again in the second pass.
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch(crop)
+                tape.watch(images)
+                mine = statistics(crop, bounds, origin, targets, rows)
+                totals = mine if others is None else tf.nest.map_structure(tf.add, others, mine)
+                flat_totals = tf.nest.flatten(totals)
+                tape.watch(flat_totals)
+                result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+            weights = tape.gradient(summed, flat_totals, unconnected_gradients="zero")
+            return (
+                result, weights,
+                tape.gradient(summed, crop, unconnected_gradients="zero"),
+                tape.gradient(summed, images, unconnected_gradients="zero"),
+            )
+
         return (
             tf.function(statistics, reduce_retracing=True),
             tf.function(gradient, reduce_retracing=True),
+            tf.function(last, reduce_retracing=True),
         )
 
     def _tiles(self, images, tiles):
@@ -431,49 +451,66 @@ class StyleTransferModel(keras.Model):
         """
         if self._tile_functions is None:
             self._tile_functions = self._make_tile_functions()
-        statistics_of, gradient_of = self._tile_functions
+        statistics_of, gradient_of, last_of = self._tile_functions
         targets = [[ops.convert_to_tensor(t) for t in ts] for ts in self._state.targets]
         replica, replicas = self._replica_share()
         mine = self.plan.tiles[replica::replicas]
         # A replica without a tile (more replicas than tiles) adds zeros of the right shape.
         share = 1.0 if mine else 0.0
         mine = mine or self.plan.tiles[:1]
+        # One device: the last tile's forward pass also gives its gradient (`last`); across
+        # replicas the statistics are all-reduced between the passes, so every tile is run
+        # again in the second.
+        fused = tape is not None and replicas == 1
+        first = mine[:-1] if fused else mine
         totals = None
-        for crop, bounds, origin in self._tiles(images, mine):
+        for crop, bounds, origin in self._tiles(images, first):
             statistics = statistics_of(crop, bounds, origin, targets, rows)
             totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
-        if replicas > 1:
-            totals = tf.nest.map_structure(lambda t: t * share, totals)
-            totals = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, totals)
-        flat_totals = tf.nest.flatten(totals)
-        with tf.GradientTape(persistent=True) as score_tape:
-            score_tape.watch(flat_totals)
-            score_tape.watch(images)
-            totals = tf.nest.pack_sequence_as(totals, flat_totals)
-            result, total = {}, zeros(rows)
-            for term, term_targets, term_totals in zip(self.terms, targets, totals):
-                if term.layers:
-                    value, parts = term.score(list(term_totals), term_targets, rows)
-                else:  # terms without layers (total variation) see the whole image
-                    value, parts = term(None, images, term_targets, rows)
-                result.update(parts)
-                result[term.key] = value
-                total = total + value
-            result["loss"] = total
-            summed = ops.sum(total)
-        if tape is None:
-            return result, None
-        weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
-        # The whole-image terms' gradient: every replica computed it, the first one adds it.
-        gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
-        if replica > 0:
-            gradient = tf.zeros_like(gradient)
         height, width = int(images.shape[1]), int(images.shape[2])
-        for (crop, bounds, origin), tile in zip(self._tiles(images, mine), mine):
-            part = gradient_of(crop, bounds, origin, targets, rows, weights) * share
+
+        def add(gradient, part, tile):
             top, bottom, left, right = tile.crop
-            gradient = gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
+            return gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
+
+        if fused:
+            crop, bounds, origin = next(self._tiles(images, mine[-1:]))
+            result, weights, part, gradient = last_of(crop, bounds, origin, targets, rows, totals, images)
+            gradient = add(gradient, part, mine[-1])
+        else:
+            if replicas > 1:
+                totals = tf.nest.map_structure(lambda t: t * share, totals)
+                totals = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, totals)
+            flat_totals = tf.nest.flatten(totals)
+            with tf.GradientTape(persistent=True) as score_tape:
+                score_tape.watch(flat_totals)
+                score_tape.watch(images)
+                result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+            if tape is None:
+                return result, None
+            weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
+            # The whole-image terms' gradient: every replica computed it, the first one adds it.
+            gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
+            if replica > 0:
+                gradient = tf.zeros_like(gradient)
+        for (crop, bounds, origin), tile in zip(self._tiles(images, first), first):
+            gradient = add(gradient, gradient_of(crop, bounds, origin, targets, rows, weights) * share, tile)
         return result, gradient
+
+    def _score(self, totals, images, targets, rows):
+        """`(losses, their sum)` of the whole image from its terms' summed statistics (terms
+        without layers, such as total variation, score `images` directly)."""
+        result, total = {}, zeros(rows)
+        for term, term_targets, term_totals in zip(self.terms, targets, totals):
+            if term.layers:
+                value, parts = term.score(list(term_totals), term_targets, rows)
+            else:
+                value, parts = term(None, images, term_targets, rows)
+            result.update(parts)
+            result[term.key] = value
+            total = total + value
+        result["loss"] = total
+        return result, ops.sum(total)
 
     def _tiled_images(self, rows):
         """The rows a tiled step paints, and their images: under a strategy every replica

@@ -70,8 +70,9 @@ def test_replicas_share_the_tiles_of_one_large_image(tmp_path):
         tiles = single["tiles"]
         assert tiles > 2 and mirrored["tiles"] == tiles
         # 6 steps of two passes each (and the last variant_losses' one): one device went through
-        # every tile, each replica through half of them.
-        assert single["tiles_seen"] == {"0": 13 * tiles}
+        # every tile (the last one once per step: its forward pass serves both), each replica
+        # through half of them.
+        assert single["tiles_seen"] == {"0": 6 * (2 * tiles - 1) + tiles}
         assert mirrored["tiles_seen"] == {"0": 6 * 2 * -(-tiles // 2) + tiles, "1": 6 * 2 * (tiles // 2)}
         # The tiles' statistics are summed in another order: equal to float rounding, which
         # Adam's division by small gradients magnifies in a few pixels (as tiled vs untiled).
