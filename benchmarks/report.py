@@ -152,6 +152,27 @@ def time_to_quality_table(kinds) -> list[str]:
     return lines
 
 
+def video_table(kinds) -> list[str]:
+    lines = []
+    for b in kinds["video"]:
+        info = b["extra_info"]
+        lines += [
+            f"## Video: flicker ({info['frames']} frames of the shipped clip at {info['size']} px)", "",
+            f"keras-nst: first frame {info['steps']} steps, each next one {info['frame_steps']} from the "
+            f"previous painted frame warped along the flow, with the temporal loss. Independent: each "
+            f"frame {info['steps']} steps from its photo. Flicker: mean absolute change between "
+            "consecutive painted frames where the input is static (levels of 255); distances as the "
+            "judge above, averaged over the frames.", "",
+            "| painting | seconds | flicker | Gram | SWD | content | noise |", "|---|---|---|---|---|---|---|",
+        ]
+        for name, scores in info["scores"].items():
+            lines.append(f"| {name} | {info['seconds'][name]:.0f} | {scores['flicker']:.2f} | {scores['gram']:.4f} | "
+                         f"{scores['swd']:.3f} | {scores['content']:.3f} | {scores['noise']:.2f} |")
+        lines += ["", f"Flicker ratio (keras-nst / independent): {info['flicker_ratio']:.2f}. "
+                  "Clips: `video/clip_side_by_side.gif` (input, independent, keras-nst).", ""]
+    return lines
+
+
 def plots(kinds, directory: Path) -> list[str]:
     if not kinds["convergence"] and not kinds["tiles"]:
         return []
@@ -248,7 +269,7 @@ def main(argv=None) -> int:
     ]
     written = plots(kinds, path.parent)
     lines = header + step_table(kinds) + precision_table(kinds) + memory_table(kinds) + convergence_table(kinds)
-    lines += quality_table(kinds) + time_to_quality_table(kinds) + tiles_table(kinds)
+    lines += quality_table(kinds) + time_to_quality_table(kinds) + tiles_table(kinds) + video_table(kinds)
     lines += [f"![{name}]({name})" for name in written]
     (path.parent / "summary.md").write_text("\n".join(lines) + "\n")
     print(f"Wrote {path.parent / 'summary.md'}" + "".join(f", {path.parent / n}" for n in written))

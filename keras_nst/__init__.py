@@ -28,7 +28,10 @@ __all__ = [
     "schedule",
     "settings",
     "stylize",
+    "stylize_video",
     "terms",
+    "video",
+    "VideoPainting",
     "vgg19_extractor",
     "__version__",
 ]
@@ -46,6 +49,9 @@ _LAZY = {
     "callbacks": ("keras_nst.callbacks", None),
     "checkpoints": ("keras_nst.checkpoints", None),
     "experiments": ("keras_nst.experiments", None),
+    "stylize_video": ("keras_nst.video_painting", "stylize_video"),
+    "VideoPainting": ("keras_nst.video_painting", "VideoPainting"),
+    "video": ("keras_nst.video", None),
 }
 
 

@@ -58,17 +58,25 @@ class _Stopped(Exception):
         self.code = code
 
 
+VIDEO_OUTPUT_HELP = (
+    "output clip: a video file (.mp4, .avi, ...), a .gif/.webp, or a folder of frames; "
+    "written when the last frame is painted; never an input"
+)
+
+
 def _add_settings(parser, command: str, defaults: dict | None = None) -> None:
     """One option per setting of the table; unset options stay out of the namespace, so the
     command line, a `--task` file and the defaults can be told apart."""
-    for setting in SETTINGS:
+    table = SETTINGS + (settings_lib.VIDEO_SETTINGS if command == "video" else ())
+    for setting in table:
         if setting.flag is None or (command == "sweep" and not setting.sweep):
             continue
         if setting.name in ("output",) and command == "sweep":
             continue
         default = (defaults or {}).get(setting.name, setting.command_line_default)
         shown = "" if default is None else f" (default: {settings_lib.show(default)})"
-        kwargs = dict(default=argparse.SUPPRESS, help=setting.help + shown, dest=setting.name)
+        text = VIDEO_OUTPUT_HELP if command == "video" and setting.name == "output" else setting.help
+        kwargs = dict(default=argparse.SUPPRESS, help=text + shown, dest=setting.name)
         if setting.parse is not None:
             kwargs["type"] = setting.parse
         flags = [setting.option] + (["-o"] if setting.name == "output" else [])
@@ -95,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     add("--resume", default=None, metavar="DIR",
         help="continue from the checkpoint in DIR (same arguments otherwise); --steps is the total")
     _add_common(stylize)
+
+    video = commands.add_parser(
+        "video",
+        help="paint a clip in the style of STYLE without flicker",
+        description="Paint INPUT (a video file, an animated GIF/WebP or a folder of frames) in "
+        "the style of STYLE, frame after frame: each frame starts from the previous painted frame "
+        "warped along the optical flow, held to it by a temporal loss (Ruder et al. 2016). "
+        "--steps is the first frame's, --frame-steps each later frame's.",
+    )
+    add = video.add_argument
+    add("input", help="video file, animated GIF/WebP, or folder of frames")
+    add("style", nargs="+", help="style image(s) (painting)")
+    _add_settings(video, "video")
+    add("--checkpoint-dir", default=None,
+        help="where checkpoints and the finished frames go (default: OUTPUT's name with "
+        ".checkpoint, beside it)")
+    add("--resume", default=None, metavar="DIR",
+        help="continue from the checkpoint in DIR at the frame and step where it stopped")
+    _add_common(video)
 
     sweep = commands.add_parser(
         "sweep",
@@ -283,9 +310,8 @@ def _announce(schedule, directory) -> object:
     from keras import ops
 
     steps = schedule.total_steps
-    sizes = "" if len(schedule.stages) == 1 else (
-        " at " + ", ".join(f"{stage.size}" for stage in schedule.stages) + " px"
-    )
+    distinct = list(dict.fromkeys(stage.size for stage in schedule.stages))
+    sizes = "" if len(distinct) == 1 else " at " + ", ".join(str(size) for size in distinct) + " px"
 
     def begin(logs):
         model = callback.model
@@ -334,6 +360,66 @@ def _paint(checked, args) -> None:
     print(f"Wrote {output}")
     if where["log_dir"]:
         # stylize writes one run into --logdir; TensorBoard shows it from there or its parent.
+        print(f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}")
+
+
+# === video ===
+
+
+def _check_video(args):
+    """Everything of `video` that can be checked before TensorFlow starts."""
+    from keras_nst import video_painting
+
+    values = _settings(args)
+    for setting in settings_lib.VIDEO_SETTINGS:
+        values[setting.name] = getattr(args, setting.name, setting.default)
+    if not values.get("output"):
+        raise ValueError("`--output` is required. Received: output=None")
+    output = Path(values["output"])
+    if args.resume:
+        directory = Path(args.resume)
+    elif args.checkpoint_dir:
+        directory = Path(args.checkpoint_dir)
+    else:
+        directory = output.with_name((output.stem if output.suffix else output.name) + ".checkpoint")
+    where = dict(
+        output=output, checkpoint_dir=directory, resume=args.resume or False,
+        log_dir=values["logdir"], overwrite=not args.no_clobber,
+    )
+    chosen = {
+        **{s.name: values[s.name] for s in settings_lib.TASK_SETTINGS},
+        **_painting_settings(values),
+        **{s.name: values[s.name] for s in settings_lib.VIDEO_SETTINGS},
+    }
+    style = args.style if len(args.style) > 1 else args.style[0]
+    plan = video_painting.check_video(args.input, style, **where, **chosen)[0]
+    return args.input, style, where, chosen, plan
+
+
+def _paint_video(checked, args) -> None:
+    from keras_nst import video_painting
+
+    source, style, where, chosen, plan = checked
+    result = video_painting.stylize_video(
+        source, style, **where, **chosen, verbose=0 if args.quiet else "auto",
+        callbacks=[_announce(plan.schedule, where["checkpoint_dir"])],
+    )
+    directory = where["checkpoint_dir"]
+    done = f"{len(result.frames)} of {len(plan.frames)} frames are in {directory / video_painting.FRAMES_DIR}"
+    if result.stopped_by == "non-finite":
+        raise _Stopped(
+            f"the loss became NaN or Inf at step {result.bad_step} ({', '.join(result.bad_losses)}); "
+            f"{done} and the last good checkpoint in {directory}. Try a lower --learning-rate.",
+            EXIT_NON_FINITE,
+        )
+    if result.signal_number is not None:
+        raise _Stopped(
+            f"stopped by {result.stopped_by} at step {result.steps} of {plan.schedule.total_steps}; "
+            f"{done}. Resume with the same command and --resume {directory}",
+            128 + result.signal_number,
+        )
+    print(f"Wrote {result.output} ({len(result.frames)} frames)")
+    if where["log_dir"]:
         print(f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}")
 
 
@@ -466,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(_one_line(error), EXIT_USAGE)
     if args.command == "stylize":
         return _run(_check_stylize, _paint, args)
+    if args.command == "video":
+        return _run(_check_video, _paint_video, args)
     return _run(_check_sweep, _sweep, args)
 
 

@@ -244,7 +244,7 @@ class StyleTransferModel(keras.Model):
             name=name,
         )
 
-    def set_task(self, task: StyleTask, images=None) -> None:
+    def set_task(self, task: StyleTask, images=None, carry=None) -> None:
         """Paints `task` from now on: its targets, and the canvas at its size.
 
         Args:
@@ -253,6 +253,9 @@ class StyleTransferModel(keras.Model):
             images: float `(num_variants, H, W, 3)` to paint from; by default the current
                 painting resized to the task's size (float, bicubic), or the task's initial
                 images when there is none yet.
+            carry: how the optimizer's per-pixel slots move to the new canvas,
+                `carry(values, size, method, clip)` (default `canvas.resize`; a video moves
+                them along the optical flow).
         """
         with self.distribute_strategy.scope():
             self.task = task
@@ -286,7 +289,7 @@ class StyleTransferModel(keras.Model):
                     if self.image is None
                     else canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
                 )
-            self._set_image(images)
+            self._set_image(images, carry or canvas.resize)
             self._set_average()
         for function in ("train_function", "test_function", "predict_function"):
             if getattr(self, function, None) is not None:
@@ -294,14 +297,14 @@ class StyleTransferModel(keras.Model):
         if getattr(self, "_fitting", False):  # fit looks its step function up every step
             self.make_train_function(force=True)
 
-    def _set_image(self, images) -> None:
+    def _set_image(self, images, carry=canvas.resize) -> None:
         old = self.image
         if old is not None:
             self._untrack_variable(old)
         self.image = self._variable(images, "image", trainable=True, constraint=PixelRange())
         optimizer = getattr(self, "optimizer", None)
         if old is not None and optimizer is not None and optimizer.built:
-            self.optimizer = optimizers_lib.carried_over(optimizer, self.image, canvas.resize)
+            self.optimizer = optimizers_lib.carried_over(optimizer, self.image, carry)
 
     def _set_average(self) -> None:
         """A fresh running average for the current canvas (restarted at each stage)."""

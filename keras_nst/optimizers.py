@@ -204,7 +204,8 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
     The step count is kept (learning-rate schedules and Adam's bias correction go on). Slots
     shaped like the old variable are resized to the new one with `resize(values, size,
     method, clip)`: second moments (`velocity`) bilinearly and clipped at zero, the rest
-    bicubically. Other slots are copied where their shape still fits. L-BFGS' curvature
+    bicubically (at the same size, `resize` may move them: a video warps them along the
+    flow). Other slots are copied where their shape still fits. L-BFGS' curvature
     pairs describe the old size and mean nothing for the new one: its history starts afresh.
 
     Args:
@@ -221,12 +222,14 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
     for old_slot, new_slot in zip(optimizer.variables, new.variables):
         if new_slot.path == new.iterations.path:
             continue
-        if tuple(old_slot.shape) == tuple(new_slot.shape):
-            new_slot.assign(old_slot)
-        elif len(old_slot.shape) == 4:
+        if len(old_slot.shape) == 4 and len(new_slot.shape) == 4:
+            # Per-pixel slots go through `resize` even at the same size: a video's carry
+            # moves them along the optical flow.
             if "velocit" in new_slot.path:
                 values = resize(old_slot, size, "bilinear", (0.0, float("inf")))
             else:
                 values = resize(old_slot, size, "bicubic", None)
             new_slot.assign(values)
+        elif tuple(old_slot.shape) == tuple(new_slot.shape):
+            new_slot.assign(old_slot)
     return new

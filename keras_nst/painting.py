@@ -133,7 +133,7 @@ def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Sched
     return schedule
 
 
-def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=None, **settings):
+def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=None, terms=None, **settings):
     """The compiled `StyleTransferModel` `stylize` paints with (for code that drives `fit`
     itself, such as the benchmarks).
 
@@ -143,6 +143,7 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=
         extractor: a ready extractor to share.
         largest_size: the largest size a schedule will paint `task` at (for the choice of
             tiles), if larger than the task's.
+        terms: the loss terms, if not the task's own (`keras_nst.terms.default_terms`).
         **settings: the model's and the painting's settings, as for `stylize`.
     """
     import contextlib
@@ -162,6 +163,7 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=
             average=values["average"],
             tile=_tile(task, values, largest_size),
             extractor=extractor,
+            terms=terms,
         )
         model.compile(optimizer=optimizers.get(values["optimizer"], values["learning_rate"]))
     return model

@@ -127,6 +127,19 @@ def _one_of(options: Sequence[Any]) -> Callable[[Any, str], Any]:
     return check
 
 
+def check_optional_positive_number(value: Any, argument: str) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(value))
+        or value <= 0
+    ):
+        raise ValueError(f"`{argument}` must be a number > 0 or None. Received: {argument}={value!r}")
+    return float(value)
+
+
 def check_fraction(value: Any, argument: str) -> float:
     """A number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < 1:
@@ -269,8 +282,9 @@ def _describe_image(value: Any) -> str:
 
 #: Groups: "task" settings describe what to paint (`StyleTask`), "model" settings the network
 #: (`StyleTransferModel`), "painting" settings how the painting proceeds (`stylize`), and
-#: "files" settings where things are read and written.
-GROUPS = ("files", "task", "model", "painting")
+#: "files" settings where things are read and written, "video" settings how a clip is painted
+#: (`VIDEO_SETTINGS`, outside `SETTINGS`: only the video painting takes them).
+GROUPS = ("files", "task", "model", "painting", "video")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -459,6 +473,20 @@ SETTINGS: tuple[Setting, ...] = (
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
+#: Settings of a video painting only (`keras_nst.stylize_video`, `keras-nst video`).
+VIDEO_SETTINGS: tuple[Setting, ...] = (
+    Setting("temporal_weight", 1000.0, check_weight,
+            "weight of the temporal loss that holds each frame to the previous painted frame "
+            "where the optical flow is trusted (0: frames painted independently)", "video",
+            parse=float),
+    Setting("frame_steps", None, check_optional_positive_int,
+            "steps of each frame after the first, which starts from the previous painted frame "
+            "(default: half of --steps)", "video", parse=int, file_types=(int,)),
+    Setting("fps", None, check_optional_positive_number,
+            "frame rate of the output (default: the input's)", "video", parse=float,
+            file_types=(int, float)),
+)
+
 
 def group(name: str) -> tuple[Setting, ...]:
     return tuple(setting for setting in SETTINGS if setting.group == name)
@@ -508,6 +536,7 @@ COMMAND_LINE_ARGUMENTS = {
     "checkpoint_dir": "--checkpoint-dir",
     "resume": "--resume",
     "output_dir": "--output-dir",
+    "frames": "INPUT",
 }
 
 

@@ -315,6 +315,59 @@ class TotalVariationTerm(LossTerm):
         return per_row(self.weights, rows)[:, 0] * value, {}
 
 
+class TemporalTerm(LossTerm):
+    """Ruder et al.'s short-term temporal loss for a frame of a video (not in Gatys et al.):
+    `weight * 1/D * sum c * (x - w)^2`, with `w` the previous painted frame warped along the
+    input's optical flow into this frame, `c` the mask of pixels where that flow is trusted
+    (`keras_nst.video.consistency_mask`) and `D = H * W * 3`. With `calibration="normalized"`
+    it is also divided by 255^2 (per pixel, in units of the full range, like the TV term).
+
+    Only a video painting adds it (`applies` is false for a task), and sets `previous` to
+    `(warped, mask)` before each frame's targets are computed; the first frame has none and
+    the term is zero there.
+    """
+
+    key = "temporal_loss"
+    spatial = True
+
+    def __init__(self, task, weight: float):
+        self.layers = []
+        self.weights = np.full((task.num_variants, 1), weight, "float32")
+        self.normalized = task.calibration == "normalized"
+        self.previous = None
+
+    @classmethod
+    def applies(cls, task) -> bool:
+        return False
+
+    def target_names(self) -> list[str]:
+        return ["warped", "mask"]
+
+    def targets(self, task, extract) -> list:
+        if self.previous is None:
+            return [np.zeros((1, task.height, task.width, 3), "float32"), np.zeros((1, task.height, task.width, 1), "float32")]
+        warped, mask = self.previous
+        if tuple(warped.shape[:2]) != (task.height, task.width):
+            raise ValueError(
+                f"The temporal term's previous frame is {warped.shape[1]} x {warped.shape[0]}; "
+                f"the frame is {task.width} x {task.height}."
+            )
+        return [np.asarray(warped, "float32")[None], np.asarray(mask, "float32")[None, ..., None]]
+
+    def statistics(self, features, images, targets, rows) -> list:
+        warped, mask = (ops.cast(t, "float32") for t in targets)
+        images = ops.cast(images, "float32")
+        squared = ops.sum(mask * ops.square(images - warped), axis=(1, 2, 3))
+        shape = ops.shape(images)
+        return [squared, ops.cast(shape[1] * shape[2] * 3, "float32")]
+
+    def score(self, statistics, targets, rows):
+        value = statistics[0] / statistics[1]
+        if self.normalized:
+            value = value / 255.0**2
+        return per_row(self.weights, rows)[:, 0] * value, {}
+
+
 #: Every kind of term, in the order the model sums them.
 TERMS = {
     "content": ContentTerm,

@@ -25,7 +25,7 @@ def test_benchmark_suite_and_report_run(tmp_path):
     data = json.loads(results.read_text())
     kinds = {b["extra_info"]["kind"] for b in data["benchmarks"]}
     assert kinds == {"step", "baseline", "matmul", "memory", "convergence", "precision", "quality",
-                     "time_to_quality", "tiles"}
+                     "time_to_quality", "tiles", "video"}
     # A smoke run's pictures go to its working directory, not over the repository's results.
     assert sorted(p.name for p in (tmp_path / "results" / "quality").glob("*.png")) == [
         "tubingen-starry_night.png", "tubingen-starry_night_crowsonkb.png",
@@ -41,5 +41,5 @@ def test_benchmark_suite_and_report_run(tmp_path):
     assert report.returncode == 0, report.stderr
     summary = (tmp_path / "summary.md").read_text()
     assert "| adam | avg | 32 |" in summary and "float32 against mixed_bfloat16" in summary
-    for table in ("## Pictures at equal wall time", "## Time to quality", "## Tiled against untiled"):
+    for table in ("## Pictures at equal wall time", "## Time to quality", "## Tiled against untiled", "## Video: flicker"):
         assert table in summary

@@ -122,6 +122,7 @@ def test_example_scripts_run(tmp_path):
         "experiment_ratio.py": [*tiny, *logs, "--output-dir", str(tmp_path / "ratio")],
         "experiment_style_layer.py": [*tiny, *logs, "--output-dir", str(tmp_path / "style_layer")],
         "experiment_pooling.py": [*tiny, *logs, "--output-dir", str(tmp_path / "pooling")],
+        "make_clip.py": [str(tmp_path / "clip.gif")],
     }
     driver = "import runpy, sys\n" + "".join(
         f"sys.argv = {[script, *args]!r}\n"
@@ -133,6 +134,10 @@ def test_example_scripts_run(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(tmp_path / "clip.gif") as clip:
+        assert clip.n_frames == 16 and clip.size == (160, 106)
     with Image.open(tmp_path / "quickstart.png") as image:
         assert image.size == (32, 24)
     for name in ("ratio", "style_layer", "pooling"):

@@ -65,7 +65,8 @@ def test_sigkill_at_any_moment_loses_nothing(content_path, style_path, tmp_path)
 def test_two_runs_at_once_neither_mix_nor_corrupt(content_path, style_path, tmp_path, capsys):
     common = ["stylize", str(content_path), str(style_path), *TINY, "-o", "out.png"]
     first = subprocess.Popen(
-        [sys.executable, "-m", "keras_nst", *common, "--steps", "100000", "--checkpoint-every", "5"],
+        [sys.executable, "-m", "keras_nst", *common, "--steps", "100000", "--checkpoint-every", "5",
+         "--seed", "7"],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -85,5 +86,7 @@ def test_two_runs_at_once_neither_mix_nor_corrupt(content_path, style_path, tmp_
         first.kill()
     assert first.returncode == 130, stderr[-2000:]
     assert _complete_image(tmp_path / "out.png").shape == (24, 32, 3)
+    # The first run's own checkpoint (its seed), not the second's, however few steps it took.
     _, metadata = read_checkpoint(tmp_path / "out.checkpoint")
-    assert metadata["step"] > 3  # the first run's own, not the second's
+    assert metadata["model"]["task"]["settings"]["variants"][0]["seed"] == 7
+    assert read_checkpoint(tmp_path / "second.checkpoint")[1]["step"] == 3

@@ -191,11 +191,10 @@ def test_stylize_tiles_the_large_scales_under_a_memory_cap_and_resumes(tmp_path)
     style = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
     task = StyleTask(photo, style, size=192, style_layers=THREE, content_layers=["block2_conv2"])
     common = dict(weights=None, precision="float32", steps=2, min_size=96, verbose=0, tile=160)
-    whole = stylize(task, output=tmp_path / "whole.png", **{**common, "tile": 0})
+    # (That a tiled painting paints what an untiled one does: the exactness and fit tests.)
     full = stylize(task, output=tmp_path / "tiled.png", checkpoint_dir=tmp_path / "a", **common)
     assert full.model.plan is not None  # the last stage (192 px) is tiled
     assert full.steps == 6
-    np.testing.assert_allclose(full.images.astype(float), whole.images.astype(float), atol=1.0)
     # Cut after step 5 (the first tiled step) by a Ctrl-C, then resume.
     from test_painting import RaiseSignal
 
