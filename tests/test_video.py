@@ -185,11 +185,11 @@ def test_a_clip_resumes_at_a_frame_boundary_with_the_same_bytes(tmp_path):
     read, _ = video.read_frames(tmp_path / "cut")
     np.testing.assert_array_equal(read[2], whole.frames[2])
     # TensorBoard: one step axis with the frame and the temporal loss, and a run of frames.
-    from conftest import read_events
+    from conftest import read_events, tensor_value
 
     events = read_events(tmp_path / "logs")
     assert [e.step for e in events.Tensors("temporal_loss")] == list(range(1, 11))
-    assert [float(np.asarray(__import__("conftest").tensor_value(e))) for e in events.Tensors("frame")] == [0] * 4 + [1] * 3 + [2] * 3
+    assert [float(tensor_value(e)) for e in events.Tensors("frame")] == [0] * 4 + [1] * 3 + [2] * 3
     frames_run = read_events(tmp_path / "logs" / "frames")
     assert [e.step for e in frames_run.Tensors("frame")] == [0, 1]
 
