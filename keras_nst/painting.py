@@ -335,10 +335,7 @@ def stylize(
     """
     import keras
 
-    from keras_nst.callbacks import StyleTensorBoard
-    from keras_nst.checkpoints import (
-        StopOnNonFinite, StopOnSignal, StyleCheckpoint, painting_identity, read_checkpoint,
-    )
+    from keras_nst.checkpoints import painting_identity, read_checkpoint
     from keras_nst.schedule import follow
 
     started = time.perf_counter()
@@ -359,32 +356,13 @@ def stylize(
     )
     identity = {**painting_identity(model), "task": task.fingerprint(), "schedule": schedule.identity()}
 
-    stop, guard = StopOnSignal(), StopOnNonFinite()
-    # The guards come first: they stop fit (and fix the image) before anything is saved; the
-    # schedule moves to the next stage before a checkpoint records where the painting is.
-    all_callbacks = [stop, guard, follow(schedule, task)]
-    if checkpoint_dir is not None:
-        checkpoint = StyleCheckpoint(checkpoint_dir, every=values["checkpoint_every"], identity=identity)
-        if resume_from is not None:
-            checkpoint.restore(model)
-        all_callbacks.append(checkpoint)
-    if log_dir is not None:
-        all_callbacks.append(StyleTensorBoard(log_dir, image_every=values["image_every"]))
-    all_callbacks += list(callbacks)
-
-    history = None
-    if schedule.total_steps > done:
-        history = model.fit(
-            epochs=1, steps_per_epoch=schedule.total_steps - done, callbacks=all_callbacks,
-            verbose=verbose,
-        )
+    history, stopped_by, guard = run_guarded(
+        model, lambda guard: follow(schedule, task), total_steps=schedule.total_steps, done=done,
+        checkpoint_dir=checkpoint_dir, resume_from=resume_from, identity=identity, log_dir=log_dir,
+        values=values, callbacks=callbacks, verbose=verbose,
+    )
     painted = model.images()
     written = images.save_image(output, painted[0]) if output is not None else None
-    stopped_by = None
-    if guard.bad_losses:
-        stopped_by = "non-finite"
-    elif stop.signal_received is not None:
-        stopped_by = signal.Signals(stop.signal_received).name
     return Painting(
         images=painted,
         model=model,
@@ -397,6 +375,50 @@ def stylize(
         bad_losses=guard.bad_losses,
         bad_step=guard.bad_step,
     )
+
+
+def run_guarded(
+    model, follower, *, total_steps: int, done: int, checkpoint_dir, resume_from, identity: dict,
+    log_dir, values: dict, callbacks: Sequence = (), verbose: Any = "auto",
+):
+    """The steps of a painting from `done` to `total_steps` in one `fit`, with the guards,
+    checkpoints (restored first when resuming) and TensorBoard: what `stylize` and
+    `stylize_video` share.
+
+    Args:
+        model: the compiled model.
+        follower: `follower(guard) -> callback` that moves the model through its stages (it
+            runs after the guards and before the checkpoint, which then records where the
+            painting is).
+        values: the checked painting settings (`checkpoint_every`, `image_every`).
+
+    Returns:
+        `(history, stopped_by, guard)`: Keras' `History` (`None` if no step was left),
+        `None` / `"SIGINT"` / `"SIGTERM"` / `"non-finite"`, and the NaN guard.
+    """
+    from keras_nst.callbacks import StyleTensorBoard
+    from keras_nst.checkpoints import StopOnNonFinite, StopOnSignal, StyleCheckpoint
+
+    stop, guard = StopOnSignal(), StopOnNonFinite()
+    # The guards come first: they stop fit (and fix the image) before anything is saved.
+    all_callbacks = [stop, guard, follower(guard)]
+    if checkpoint_dir is not None:
+        checkpoint = StyleCheckpoint(checkpoint_dir, every=values["checkpoint_every"], identity=identity)
+        if resume_from is not None:
+            checkpoint.restore(model)
+        all_callbacks.append(checkpoint)
+    if log_dir is not None:
+        all_callbacks.append(StyleTensorBoard(log_dir, image_every=values["image_every"]))
+    all_callbacks += list(callbacks)
+    history = None
+    if total_steps > done:
+        history = model.fit(epochs=1, steps_per_epoch=total_steps - done, callbacks=all_callbacks, verbose=verbose)
+    stopped_by = None
+    if guard.bad_losses:
+        stopped_by = "non-finite"
+    elif stop.signal_received is not None:
+        stopped_by = signal.Signals(stop.signal_received).name
+    return history, stopped_by, guard
 
 
 def _signature(function, settings) -> inspect.Signature:

@@ -323,10 +323,7 @@ def stylize_video(
     """
     import keras
 
-    from keras_nst.callbacks import StyleTensorBoard
-    from keras_nst.checkpoints import (
-        StopOnNonFinite, StopOnSignal, StyleCheckpoint, painting_identity, read_checkpoint,
-    )
+    from keras_nst.checkpoints import painting_identity, read_checkpoint
     from keras_nst.terms import TemporalTerm, default_terms
 
     started = time.perf_counter()
@@ -365,27 +362,14 @@ def stylize_video(
         **painting_identity(model), "task": plan.first.fingerprint(), "frames": plan.digest(),
         "schedule": plan.schedule.identity(), "temporal_weight": chosen["temporal_weight"],
     }
-    stop, guard = StopOnSignal(), StopOnNonFinite()
-    all_callbacks = [stop, guard, _follow_frames(plan, temporal, state, guard, store, log_dir)]
-    if checkpoint_dir is not None:
+    if store is not None:
         store.mkdir(parents=True, exist_ok=True)
-        checkpoint = StyleCheckpoint(checkpoint_dir, every=checked["checkpoint_every"], identity=identity)
-        if resume_from is not None:
-            checkpoint.restore(model)
-        all_callbacks.append(checkpoint)
-    if log_dir is not None:
-        all_callbacks.append(StyleTensorBoard(log_dir, image_every=checked["image_every"]))
-    all_callbacks += list(callbacks)
-
-    history = None
     total = plan.schedule.total_steps
-    if total > done:
-        history = model.fit(epochs=1, steps_per_epoch=total - done, callbacks=all_callbacks, verbose=verbose)
-    stopped_by = None
-    if guard.bad_losses:
-        stopped_by = "non-finite"
-    elif stop.signal_received is not None:
-        stopped_by = signal.Signals(stop.signal_received).name
+    history, stopped_by, guard = painting.run_guarded(
+        model, lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir),
+        total_steps=total, done=done, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
+        identity=identity, log_dir=log_dir, values=checked, callbacks=callbacks, verbose=verbose,
+    )
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     written = None
     if stopped_by is None and steps >= total:
