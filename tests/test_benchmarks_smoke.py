@@ -15,9 +15,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_benchmark_suite_and_report_run(tmp_path):
     results = tmp_path / "benchmark.json"
-    env = {**os.environ, "KERAS_NST_BENCH_SMOKE": "1", "PYTHONPATH": str(REPO)}
+    # Under `pytest -n` this test runs in an xdist worker: its variables would make the inner
+    # pytest-benchmark believe it is distributed too, and disable itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(KERAS_NST_BENCH_SMOKE="1", PYTHONPATH=str(REPO))
     run = subprocess.run(
         [sys.executable, "-m", "pytest", str(REPO / "benchmarks"), "-q", "-p", "no:cacheprovider",
+         "-p", "no:xdist",
          "--benchmark-enable", "--benchmark-only", f"--benchmark-json={results}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
