@@ -244,18 +244,22 @@ class StyleTransferModel(keras.Model):
             name=name,
         )
 
-    def set_task(self, task: StyleTask, images=None, carry=None) -> None:
+    def set_task(self, task: StyleTask, images=None, carry=None, keep_average=False) -> None:
         """Paints `task` from now on: its targets, and the canvas at its size.
 
         Args:
-            task: the task (typically `model.task.at_size(...)`: the same images and
-                settings at another size).
-            images: float `(num_variants, H, W, 3)` to paint from; by default the current
-                painting resized to the task's size (float, bicubic), or the task's initial
-                images when there is none yet.
+            task: the task to paint; its size may differ from the current canvas's.
+            images: what the canvas starts from (`(num_variants, H, W, 3)`); by default the
+                task's initial image on the first call, then the painting so far (the
+                running average where there is one) resized to the new size.
             carry: how the optimizer's per-pixel slots move to the new canvas,
                 `carry(values, size, method, clip)` (default `canvas.resize`; a video moves
                 them along the optical flow).
+            keep_average: whether the running average of the image goes on (moved with
+                `carry`; the canvas must keep its size) instead of restarting: `True`, or a
+                float array `(H, W)` in [0, 1] of how much of its history each pixel keeps
+                (0 restarts that pixel). A video's next frame goes on averaging where the
+                last one was, except where the frame shows something new.
         """
         with self.distribute_strategy.scope():
             self.task = task
@@ -289,8 +293,11 @@ class StyleTransferModel(keras.Model):
                     if self.image is None
                     else canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
                 )
+            old_average = (self.image_average, self.image_average_weight)
             self._set_image(images, carry or canvas.resize)
             self._set_average()
+            if keep_average is not False and old_average[0] is not None and self.image_average is not None:
+                self._keep_average(old_average, keep_average, carry or canvas.resize, shape)
         for function in ("train_function", "test_function", "predict_function"):
             if getattr(self, function, None) is not None:
                 setattr(self, function, None)
@@ -306,6 +313,29 @@ class StyleTransferModel(keras.Model):
         if old is not None and optimizer is not None and optimizer.built:
             self.optimizer = optimizers_lib.carried_over(optimizer, self.image, carry)
 
+    def _keep_average(self, old_average, keep, carry, shape) -> None:
+        average, weight = old_average
+        if tuple(average.shape) != shape:
+            raise ValueError(
+                f"`keep_average` needs the canvas to keep its size {tuple(average.shape)}. "
+                f"Received: a task of shape {shape}"
+            )
+        if keep is True:
+            keep = np.ones(shape[1:3], "float32")
+        keep = np.asarray(keep, "float32")
+        if keep.shape != shape[1:3] or not np.all((keep >= 0) & (keep <= 1)):
+            raise ValueError(
+                f"`keep_average` must be True or an array of shape {shape[1:3]} with values in "
+                f"[0, 1]. Received: an array of shape {keep.shape} with values from "
+                f"{keep.min() if keep.size else 'none'} to {keep.max() if keep.size else 'none'}"
+            )
+        # The average's sum and its weight move (and fade) together, so that their ratio at
+        # a kept pixel is the moved average.
+        moved = carry(ops.concatenate([average, weight], axis=-1), shape[1:3], "bilinear", None)
+        moved = ops.convert_to_tensor(moved) * keep[None, :, :, None]
+        self.image_average.assign(moved[..., :3])
+        self.image_average_weight.assign(moved[..., 3:])
+
     def _set_average(self) -> None:
         """A fresh running average for the current canvas (restarted at each stage)."""
         for variable in (self.image_average, self.image_average_weight):
@@ -316,7 +346,10 @@ class StyleTransferModel(keras.Model):
             return
         # Written by the step (from the first replica's values, like the image).
         self.image_average = self._variable(ops.zeros_like(self.image), "image_average", written=True)
-        self.image_average_weight = self._variable(0.0, "image_average_weight", written=True)
+        # Per pixel: a video restarts the average where a frame shows something new.
+        self.image_average_weight = self._variable(
+            ops.zeros_like(self.image[..., :1]), "image_average_weight", written=True
+        )
 
     def _update_average(self) -> None:
         decay = self.average
@@ -327,12 +360,12 @@ class StyleTransferModel(keras.Model):
         """The painting so far, float `(num_variants, H, W, 3)`: the bias-corrected running
         average of the image where there is one (`average` > 0 and a step taken), else the
         image itself."""
+        image = ops.convert_to_tensor(self.image)
         if self.image_average is None:
-            return ops.convert_to_tensor(self.image)
-        weight = float(ops.convert_to_numpy(self.image_average_weight))
-        if weight <= 0.0:
-            return ops.convert_to_tensor(self.image)
-        return ops.convert_to_tensor(self.image_average) / weight
+            return image
+        weight = ops.convert_to_tensor(self.image_average_weight)
+        average = ops.convert_to_tensor(self.image_average) / ops.maximum(weight, 1e-12)
+        return ops.where(weight > 0.0, average, image)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The painting's own state, for checkpoints: the image, and the average if any."""
@@ -347,7 +380,9 @@ class StyleTransferModel(keras.Model):
         self.image.assign(arrays["image"])
         if self.image_average is not None and "average" in arrays:
             self.image_average.assign(arrays["average"])
-            self.image_average_weight.assign(arrays["average_weight"])
+            # (Checkpoints before the per-pixel weight hold one number.)
+            weight = np.broadcast_to(arrays["average_weight"], tuple(self.image_average_weight.shape))
+            self.image_average_weight.assign(weight)
 
     # === Tiles ===
 

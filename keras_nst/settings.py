@@ -475,7 +475,7 @@ BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 #: Settings of a video painting only (`keras_nst.stylize_video`, `keras-nst video`).
 VIDEO_SETTINGS: tuple[Setting, ...] = (
-    Setting("temporal_weight", 1000.0, check_weight,
+    Setting("temporal_weight", 60.0, check_weight,
             "weight of the temporal loss that holds each frame to the previous painted frame "
             "where the optical flow is trusted (0: frames painted independently)", "video",
             parse=float),

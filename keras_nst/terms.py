@@ -319,7 +319,8 @@ class TemporalTerm(LossTerm):
     """Ruder et al.'s short-term temporal loss for a frame of a video (not in Gatys et al.):
     `weight * 1/D * sum c * (x - w)^2`, with `w` the previous painted frame warped along the
     input's optical flow into this frame, `c` the mask of pixels where that flow is trusted
-    (`keras_nst.video.consistency_mask`) and `D = H * W * 3`. With `calibration="normalized"`
+    (`keras_nst.video.consistency_mask`; a video painting also leaves out what the frame
+    shows anew, `keras_nst.video.novelty`) and `D = H * W * 3`. With `calibration="normalized"`
     it is also divided by 255^2 (per pixel, in units of the full range, like the TV term).
 
     Only a video painting adds it (`applies` is false for a task), and sets `previous` to

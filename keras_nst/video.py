@@ -304,6 +304,22 @@ def consistency_mask(forward, backward) -> np.ndarray:
     return np.where(disoccluded | boundary, 0.0, 1.0).astype(np.float32)
 
 
+def novelty(previous_frame, frame, backward, low: float = 8.0, high: float = 32.0) -> np.ndarray:
+    """How new each pixel of `frame` is: float32 `(H, W)` in [0, 1].
+
+    0 where `previous_frame` moved along `backward` (`optical_flow(frame, previous_frame)`)
+    shows what `frame` shows, 1 where the two differ by `high` or more (mean over the RGB
+    channels, of 255), linear between `low` and `high`; widened by 2 pixels, since a painted
+    pixel also depends on its neighbours. Unlike `consistency_mask`, this stays 0 on a still
+    background whose flow is noisy, and it catches what the flow got wrong.
+    """
+    cv2 = require_opencv()
+    moved = warp(np.asarray(previous_frame, np.float32), backward)
+    difference = np.mean(np.abs(moved - np.asarray(frame, np.float32)), axis=-1)
+    new = np.clip((difference - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    return cv2.dilate(new, np.ones((5, 5), np.uint8))
+
+
 def previous_frame_guide(previous_painted, previous_frame, frame) -> tuple[np.ndarray, np.ndarray]:
     """What the next frame starts from and is held to: `(warped, mask)`.
 

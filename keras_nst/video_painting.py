@@ -2,10 +2,23 @@
 
 Ruder, Dosovitskiy and Brox's single pass (2016): the first frame is painted as `stylize`
 paints a picture (coarse to fine); every next frame is painted at the final size for
-`frame_steps` steps, starting from the previous *painted* frame warped along the input's
-optical flow, with a temporal loss (`keras_nst.terms.TemporalTerm`) that holds it to that
-warped frame where the flow is trusted (`keras_nst.video.consistency_mask`). Adam's moments
-are warped along the same flow, so the optimisation goes on where it was.
+`frame_steps` steps, starting from the previous frame's painting warped along the input's
+optical flow, with a temporal loss (`keras_nst.terms.TemporalTerm`) that holds it to the
+previous painted frame, warped, where the flow is trusted (`keras_nst.video.consistency_mask`).
+Adam's moments are warped along the same flow, so the optimisation goes on where it was.
+
+Three deviations, each measured on the shipped clip (README, Video):
+
+- A frame starts from the optimiser's own iterate, warped, rather than from the painted
+  (averaged) frame, and the running average of the image goes on across frames (warped
+  too) instead of restarting: starting Adam from the smoother average threw its first steps
+  off, and a restarted average kept their jitter.
+- Where a frame shows something new (`keras_nst.video.novelty`: the previous input frame,
+  warped, differs from this one), the frame starts from its own initial image, as if painted
+  alone, its average restarts, and the temporal loss leaves it alone. Otherwise whatever
+  the warp smeared there stays: a moving object leaves a trail.
+- The default temporal weight (60) is chosen by measurement: with the running average going
+  on, a small weight already holds the flicker down, and larger ones cost style.
 
 Frames are stages of one painting: all of them run in one `fit` on one step counter, so the
 guards (Ctrl-C, NaN), checkpoints and TensorBoard see one run. A checkpoint records the
@@ -81,6 +94,25 @@ def _split(settings: dict) -> tuple[dict, dict, dict]:
     return task, values, chosen
 
 
+@dataclasses.dataclass
+class Guide:
+    """How a frame follows the painted frame before it.
+
+    Attributes:
+        warped: the previous painted frame moved along the input's optical flow into this
+            frame (what the temporal loss holds it to, as in Ruder et al.), float32 `(H, W, 3)`.
+        mask: where that flow is trusted (`video.consistency_mask`) and the frame shows
+            nothing new (`1 - new`), float32 `(H, W)`.
+        backward: the flow from this frame to the previous one.
+        new: how new each pixel of the frame is (`video.novelty`), float32 `(H, W)`.
+    """
+
+    warped: np.ndarray
+    mask: np.ndarray
+    backward: np.ndarray
+    new: np.ndarray
+
+
 class VideoPlan:
     """The frames of a clip as the stages of one painting.
 
@@ -123,16 +155,26 @@ class VideoPlan:
         """Input frame `frame` at the painting's size, float32."""
         return self.task(frame, size).content_image
 
-    def guide(self, painted_before, frame: int, size: int):
-        """`(warped, mask, backward flow)` for frame `frame` from the painted frame before it:
-        `warped` is that frame moved along the flow (where the frame starts from, as in Ruder
-        et al.), `mask` where the flow is trusted. (Starting the masked-out pixels from the
-        photo instead was measured: 2.4x the flicker, since the mask also drops pixels of the
-        still background where the flow is noisy.)"""
+    def guide(self, painted_before, frame: int, size: int) -> "Guide":
+        """How frame `frame` follows the painted frame before it (see `Guide`)."""
         previous, current = self.input_at(frame - 1, size), self.input_at(frame, size)
         backward = video.optical_flow(current, previous)
         forward = video.optical_flow(previous, current)
-        return video.warp(painted_before, backward), video.consistency_mask(forward, backward), backward
+        new = video.novelty(previous, current, backward)
+        # The temporal loss also leaves alone what the frame shows anew (where the flow is
+        # consistent but wrong, the warped painting shows the wrong thing).
+        mask = video.consistency_mask(forward, backward) * (1.0 - new)
+        return Guide(video.warp(painted_before, backward), mask, backward, new)
+
+    def start(self, iterate, frame: int, size: int, guide: "Guide"):
+        """Where frame `frame` starts: the optimiser's iterate moved along the flow, and
+        where the frame shows something new, the frame's own initial image (as if it were
+        painted alone: the iterate moved there shows what the previous frame had, which the
+        frame's steps cannot all repaint)."""
+        moved = np.asarray(_flow_carry(guide.backward)(iterate, size, "bilinear", (0.0, 255.0)))
+        new = guide.new[None, :, :, None]
+        fresh = self.task(frame, size).initial_images()
+        return (1.0 - new) * moved + new * np.asarray(fresh, np.float32)
 
     def digest(self) -> str:
         hashed = hashlib.sha256()
@@ -274,9 +316,17 @@ def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | 
                 self.model.set_task(plan.task(frame, size))
             else:
                 self._finish(old_frame, logs)
-                warped, mask, backward = plan.guide(state["frames"][-1], frame, size)
-                temporal.previous = (warped, mask)
-                self.model.set_task(plan.task(frame, size), images=warped[None], carry=_flow_carry(backward))
+                guide = plan.guide(state["frames"][-1], frame, size)
+                temporal.previous = (guide.warped, guide.mask)
+                # The next frame starts from the optimiser's own iterate moved along the flow
+                # (not from the averaged output: Adam's state belongs to the iterate, and
+                # starting from the smoother average threw the first steps off), and goes on
+                # averaging where the last frame was, except where the frame shows something new.
+                start = plan.start(self.model.image, frame, size, guide)
+                self.model.set_task(
+                    plan.task(frame, size), images=start, carry=_flow_carry(guide.backward),
+                    keep_average=1.0 - guide.new,
+                )
             self.stage = index
 
         def on_train_end(self, logs=None):
@@ -351,8 +401,8 @@ def stylize_video(
         state["losses"].append({})
     temporal = TemporalTerm(plan.first, chosen["temporal_weight"])
     if frame > 0:
-        warped, mask, _ = plan.guide(state["frames"][-1], frame, size)
-        temporal.previous = (warped, mask)
+        guide = plan.guide(state["frames"][-1], frame, size)
+        temporal.previous = (guide.warped, guide.mask)
     task = plan.task(frame, size)
     model = painting.build_model(
         task, strategy=strategy, extractor=extractor, largest_size=plan.schedule.largest_size,

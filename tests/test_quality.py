@@ -106,8 +106,35 @@ def test_the_next_stage_starts_from_the_average_and_restarts_it(content_path, st
     average = model.painted().numpy()
     model.set_task(task)
     np.testing.assert_array_equal(model.image.numpy(), resize(average, (24, 32)).numpy())
-    assert float(model.image_average_weight.numpy()) == 0.0
+    assert not model.image_average_weight.numpy().any()
     np.testing.assert_array_equal(model.painted().numpy(), model.image.numpy())
+
+
+def test_a_kept_average_goes_on_and_restarts_per_pixel(content_path, style_path, extractor):
+    task = _task(content_path, style_path).at_size(24)
+    model = StyleTransferModel(task, extractor=extractor, precision="float32", average=0.9)
+    model.compile()
+    model.fit(epochs=1, steps_per_epoch=3, verbose=0)
+    before = model.painted().numpy()
+    weight = model.image_average_weight.numpy()
+    np.testing.assert_allclose(weight, 1 - 0.9**3, rtol=1e-6)  # every pixel, 3 steps
+    width = before.shape[2]
+    keep = np.ones(before.shape[1:3], np.float32)
+    keep[:, : width // 2] = 0.0  # the left half restarts
+    start = np.full_like(before, 100.0)
+    model.set_task(task, images=start, keep_average=keep)
+    after = model.painted().numpy()
+    np.testing.assert_allclose(after[:, :, width // 2 :], before[:, :, width // 2 :], rtol=1e-5)
+    np.testing.assert_array_equal(after[:, :, : width // 2], start[:, :, : width // 2])
+    model.fit(epochs=1, steps_per_epoch=1, verbose=0)
+    image = model.image.numpy()
+    expected_kept = (0.9 * before * (1 - 0.9**3) + 0.1 * image) / (0.9 * (1 - 0.9**3) + 0.1)
+    np.testing.assert_allclose(model.painted().numpy()[:, :, width // 2 :], expected_kept[:, :, width // 2 :], rtol=1e-4)
+    np.testing.assert_allclose(model.painted().numpy()[:, :, : width // 2], image[:, :, : width // 2], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"`keep_average` must be True or an array of shape \(\d+, \d+\) with values in \[0, 1\]\. Received: an array of shape \(\d+, \d+\) with values from 0.0 to 2.0"):
+        model.set_task(task, keep_average=keep * 2)
+    with pytest.raises(ValueError, match=r"`keep_average` needs the canvas to keep its size"):
+        model.set_task(_task(content_path, style_path).at_size(16), keep_average=True)
 
 
 # === Calibration ===

@@ -81,6 +81,50 @@ def test_the_mask_on_estimated_flow_of_a_synthetic_occlusion():
     assert mask[far].mean() > 0.95
 
 
+def test_novelty_marks_what_a_moving_patch_uncovers_but_not_a_still_background():
+    background, patch = _texture(64, 96, 1), _texture(20, 20, 2)
+    previous, current = background.copy(), background.copy()
+    previous[22:42, 20:40] = patch
+    current[22:42, 26:46] = patch
+    new = video.novelty(previous, current, video.optical_flow(current, previous))
+    assert new.dtype == np.float32 and new.shape == (64, 96)
+    assert new.min() >= 0 and new.max() <= 1
+    assert new[24:40, 20:26].mean() > 0.8  # uncovered background: the warp shows the patch there
+    far = np.ones_like(new, bool)
+    far[12:52, 10:56] = False
+    assert np.all(new[far] == 0)
+    # A still frame: the flow's noise moves nothing that differs.
+    assert np.all(video.novelty(background, background, video.optical_flow(background, background)) == 0)
+    # By hand: an exact flow, and one pixel changed by 20 levels (between low=8 and high=32),
+    # widened to its 5 x 5 neighbourhood.
+    changed = background.astype(np.float32)
+    changed[30, 40] += 20
+    new = video.novelty(background, changed, np.zeros((64, 96, 2), np.float32))
+    np.testing.assert_allclose(new[28:33, 38:43], (20 - 8) / (32 - 8), rtol=1e-5)
+    assert new.sum() == pytest.approx(25 * (20 - 8) / (32 - 8), rel=1e-5)
+
+
+def test_a_frame_starts_from_the_moved_iterate_and_from_its_own_start_where_new(rng):
+    from keras_nst.video_painting import Guide, VideoPlan
+    from keras_nst import painting
+
+    frames = [_texture(32, 48, seed) for seed in (3, 4)]
+    plan = VideoPlan(frames, EXAMPLES / "starry_night.jpg", {"init": "content"},
+                     painting.painting_settings({"steps": 4, "min_size": None}), 2)
+    iterate = rng.uniform(0, 255, (1, 32, 48, 3)).astype(np.float32)
+    backward = np.zeros((32, 48, 2), np.float32)
+    backward[..., 0] = -2.0  # the scene moved 2 px to the right
+    new = np.zeros((32, 48), np.float32)
+    new[:, :10], new[:, 10:20] = 1.0, 0.25
+    guide = Guide(warped=None, mask=None, backward=backward, new=new)
+    start = plan.start(iterate, 1, 48, guide)
+    moved = video.warp(iterate[0], backward)
+    fresh = plan.task(1, 48).initial_images()[0]
+    np.testing.assert_allclose(start[0, :, 20:], moved[:, 20:], atol=1e-4)
+    np.testing.assert_allclose(start[0, :, :10], fresh[:, :10], atol=1e-4)
+    np.testing.assert_allclose(start[0, :, 10:20], 0.75 * moved[:, 10:20] + 0.25 * fresh[:, 10:20], atol=1e-3)
+
+
 # === The temporal loss ===
 
 
