@@ -248,10 +248,11 @@ class StyleTransferModel(keras.Model):
         """Paints `task` from now on: its targets, and the canvas at its size.
 
         Args:
-            task: the task to paint; its size may differ from the current canvas's.
-            images: what the canvas starts from (`(num_variants, H, W, 3)`); by default the
-                task's initial image on the first call, then the painting so far (the
-                running average where there is one) resized to the new size.
+            task: the task (typically `model.task.at_size(...)`: the same images and
+                settings at another size).
+            images: float `(num_variants, H, W, 3)` to paint from; by default the current
+                painting resized to the task's size (float, bicubic), or the task's initial
+                images when there is none yet.
             carry: how the optimizer's per-pixel slots move to the new canvas,
                 `carry(values, size, method, clip)` (default `canvas.resize`; a video moves
                 them along the optical flow).

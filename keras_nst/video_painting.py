@@ -318,10 +318,8 @@ def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | 
                 self._finish(old_frame, logs)
                 guide = plan.guide(state["frames"][-1], frame, size)
                 temporal.previous = (guide.warped, guide.mask)
-                # The next frame starts from the optimiser's own iterate moved along the flow
-                # (not from the averaged output: Adam's state belongs to the iterate, and
-                # starting from the smoother average threw the first steps off), and goes on
-                # averaging where the last frame was, except where the frame shows something new.
+                # From the iterate, the average going on, new pixels afresh: see the module's
+                # docstring.
                 start = plan.start(self.model.image, frame, size, guide)
                 self.model.set_task(
                     plan.task(frame, size), images=start, carry=_flow_carry(guide.backward),
