@@ -318,14 +318,3 @@ def novelty(previous_frame, frame, backward, low: float = 8.0, high: float = 32.
     difference = np.mean(np.abs(moved - np.asarray(frame, np.float32)), axis=-1)
     new = np.clip((difference - low) / (high - low), 0.0, 1.0).astype(np.float32)
     return cv2.dilate(new, np.ones((5, 5), np.uint8))
-
-
-def previous_frame_guide(previous_painted, previous_frame, frame) -> tuple[np.ndarray, np.ndarray]:
-    """What the next frame starts from and is held to: `(warped, mask)`.
-
-    `warped` is the previous painted frame moved along the input's flow into `frame`
-    (float32 `(H, W, 3)`); `mask` is `consistency_mask` of that flow (float32 `(H, W)`).
-    """
-    backward = optical_flow(frame, previous_frame)
-    forward = optical_flow(previous_frame, frame)
-    return warp(previous_painted, backward), consistency_mask(forward, backward)
