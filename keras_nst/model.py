@@ -262,6 +262,12 @@ class StyleTransferModel(keras.Model):
                 (0 restarts that pixel). A video's next frame goes on averaging where the
                 last one was, except where the frame shows something new.
         """
+        # Checked before anything changes: a refused call leaves the painting as it was.
+        keep = None
+        if keep_average is not False and self.image_average is not None:
+            keep = self._checked_keep(
+                keep_average, tuple(self.image_average.shape), (task.num_variants, task.height, task.width, 3)
+            )
         with self.distribute_strategy.scope():
             self.task = task
             self.plan = self._plan_for(task.height, task.width)
@@ -297,8 +303,8 @@ class StyleTransferModel(keras.Model):
             old_average = (self.image_average, self.image_average_weight)
             self._set_image(images, carry or canvas.resize)
             self._set_average()
-            if keep_average is not False and old_average[0] is not None and self.image_average is not None:
-                self._keep_average(old_average, keep_average, carry or canvas.resize, shape)
+            if keep is not None:
+                self._keep_average(old_average, keep, carry or canvas.resize, shape)
         for function in ("train_function", "test_function", "predict_function"):
             if getattr(self, function, None) is not None:
                 setattr(self, function, None)
@@ -314,15 +320,16 @@ class StyleTransferModel(keras.Model):
         if old is not None and optimizer is not None and optimizer.built:
             self.optimizer = optimizers_lib.carried_over(optimizer, self.image, carry)
 
-    def _keep_average(self, old_average, keep, carry, shape) -> None:
-        average, weight = old_average
-        if tuple(average.shape) != shape:
+    @staticmethod
+    def _checked_keep(keep, old_shape, shape) -> np.ndarray:
+        """`set_task`'s `keep_average` as a float32 `(H, W)` array, or a ValueError."""
+        if old_shape != shape:
             raise ValueError(
-                f"`keep_average` needs the canvas to keep its size {tuple(average.shape)}. "
+                f"`keep_average` needs the canvas to keep its size {old_shape}. "
                 f"Received: a task of shape {shape}"
             )
         if keep is True:
-            keep = np.ones(shape[1:3], "float32")
+            return np.ones(shape[1:3], "float32")
         keep = np.asarray(keep, "float32")
         if keep.shape != shape[1:3] or not np.all((keep >= 0) & (keep <= 1)):
             raise ValueError(
@@ -330,6 +337,10 @@ class StyleTransferModel(keras.Model):
                 f"[0, 1]. Received: an array of shape {keep.shape} with values from "
                 f"{keep.min() if keep.size else 'none'} to {keep.max() if keep.size else 'none'}"
             )
+        return keep
+
+    def _keep_average(self, old_average, keep, carry, shape) -> None:
+        average, weight = old_average
         # The average's sum and its weight move (and fade) together, so that their ratio at
         # a kept pixel is the moved average.
         moved = carry(ops.concatenate([average, weight], axis=-1), shape[1:3], "bilinear", None)

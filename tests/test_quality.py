@@ -133,8 +133,12 @@ def test_a_kept_average_goes_on_and_restarts_per_pixel(content_path, style_path,
     np.testing.assert_allclose(model.painted().numpy()[:, :, : width // 2], image[:, :, : width // 2], rtol=1e-5)
     with pytest.raises(ValueError, match=r"`keep_average` must be True or an array of shape \(\d+, \d+\) with values in \[0, 1\]\. Received: an array of shape \(\d+, \d+\) with values from 0.0 to 2.0"):
         model.set_task(task, keep_average=keep * 2)
+    painted = model.painted().numpy()
     with pytest.raises(ValueError, match=r"`keep_average` needs the canvas to keep its size"):
         model.set_task(_task(content_path, style_path).at_size(16), keep_average=True)
+    # Refused before anything changed.
+    assert model.task is task
+    np.testing.assert_array_equal(model.painted().numpy(), painted)
 
 
 # === Calibration ===
