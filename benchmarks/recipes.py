@@ -198,7 +198,9 @@ class Crowsonkb:
     Not theirs: the network is keras-nst's seeded random VGG-19 with Caffe preprocessing
     (theirs is torchvision's ImageNet VGG-19, which cannot be had offline), and the
     covariance square root is by eigenvalues in float64 (theirs is a Newton-Schulz
-    iteration) with the same regulariser as keras-nst's W2 loss."""
+    iteration) with the same regulariser as keras-nst's W2 loss. Like theirs, each step solves
+    the full channels x channels problem per layer (keras-nst's `style_root` solves one the
+    size of the style's rank)."""
 
     precision: str = "float32"
     name: str = "crowsonkb recipe"

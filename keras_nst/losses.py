@@ -6,6 +6,7 @@ dtype of the features (so Grams and losses stay exact under mixed precision).
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -126,33 +127,67 @@ def feature_sums(features):
     return total, outer, count
 
 
-def trace_sqrt_product(covariance, target_sqrt, delta):
-    """`tr((S^1/2 C S^1/2)^1/2)` per batch item, from `C` `(B, N, N)` and `S^1/2` `(B, N, N)`.
+@tf.custom_gradient
+def _sum_of_roots(product, delta):
+    """`sum_i sqrt(max(l_i, 0) + delta) - sqrt(delta)` over the eigenvalues `l_i` of the
+    symmetric float64 `product` `(B, R, R)`, with one eigendecomposition for the value and
+    the gradient (`V diag(dl) V^T`: no `1/(l_i - l_j)` terms, so the many equal eigenvalues of
+    a rank-deficient product are harmless). Differentiating `eigvalsh` instead costs a second,
+    full decomposition in the backward pass."""
+    values, vectors = tf.linalg.eigh(product)
+    positive = values > 0.0
+    root_delta = tf.sqrt(delta)
+    roots = tf.where(positive, tf.sqrt(tf.maximum(values, 0.0) + delta), root_delta) - root_delta
 
-    Each eigenvalue `l` of the symmetric `S^1/2 C S^1/2` contributes
-    `sqrt(max(l, 0) + delta) - sqrt(delta)` (`delta` `(B,)`): exactly 0 for the many zero
-    eigenvalues of a rank-deficient covariance (rounding makes some slightly negative),
-    within `sqrt(delta)` of `sqrt(l)` for the others, and with a gradient bounded by
-    `1 / (2 sqrt(delta))`.
+    def gradient(upstream):
+        slopes = tf.where(positive, 0.5 / tf.sqrt(tf.maximum(values, 0.0) + delta), 0.0)
+        slopes = slopes * upstream[:, None]
+        return tf.matmul(vectors * slopes[:, None, :], vectors, transpose_b=True), tf.zeros_like(delta)
+
+    return tf.reduce_sum(roots, axis=-1), gradient
+
+
+def trace_sqrt_product(covariance, root, delta):
+    """`tr((S^1/2 C S^1/2)^1/2)` per batch item, from `C` `(B, N, N)` and a root `R` of `S`
+    `(B, N, K)`: any matrix with `R R^T = S`, such as `S^1/2` itself or `S`'s eigenvectors
+    scaled by the square roots of its `K` non-zero eigenvalues (`style_root`).
+
+    `R^T C R` (`K x K`) has the non-zero eigenvalues of `S^1/2 C S^1/2`, so a root of a
+    rank-deficient `S` (a deep layer of a small style image has fewer positions than
+    channels, and dead channels) gives the same value and gradient from a smaller
+    eigenproblem. Each eigenvalue `l` contributes `sqrt(max(l, 0) + delta) - sqrt(delta)`
+    (`delta` `(B,)`): exactly 0 for the zero eigenvalues (rounding makes some slightly
+    negative), within `sqrt(delta)` of `sqrt(l)` for the others, and with a gradient bounded
+    by `1 / (2 sqrt(delta))`.
     """
     # In float64: the eigenvalues span squared variances (ten or more decades), and float32
     # rounding of the small ones, after the square root, would be a visible error.
-    covariance, target_sqrt = ops.cast(covariance, "float64"), ops.cast(target_sqrt, "float64")
-    product = ops.matmul(ops.matmul(target_sqrt, covariance), target_sqrt)
+    covariance, root = ops.cast(covariance, "float64"), ops.cast(root, "float64")
+    product = ops.matmul(ops.matmul(ops.transpose(root, (0, 2, 1)), covariance), root)
     product = 0.5 * (product + ops.transpose(product, (0, 2, 1)))
-    # Eigenvalues only: their gradient, V diag(dl) V^T, has no 1/(l_i - l_j) terms, so equal
-    # eigenvalues (many, for a rank-deficient covariance) are harmless.
-    values = tf.linalg.eigvalsh(product)
     delta = ops.cast(delta, "float64")[:, None]
-    roots = ops.sqrt(ops.maximum(values, 0.0) + delta) - ops.sqrt(delta)
-    return ops.cast(ops.sum(roots, axis=-1), "float32")
+    return ops.cast(_sum_of_roots(product, delta), "float32")
 
 
-def wasserstein2(mean, covariance, target_mean, target_covariance, target_sqrt, delta):
+def style_root(covariance, relative_tolerance=1e-12):
+    """A root `R` (`R R^T = S`) of each symmetric positive semi-definite `S` in
+    `covariance` `(B, N, N)` (numpy, float64): the eigenvectors scaled by the square roots of
+    the eigenvalues above `relative_tolerance` of the largest, as many columns `K` as the
+    variant with the most (`(B, N, K)`). Dropped eigenvalues contribute at most
+    `1e-6` of the largest root: below the float32 rounding of a stored `S^1/2`."""
+    values, vectors = np.linalg.eigh(covariance)
+    largest = np.maximum(values[:, -1:], 1e-300)
+    kept = max(1, int((values > relative_tolerance * largest).sum(axis=-1).max()))
+    return vectors[:, :, -kept:] * np.sqrt(np.maximum(values[:, None, -kept:], 0.0))
+
+
+def wasserstein2(mean, covariance, target_mean, target_covariance, target_root, delta):
     """Squared 2-Wasserstein distance between Gaussians, per batch item:
 
-    `|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr((C_s^1/2 C C_s^1/2)^1/2)`.
+    `|m - m_s|^2 + tr(C) + tr(C_s) - 2 tr((C_s^1/2 C C_s^1/2)^1/2)`,
+
+    with `target_root` any `R` such that `R R^T = C_s` (see `trace_sqrt_product`).
     """
     mean_term = ops.sum(ops.square(mean - target_mean), axis=-1)
     traces = ops.trace(covariance, axis1=1, axis2=2) + ops.trace(target_covariance, axis1=1, axis2=2)
-    return mean_term + traces - 2.0 * trace_sqrt_product(covariance, target_sqrt, delta)
+    return mean_term + traces - 2.0 * trace_sqrt_product(covariance, target_root, delta)

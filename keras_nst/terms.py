@@ -226,14 +226,15 @@ class MeanCovarianceStyleTerm(_StyleTerm):
     squared feature), so that it is relative like the other terms.
 
     Statistics: `sum F`, `sum F F^T` and `M`, all additive. Targets per layer: each variant's
-    blended mean, covariance (blending the style images' first and second moments) and the
-    covariance's square root, computed once per stage in float64.
+    blended mean, covariance (blending the style images' first and second moments) and a root
+    of the covariance (`losses.style_root`: only its non-zero directions, so that each step's
+    eigenproblem is as small as the style's rank), computed once per stage in float64.
     """
 
     style_loss = "mean_cov"
 
     def target_names(self) -> list[str]:
-        return [f"{name}_{part}" for name in self.layers for part in ("mean", "cov", "sqrt")]
+        return [f"{name}_{part}" for name in self.layers for part in ("mean", "cov", "root")]
 
     def targets(self, task, extract) -> list:
         moments = {name: [] for name in self.layers}
@@ -257,9 +258,8 @@ class MeanCovarianceStyleTerm(_StyleTerm):
             second = np.einsum("vs,snm->vnm", self._blend, seconds)
             covariance = second - np.einsum("vn,vm->vnm", mean, mean)
             covariance = 0.5 * (covariance + np.transpose(covariance, (0, 2, 1)))
-            values, vectors = np.linalg.eigh(covariance)
-            sqrt = np.einsum("vnk,vk,vmk->vnm", vectors, np.sqrt(np.maximum(values, 0.0)), vectors)
-            result += [mean.astype("float32"), covariance.astype("float32"), sqrt.astype("float32")]
+            root = losses.style_root(covariance)
+            result += [mean.astype("float32"), covariance.astype("float32"), root.astype("float32")]
         return result
 
     def statistics(self, features, images, targets, rows) -> list:
@@ -274,7 +274,7 @@ class MeanCovarianceStyleTerm(_StyleTerm):
         total = zeros(rows)
         for index, name in enumerate(self.layers):
             sums, outer, count = statistics[3 * index : 3 * index + 3]
-            target_mean, target_cov, target_sqrt = (per_row(t, rows) for t in targets[3 * index : 3 * index + 3])
+            target_mean, target_cov, target_root = (per_row(t, rows) for t in targets[3 * index : 3 * index + 3])
             mean = sums / count
             covariance = outer / count - ops.einsum("bn,bm->bnm", mean, mean)
             energy = ops.sum(ops.square(target_mean), axis=-1) + ops.trace(target_cov, axis1=1, axis2=2)
@@ -282,7 +282,7 @@ class MeanCovarianceStyleTerm(_StyleTerm):
             # The square roots' regulariser (see `losses.trace_sqrt_product`): (1e-4 of the
             # target's mean variance)^2, so the distance is off by at most 1e-4 of tr(C_s).
             delta = ops.square(1e-4 * ops.trace(target_cov, axis1=1, axis2=2) / num_channels) + 1e-30
-            distance = losses.wasserstein2(mean, covariance, target_mean, target_cov, target_sqrt, delta)
+            distance = losses.wasserstein2(mean, covariance, target_mean, target_cov, target_root, delta)
             if self.normalized:
                 distance = distance / ops.maximum(energy, 1e-30)
             layer_loss = weights[:, index] * distance

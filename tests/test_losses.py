@@ -76,3 +76,38 @@ def test_losses_are_float32_for_low_precision_features(dtype, rng):
     assert keras.ops.dtype(losses.gram_matrix(features)) == "float32"
     assert keras.ops.dtype(losses.content_loss(features, features)) == "float32"
     assert keras.ops.dtype(losses.style_loss(features, losses.gram_matrix(features))) == "float32"
+
+
+def test_trace_sqrt_product_from_the_style_root_matches_the_square_root_with_its_gradient(rng):
+    # Two variants whose style covariances have rank 4 and 7 (5 and 8 positions, 12 channels):
+    # their roots keep 7 columns, and give the value and gradient of the full S^1/2.
+    styles = [rng.normal(size=(positions, 12)) for positions in (5, 8)]
+    target = np.stack([np.cov(s, rowvar=False, bias=True) for s in styles])
+    painted = rng.normal(size=(2, 40, 12))
+    covariance = np.stack([np.cov(p, rowvar=False, bias=True) for p in painted])
+    delta = np.array([1e-6, 1e-5])
+
+    root = losses.style_root(target)
+    assert root.shape == (2, 12, 7)
+    np.testing.assert_allclose(np.einsum("bnk,bmk->bnm", root, root), target, atol=1e-12)
+
+    expected_values, expected_gradients, square_roots = [], [], []
+    for s, c, d in zip(target, covariance, delta):
+        values, vectors = np.linalg.eigh(s)
+        half = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+        square_roots.append(half)
+        values, vectors = np.linalg.eigh(half @ c @ half)
+        positive = values > 1e-9 * values.max()
+        expected_values.append((np.sqrt(values[positive] + d) - np.sqrt(d)).sum())
+        slopes = np.where(positive, 0.5 / np.sqrt(np.clip(values, 0, None) + d), 0.0)
+        expected_gradients.append(half @ (vectors * slopes) @ vectors.T @ half)
+
+    import tensorflow as tf
+
+    for given in (np.stack(square_roots), root):
+        covariance_tensor = tf.constant(covariance)
+        with tf.GradientTape() as tape:
+            tape.watch(covariance_tensor)
+            value = losses.trace_sqrt_product(covariance_tensor, tf.constant(given), tf.constant(delta))
+        np.testing.assert_allclose(value, expected_values, rtol=1e-6)
+        np.testing.assert_allclose(tape.gradient(value, covariance_tensor), expected_gradients, rtol=1e-6, atol=1e-9)
