@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from keras_nst import cli
 from keras_nst.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -430,3 +431,15 @@ style_layers = {{ block1_conv1 = 1.0 }}
     assert main(["stylize", "--task", task, "--size", "512", "--quiet"]) == 0
     with Image.open(tmp_path / "painted.png") as image:
         assert image.size == (512, 384)
+
+
+def test_the_shipped_w2_task_file_paints(content_path, style_path, tmp_path):
+    task_file = Path(__file__).resolve().parent.parent / "examples" / "w2.toml"
+    values = cli._read_task_file(str(task_file))
+    assert values["style_loss"] == "mean_cov" and values["pooling"] == "max"
+    assert sum(values["style_layers"].values()) == pytest.approx(1.0, abs=1e-3)
+    output = tmp_path / "painted.png"
+    assert main(["stylize", str(content_path), str(style_path), "--task", str(task_file), "-o", str(output),
+                 "--size", "32", "--steps", "1", "--min-size", "0", "--weights", "random", "--quiet"]) == 0
+    with Image.open(output) as image:
+        assert image.size == (32, 24)
