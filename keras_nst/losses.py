@@ -173,8 +173,8 @@ def style_root(covariance, relative_tolerance=1e-12):
     """A root `R` (`R R^T = S`) of each symmetric positive semi-definite `S` in
     `covariance` `(B, N, N)` (numpy, float64): the eigenvectors scaled by the square roots of
     the eigenvalues above `relative_tolerance` of the largest, as many columns `K` as the
-    variant with the most (`(B, N, K)`). Dropped eigenvalues contribute at most
-    `1e-6` of the largest root: below the float32 rounding of a stored `S^1/2`."""
+    variant with the most (`(B, N, K)`). The dropped directions' roots are below `1e-6` of the
+    largest: at the float32 rounding of a stored `S^1/2`."""
     values, vectors = np.linalg.eigh(covariance)
     largest = np.maximum(values[:, -1:], 1e-300)
     kept = max(1, int((values > relative_tolerance * largest).sum(axis=-1).max()))
