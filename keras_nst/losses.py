@@ -136,12 +136,11 @@ def _sum_of_roots(product, delta):
     full decomposition in the backward pass."""
     values, vectors = tf.linalg.eigh(product)
     positive = values > 0.0
-    root_delta = tf.sqrt(delta)
-    roots = tf.where(positive, tf.sqrt(tf.maximum(values, 0.0) + delta), root_delta) - root_delta
+    shifted = tf.sqrt(tf.maximum(values, 0.0) + delta)
+    roots = tf.where(positive, shifted - tf.sqrt(delta), 0.0)
 
     def gradient(upstream):
-        slopes = tf.where(positive, 0.5 / tf.sqrt(tf.maximum(values, 0.0) + delta), 0.0)
-        slopes = slopes * upstream[:, None]
+        slopes = tf.where(positive, 0.5 / shifted, 0.0) * upstream[:, None]
         return tf.matmul(vectors * slopes[:, None, :], vectors, transpose_b=True), tf.zeros_like(delta)
 
     return tf.reduce_sum(roots, axis=-1), gradient
