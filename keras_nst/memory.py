@@ -128,6 +128,59 @@ def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision:
     return int(RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + _full_size_bytes(task, optimizer))
 
 
+#: Where a tiled step may split VGG-19 to keep a tile's deeper activations between its two
+#: passes (`keep_plan`), shallowest first.
+CUTS = ("block1_pool", "block2_pool", "block3_pool")
+#: Bytes per kept activation value (the forward pass's outputs that its gradient reads).
+BYTES_PER_KEPT = {"mixed_bfloat16": 2, "float32": 4}
+
+
+def forward_share_after(cut: str, deepest: str) -> float:
+    """The share of VGG-19's forward multiply-adds up to `deepest` that come after `cut`
+    (per pixel of the input; the pools' and ReLUs' arithmetic is negligible)."""
+    total = after = 0.0
+    area, passed = 1.0, False
+    for name in layers_through(deepest):
+        if name.endswith("_pool"):
+            area /= 4
+        else:
+            macs = area * 9 * vgg19.input_channels(name) * channels(name)
+            total += macs
+            after += macs if passed else 0.0
+        passed = passed or name == cut
+    return after / total
+
+
+def keep_plan(task, crop: int, tiles: int, *, optimizer: str = "adam", precision: str = "float32",
+              available=None) -> tuple[str | None, int]:
+    """`(cut, count)`: how many of `tiles` tiles (crops at most `crop` px) a tiled step can
+    keep VGG-19's activations after `cut` for, between the statistics pass and the gradient
+    pass, within `available` bytes (`(None, 0)`: none). Each kept tile saves that share of
+    its forward pass in the second pass; the choice saves the most forward arithmetic."""
+    available = available_bytes() if available is None else available
+    if available is None or tiles <= 0:
+        return None, 0
+    from keras_nst.tiles import TilePlan
+
+    deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
+    height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=deepest)
+    spare = available - estimate_tiled_bytes(task, crop, optimizer=optimizer, precision=precision)
+    best, best_saving = (None, 0), 0.0
+    for cut in CUTS:
+        if vgg19.layer_index(cut) >= vgg19.layer_index(deepest):
+            break
+        # What comes after the cut, and the cut's own output (the second pass differentiates
+        # the front against it).
+        before_cut = vgg19.VGG19_LAYERS[vgg19.layer_index(cut) - 1]
+        kept = activation_values(height, width, deepest) - activation_values(height, width, before_cut)
+        per_tile = kept * task.num_variants * BYTES_PER_KEPT[precision]
+        count = min(tiles, max(0, int(spare // per_tile)))
+        saving = count * forward_share_after(cut, deepest)
+        if saving > best_saving:
+            best, best_saving = (cut, count), saving
+    return best
+
+
 def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", available=None) -> int | None:
     """The `tile` (largest crop side) that lets `task` fit in `available` bytes: `None` when
     it fits untiled, else the largest multiple of 16 whose tiled estimate fits.

@@ -66,6 +66,12 @@ class TiledFeatures:
         return sums
 
 
+def _weighted_sum(flat, weights):
+    """`Σ statistic · weight` over a tile's flattened statistics, in float32: its gradient is
+    the tile's part of the whole image's loss gradient."""
+    return tf.add_n([ops.sum(ops.cast(s, "float32") * w) for s, w in zip(flat, weights)])
+
+
 @keras.saving.register_keras_serializable(package="keras_nst")
 class PixelRange(keras.constraints.Constraint):
     """Keeps pixels in [0, 255] after every optimizer update.
@@ -131,6 +137,11 @@ class StyleTransferModel(keras.Model):
             each tile's gradient against the whole image's statistics: the same loss and
             gradient as an untiled step up to float rounding, in the memory of one tile
             (`keras_nst.tiles`). Steps then run eagerly, one compiled function per pass.
+            Where the memory allows, the first pass keeps, for the tiles it runs again, the
+            activations after an early pooling layer, and the second pass runs only the
+            layers before it again (`memory.keep_plan`).
+        max_memory: bytes a tiled step may use, for keeping activations between its passes
+            (default: what is available when a size's first tiled step starts).
         average: decay of a running average of the image, updated after every step,
             bias-corrected, restarted at each stage of a schedule; `images()` gives it, and
             the next stage starts from it. It removes the optimiser's pixel jitter (the
@@ -157,6 +168,7 @@ class StyleTransferModel(keras.Model):
         padding: str = "replicate",
         average: float = 0.99,
         tile: int | None = None,
+        max_memory: int | None = None,
         **kwargs,
     ):
         if not isinstance(task, StyleTask):
@@ -170,6 +182,7 @@ class StyleTransferModel(keras.Model):
         padding = settings_lib.BY_NAME["padding"].check(padding, "padding")
         average = settings_lib.BY_NAME["average"].check(average, "average")
         tile = settings_lib.BY_NAME["tile"].check(tile, "tile")
+        max_memory = settings_lib.BY_NAME["max_memory"].check(max_memory, "max_memory")
         super().__init__(**kwargs)
 
         # === Config ===
@@ -180,12 +193,16 @@ class StyleTransferModel(keras.Model):
         self.average = average
         self.tile = tile or None
         self.plan = None  # the current stage's TilePlan, when it is tiled
+        self.max_memory = max_memory
         self._tile_functions = None
+        self._split_functions = {}  # cut -> the compiled halves of a kept tile's passes
+        self._keeping = None  # this stage's (cut, count) of kept tiles, planned at its first step
         self.requested_precision = precision
         self.precision = resolve_precision(precision)
         self.weights_source = weights  # `weights` is Keras' list of variables
         self.terms = list(terms) if terms is not None else default_terms(task)
         self._custom_parts = extractor is not None or terms is not None
+        self._own_extractor = extractor is None
         self._state = _State()
         self.image = None
         self.image_average = None  # the running average of the image (with `average` > 0)
@@ -271,6 +288,7 @@ class StyleTransferModel(keras.Model):
         with self.distribute_strategy.scope():
             self.task = task
             self.plan = self._plan_for(task.height, task.width)
+            self._keeping = None
             # Tiled steps call one compiled function per tile and pass: the step itself
             # runs eagerly.
             self.run_eagerly = self.plan is not None or getattr(self, "_eager_by_user", False)
@@ -445,7 +463,7 @@ class StyleTransferModel(keras.Model):
             with tf.GradientTape() as tape:
                 tape.watch(crop)
                 flat = tf.nest.flatten(statistics(crop, bounds, origin, targets, rows))
-                surrogate = tf.add_n([ops.sum(ops.cast(s, "float32") * w) for s, w in zip(flat, weights)])
+                surrogate = _weighted_sum(flat, weights)
             return tape.gradient(surrogate, crop)
 
         def last(crop, bounds, origin, targets, rows, others, images):
@@ -472,6 +490,99 @@ class StyleTransferModel(keras.Model):
             tf.function(gradient, reduce_retracing=True),
             tf.function(last, reduce_retracing=True),
         )
+
+    def _make_split_functions(self, cut):
+        """Compiled pieces of the passes of a tile whose activations after `cut` are kept
+        from the statistics pass to the gradient pass (VGG-19 split after `cut`): `front`
+        (the front layers' features and the cut's output), `back` (the back layers'
+        features, run under a tape that keeps its activations), `statistics` (the tile's,
+        from both), `back_weights` (the loss gradient at the back's features) and
+        `front_gradient` (the crop's gradient through the front, given the cut's)."""
+        layers = [layer for layer in self.extractor.layers if not isinstance(layer, keras.layers.InputLayer)]
+        split = [layer.name for layer in layers].index(cut) + 1
+        front_layers, back_layers = layers[:split], layers[split:]
+        names = set(self.layer_names)
+
+        def frozen(layer, x):
+            # A convolution with its weights held constant: a tape around `back` would
+            # otherwise differentiate the frozen filters too, as costly as the input's gradient.
+            relu = getattr(layer, "activation", None) is keras.activations.relu
+            if not (isinstance(layer, keras.layers.Conv2D) and layer.padding == "same" and relu):
+                return layer(x)
+            dtype = layer.compute_dtype
+            kernel = tf.stop_gradient(tf.cast(layer.kernel, dtype))
+            x = tf.nn.conv2d(tf.cast(x, dtype), kernel, strides=1, padding="SAME")
+            return tf.nn.relu(tf.nn.bias_add(x, tf.stop_gradient(tf.cast(layer.bias, dtype))))
+
+        def run(chain, x):
+            features = {}
+            for layer in chain:
+                x = frozen(layer, x)
+                if layer.name in names:
+                    features[layer.name] = x
+            return features, x
+
+        def front(crop):
+            return run(front_layers, self._seen(crop))
+
+        def back(cut_output):
+            return run(back_layers, cut_output)[0]
+
+        def statistics(front_features, back_features, crop, bounds, origin, targets, rows):
+            return self._tile_statistics({**front_features, **back_features}, crop, bounds, origin, targets, rows)
+
+        def back_weights(crop, bounds, origin, targets, rows, back_features, weights):
+            # d(loss)/d(back features): the front run again (forward only) for its features.
+            front_features = front(crop)[0]
+            with tf.GradientTape() as tape:
+                tape.watch(back_features)
+                flat = tf.nest.flatten(statistics(front_features, back_features, crop, bounds, origin, targets, rows))
+                surrogate = _weighted_sum(flat, weights)
+            return tape.gradient(surrogate, back_features, unconnected_gradients="zero")
+
+        def front_gradient(crop, bounds, origin, targets, rows, back_features, weights, cut_gradient):
+            # The back's features are constants here: their part of the gradient arrives
+            # through the cut (`cut_gradient`).
+            with tf.GradientTape() as tape:
+                tape.watch(crop)
+                front_features, cut_output = front(crop)
+                flat = tf.nest.flatten(
+                    self._tile_statistics({**front_features, **back_features}, crop, bounds, origin, targets, rows)
+                )
+                surrogate = _weighted_sum(flat, weights) + ops.sum(
+                    ops.cast(cut_output, "float32") * ops.cast(cut_gradient, "float32")
+                )
+            return tape.gradient(surrogate, crop)
+
+        return tuple(
+            tf.function(function, reduce_retracing=True)
+            for function in (front, back, statistics, back_weights, front_gradient)
+        )
+
+    def _kept_statistics(self, crop, bounds, origin, targets, rows):
+        """A tile's statistics, keeping the activations after the cut that its gradient
+        needs: returns the statistics and `gradient(weights)`, which runs only the front
+        again (twice: its features for the back's gradient, then its own gradient)."""
+        cut = self._keeping[0]
+        if cut not in self._split_functions:
+            self._split_functions[cut] = self._make_split_functions(cut)
+        front, back, statistics_of, back_weights, front_gradient = self._split_functions[cut]
+        front_features, cut_output = front(crop)
+        # Only the back runs under the tape, so that it keeps the back's activations and
+        # nothing of the front's (whose features are dropped once the statistics are summed).
+        with tf.GradientTape() as keeper:
+            keeper.watch(cut_output)
+            back_features = back(cut_output)
+        statistics = statistics_of(front_features, back_features, crop, bounds, origin, targets, rows)
+
+        def gradient(weights):
+            feature_weights = back_weights(crop, bounds, origin, targets, rows, back_features, weights)
+            cut_gradient = keeper.gradient(
+                back_features, cut_output, output_gradients=feature_weights, unconnected_gradients="zero"
+            )
+            return front_gradient(crop, bounds, origin, targets, rows, back_features, weights, cut_gradient)
+
+        return statistics, gradient
 
     def _tiles(self, images, tiles):
         """(crop, bounds in the crop, core origin in the image) of each of `tiles`."""
@@ -513,9 +624,17 @@ class StyleTransferModel(keras.Model):
         # again in the second.
         fused = tape is not None and replicas == 1
         first = mine[:-1] if fused else mine
+        # The first tiles of the pass keep their deeper activations for the second pass, as
+        # many as the memory allows (`memory.keep_plan`); the others are run again whole.
+        if tape is not None and self._keeping is None:
+            self._keeping = self._keep_plan(len(first))
+        kept = [] if tape is None else [None] * min(self._keeping[1], len(first))
         totals = None
-        for crop, bounds, origin in self._tiles(images, first):
-            statistics = statistics_of(crop, bounds, origin, targets, rows)
+        for index, (crop, bounds, origin) in enumerate(self._tiles(images, first)):
+            if index < len(kept):
+                statistics, kept[index] = self._kept_statistics(crop, bounds, origin, targets, rows)
+            else:
+                statistics = statistics_of(crop, bounds, origin, targets, rows)
             totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
         height, width = int(images.shape[1]), int(images.shape[2])
 
@@ -543,9 +662,24 @@ class StyleTransferModel(keras.Model):
             gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
             if replica > 0:
                 gradient = tf.zeros_like(gradient)
-        for (crop, bounds, origin), tile in zip(self._tiles(images, first), first):
-            gradient = add(gradient, gradient_of(crop, bounds, origin, targets, rows, weights) * share, tile)
+        for index, ((crop, bounds, origin), tile) in enumerate(zip(self._tiles(images, first), first)):
+            if index < len(kept):
+                part, kept[index] = kept[index](weights), None  # the kept activations freed
+            else:
+                part = gradient_of(crop, bounds, origin, targets, rows, weights)
+            gradient = add(gradient, part * share, tile)
         return result, gradient
+
+    def _keep_plan(self, tiles: int) -> tuple[str | None, int]:
+        """`(cut, count)` of `memory.keep_plan` for this stage: VGG-19 built here (a given
+        extractor is not split), the compiled optimizer, `max_memory` or what is available."""
+        if not self._own_extractor:
+            return None, 0
+        optimizer = getattr(self, "optimizer", None)
+        name = optimizers_lib.name_of(optimizer) if optimizer is not None else "adam"
+        return memory.keep_plan(
+            self.task, self.tile, tiles, optimizer=name, precision=self.precision, available=self.max_memory
+        )
 
     def _score(self, totals, images, targets, rows):
         """`(losses, their sum)` of the whole image from its terms' summed statistics (terms
@@ -589,14 +723,18 @@ class StyleTransferModel(keras.Model):
     # === Losses ===
 
     def _features(self, images):
-        """The extractor's features of `images`; with `preserve_color="luminance"` the
-        network sees their luminance only (grey in all three channels)."""
+        """The extractor's features of `images` (as `_seen`)."""
+        return self.extractor(self._seen(images))
+
+    def _seen(self, images):
+        """What the network sees of `images`: with `preserve_color="luminance"` their
+        luminance only (grey in all three channels)."""
         if getattr(self.task, "preserve_color", None) == "luminance":
             from keras_nst.colour import LUMA
 
             luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA), axis=-1, keepdims=True)
             images = ops.concatenate([luma, luma, luma], axis=-1)
-        return self.extractor(images)
+        return images
 
     def compute_losses(self, images, rows=None) -> dict:
         """Weighted losses of `images`, the rows `rows` of the variant image.
@@ -791,6 +929,7 @@ class StyleTransferModel(keras.Model):
             "padding": self.padding,
             "average": self.average,
             "tile": self.tile,
+            "max_memory": self.max_memory,
         }
 
     def get_compile_config(self) -> dict | None:

@@ -233,3 +233,13 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
         elif tuple(old_slot.shape) == tuple(new_slot.shape):
             new_slot.assign(old_slot)
     return new
+
+
+def name_of(optimizer: keras.optimizers.Optimizer) -> str:
+    """The `OPTIMIZERS` name of an optimizer instance (for memory estimates), or its class
+    name in lower case for any other optimizer."""
+    classes = {
+        keras.optimizers.Adam: "adam", keras.optimizers.RMSprop: "rmsprop",
+        keras.optimizers.SGD: "sgd", LBFGS: "lbfgs",
+    }
+    return classes.get(type(optimizer), type(optimizer).__name__.lower())

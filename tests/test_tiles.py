@@ -59,10 +59,15 @@ def test_the_halo_covers_the_receptive_field():
 # === Exactness ===
 
 
-def _pair(photo, style, crop, **task_settings):
+#: `max_memory` that lets a tiled step keep every tile's deeper activations, and one that
+#: lets it keep none.
+PLENTY, NONE = 2**40, 1
+
+
+def _pair(photo, style, crop, max_memory=PLENTY, **task_settings):
     task = StyleTask(photo, style, size=max(photo.shape[:2]), total_variation_weight=1.0, **task_settings)
     whole = StyleTransferModel(task, weights=None, precision="float32")
-    tiled = StyleTransferModel(task, weights=None, precision="float32", tile=crop)
+    tiled = StyleTransferModel(task, weights=None, precision="float32", tile=crop, max_memory=max_memory)
     return task, whole, tiled
 
 
@@ -79,24 +84,27 @@ def _loss_and_gradient(model, image):
 
 
 # Five layers reach block5 (a 96 px halo): two tiles side by side keep the case small, and
-# one style loss checks that halo (the geometry does not depend on the loss).
-@pytest.mark.parametrize("style_loss, layers, crop, size, tiles, tolerance", [
-    ("gram", THREE, 96, (96, 112), 4, 1e-5),
-    ("mean_cov", THREE, 96, (96, 112), 4, 1e-4),
-    ("mean_cov", FIVE, 400, (208, 416), 2, 2e-3),
-])
-def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles, tolerance):
+# one style loss checks that halo (the geometry does not depend on the loss). Each case with
+# the first pass's deeper activations kept for the second (as memory allows) and without.
+@pytest.mark.parametrize("style_loss, layers, crop, size, tiles, tolerance, keep", [
+    (loss, THREE, 96, (96, 112), 4, tolerance, keep)
+    for loss, tolerance in (("gram", 1e-5), ("mean_cov", 1e-4)) for keep in (True, False)
+] + [("mean_cov", FIVE, 400, (208, 416), 2, 2e-3, True)])
+def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles, tolerance, keep):
     rng = np.random.default_rng(3)
     photo = rng.integers(0, 256, (*size, 3)).astype("uint8")
     style = rng.integers(0, 256, (80, 72, 3)).astype("uint8")
     task, whole, tiled = _pair(
-        photo, style, crop, style_loss=style_loss, style_layers=layers, content_layers=["block2_conv2"]
+        photo, style, crop, style_loss=style_loss, style_layers=layers, content_layers=["block2_conv2"],
+        max_memory=PLENTY if keep else NONE,
     )
     assert tiled.plan is not None and len(tiled.plan.tiles) == tiles
     assert whole.plan is None
     image = tf.constant(rng.uniform(0, 255, (1, *size, 3)).astype("float32"))
     expected, expected_gradient = _loss_and_gradient(whole, image)
     got, gradient = _loss_and_gradient(tiled, image)
+    # All tiles but the last (whose one pass serves both) kept, split after conv1's pool.
+    assert tiled._keeping == (("block1_pool", tiles - 1) if keep else (None, 0))
     assert set(got) == set(expected)
     for key in expected:
         np.testing.assert_allclose(float(got[key][0]), float(expected[key][0]), rtol=tolerance, err_msg=key)
@@ -104,6 +112,35 @@ def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles,
     assert float(tf.reduce_max(tf.abs(gradient - expected_gradient))) <= tolerance * scale
     # The whole image's loss: not the sum of per-tile styles, which differs.
     assert float(got["style_loss"][0]) > 0
+
+
+def test_the_memory_left_decides_which_tiles_keep_their_activations():
+    task = StyleTask(PHOTO, PAINTING, size=1024)  # conv1_1 to conv5_1: crops of 768 x 608
+    height, width = TilePlan.largest_crop_for(task.height, task.width, crop=1008, deepest="block5_conv1")
+    assert (height, width) == (768, 608)
+    # Values VGG-19 computes after each cut, the cut's output included, by hand:
+    # (channels, area divisor) of pool1, conv2_1-2, pool2, conv3_1-4, pool3, conv4_1-4,
+    # pool4, conv5_1.
+    after_pool1 = [(64, 4), (128, 4), (128, 4), (128, 16)] + [(256, 16)] * 4 + [(256, 64)] + [(512, 64)] * 4 + [(512, 256), (512, 256)]
+    after_pool2 = after_pool1[3:]
+    values = lambda layers: sum(channels * height * width // divisor for channels, divisor in layers)
+    base = memory.estimate_tiled_bytes(task, 1008)
+    one_pool1, one_pool2 = 4 * values(after_pool1), 4 * values(after_pool2)
+    assert memory.keep_plan(task, 1008, 2, available=base + 2 * one_pool1) == ("block1_pool", 2)
+    assert memory.keep_plan(task, 1008, 1, available=base + 2 * one_pool1) == ("block1_pool", 1)
+    # Three tiles from pool2 save more than two from pool1 (3 x 74% against 2 x 89%).
+    assert memory.keep_plan(task, 1008, 3, available=base + 2 * one_pool1) == ("block2_pool", 3)
+    # Room for one tile after pool2 but not after pool1: keep it from pool2; with three
+    # tiles, all three from pool3 save more (3 x 38% of a forward pass against 74%).
+    assert memory.keep_plan(task, 1008, 1, available=base + one_pool1 - 1) == ("block2_pool", 1)
+    assert memory.keep_plan(task, 1008, 3, available=base + one_pool1 - 1) == ("block3_pool", 3)
+    assert memory.keep_plan(task, 1008, 3, available=base - 1) == (None, 0)
+    # Multiply-adds after each cut over the whole forward pass, per pixel, by hand.
+    convs = [(3, 64, 1), (64, 64, 1), (64, 128, 4), (128, 128, 4), (128, 256, 16)] + [(256, 256, 16)] * 3 + [
+        (256, 512, 64)] + [(512, 512, 64)] * 3 + [(512, 512, 256)]
+    macs = [9 * cin * cout / area for cin, cout, area in convs]
+    assert memory.forward_share_after("block1_pool", "block5_conv1") == pytest.approx(sum(macs[2:]) / sum(macs))
+    assert memory.forward_share_after("block2_pool", "block5_conv1") == pytest.approx(sum(macs[4:]) / sum(macs))
 
 
 def test_targets_of_a_tiled_style_image_are_the_whole_images():
