@@ -89,8 +89,8 @@ def tiles_table(kinds) -> list[str]:
     if not kinds["tiles"]:
         return []
     lines = ["## Tiled against untiled steps (peak memory of the process, time per step)", "",
-             "| size | tiles | cap (GiB) | peak RSS (GiB) | s/step | untiled s/step | tiled / untiled |",
-             "|---|---|---|---|---|---|---|"]
+             "| size | tiles | kept between passes | cap (GiB) | peak RSS (GiB) | s/step | untiled s/step | tiled / untiled |",
+             "|---|---|---|---|---|---|---|---|"]
     rows = sorted(kinds["tiles"], key=lambda b: (b["extra_info"]["size"], b["extra_info"]["tiles"]))
     untiled = {b["extra_info"]["size"]: b["extra_info"]["seconds_per_step"] for b in rows if b["extra_info"]["tiles"] == 1}
     for b in rows:
@@ -99,7 +99,9 @@ def tiles_table(kinds) -> list[str]:
         ratio = f"{info['seconds_per_step'] / base:.2f}x" if base and info["tiles"] > 1 else ""
         cap = f"{info['cap_gib']:g}" if info.get("cap_gib") else ""
         base_text = f"{base:.2f}" if base else ""
-        lines.append(f"| {info['size']} | {info['tiles']} | {cap} | {info['peak_rss_gib']:.2f} | "
+        cut, count = info.get("kept") or (None, 0)
+        kept = f"{count} after {cut}" if count else ("none" if info["tiles"] > 1 else "")
+        lines.append(f"| {info['size']} | {info['tiles']} | {kept} | {cap} | {info['peak_rss_gib']:.2f} | "
                      f"{info['seconds_per_step']:.2f} | {base_text} | {ratio} |")
     notes = [f"- {b['extra_info']['size']} px: {b['extra_info']['note']}." for b in rows if b["extra_info"].get("note")]
     return lines + [""] + (notes + [""] if notes else [])

@@ -54,7 +54,7 @@ with open("/proc/self/status") as status:
     peak = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 tiles = 1 if model.plan is None else len(model.plan.tiles)
 print(json.dumps({{"seconds_per_step": seconds, "peak_kib": peak, "tiles": tiles, "tile": model.tile,
-                  "shape": [task.height, task.width]}}))
+                  "shape": [task.height, task.width], "kept": model._keeping}}))
 """
 
 
@@ -78,7 +78,7 @@ def test_tiled_step(benchmark, size, tile, cap, content):
     benchmark.extra_info.update(
         kind="tiles", size=size, shape=result["shape"], tiles=result["tiles"], tile=result["tile"], cap_gib=cap,
         precision=precision, seconds_per_step=result["seconds_per_step"],
-        peak_rss_gib=result["peak_kib"] / 2**20,
+        peak_rss_gib=result["peak_kib"] / 2**20, kept=result["kept"],
     )
     if cap is not None:
         assert result["peak_kib"] * 1024 <= cap * 2**30 * 1.1, "the tiled step went over its cap"

@@ -41,7 +41,8 @@ class TiledFeatures:
             for name in names:
                 stride = vgg19.stride(name)
                 a, b, c, d = tile.core_in_crop(stride)
-                cores[name] = ops.convert_to_numpy(ops.cast(outputs[name], "float32"))[:, a:b, c:d]
+                cores[name] = ops.convert_to_numpy(ops.cast(outputs[name][:, a:b, c:d], "float32"))
+            del outputs
             yield tile, cores
 
     def __getitem__(self, name):
@@ -59,10 +60,16 @@ class TiledFeatures:
     def moments(self, names):
         sums = {name: None for name in names}
         for _, cores in self._cores(names):
-            for name, core in cores.items():
-                values = core.astype(np.float64).reshape(core.shape[0], -1, core.shape[-1])
-                part = (values.sum(1), np.einsum("bkn,bkm->bnm", values, values), values.shape[1])
-                sums[name] = part if sums[name] is None else tuple(a + b for a, b in zip(sums[name], part))
+            for name in list(cores):
+                core = cores.pop(name)
+                values = core.reshape(core.shape[0], -1, core.shape[-1])
+                # In float64, a block of positions at a time: a whole core of a large tile in
+                # float64 would be gigabytes.
+                step = max(1, 2**22 // values.shape[-1])
+                for start in range(0, values.shape[1], step):
+                    block = values[:, start : start + step].astype(np.float64)
+                    part = (block.sum(1), np.matmul(block.transpose(0, 2, 1), block), block.shape[1])
+                    sums[name] = part if sums[name] is None else tuple(a + b for a, b in zip(sums[name], part))
         return sums
 
 
@@ -429,7 +436,9 @@ class StyleTransferModel(keras.Model):
         plan = self._plan_for(int(images.shape[1]), int(images.shape[2]))
         if plan is None:
             return self._features(images)
-        return TiledFeatures(self._features, images, plan)
+        # Compiled: a graph frees each activation once used, where an eager call of the
+        # extractor holds them all (at 4096 px the targets then needed more than the steps).
+        return TiledFeatures(tf.function(self._features, reduce_retracing=True), images, plan)
 
     def _tile_statistics(self, features, crop, bounds, origin, targets, rows) -> list:
         """Each layered term's additive statistics over one tile's core."""
