@@ -148,7 +148,8 @@ class StyleTransferModel(keras.Model):
             activations after an early pooling layer, and the second pass runs only the
             layers before it again (`memory.keep_plan`).
         max_memory: bytes a tiled step may use, for keeping activations between its passes
-            (default: what is available when a size's first tiled step starts).
+            (default: the host memory available when a size's first tiled step starts; on
+            GPUs nothing is kept unless it is given).
         average: decay of a running average of the image, updated after every step,
             bias-corrected, restarted at each stage of a schedule; `images()` gives it, and
             the next stage starts from it. It removes the optimiser's pixel jitter (the
@@ -683,6 +684,10 @@ class StyleTransferModel(keras.Model):
         """`(cut, count)` of `memory.keep_plan` for this stage: VGG-19 built here (a given
         extractor is not split), the compiled optimizer, `max_memory` or what is available."""
         if not self._own_extractor:
+            return None, 0
+        if self.max_memory is None and tf.config.list_logical_devices("GPU"):
+            # What is available is the host's memory, not an accelerator's: keep nothing
+            # unless told how much the device may use.
             return None, 0
         optimizer = getattr(self, "optimizer", None)
         name = optimizers_lib.name_of(optimizer) if optimizer is not None else "adam"
