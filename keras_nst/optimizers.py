@@ -167,6 +167,15 @@ class LBFGS(keras.optimizers.Optimizer):
         return config
 
 
+#: The optimizer class of each name in `OPTIMIZERS`.
+CLASSES = {
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+    "lbfgs": LBFGS,
+}
+
+
 def get(identifier: Any = None, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
     """An optimizer for `StyleTransferModel.compile`.
 
@@ -189,13 +198,7 @@ def get(identifier: Any = None, learning_rate: float | None = None) -> keras.opt
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES[name]
     learning_rate = check_learning_rate(learning_rate)
-    factories = {
-        "adam": keras.optimizers.Adam,
-        "rmsprop": keras.optimizers.RMSprop,
-        "sgd": keras.optimizers.SGD,
-        "lbfgs": LBFGS,
-    }
-    return factories[name](learning_rate=learning_rate)
+    return CLASSES[name](learning_rate=learning_rate)
 
 
 def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> keras.optimizers.Optimizer:
@@ -238,8 +241,5 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
 def name_of(optimizer: keras.optimizers.Optimizer) -> str:
     """The `OPTIMIZERS` name of an optimizer instance (for memory estimates), or its class
     name in lower case for any other optimizer."""
-    classes = {
-        keras.optimizers.Adam: "adam", keras.optimizers.RMSprop: "rmsprop",
-        keras.optimizers.SGD: "sgd", LBFGS: "lbfgs",
-    }
-    return classes.get(type(optimizer), type(optimizer).__name__.lower())
+    names = {cls: name for name, cls in CLASSES.items()}
+    return names.get(type(optimizer), type(optimizer).__name__.lower())
