@@ -204,6 +204,7 @@ class StyleTransferModel(keras.Model):
         self.max_memory = max_memory
         self._tile_functions = None
         self._split_functions = {}  # cut -> the compiled halves of a kept tile's passes
+        self._compiled_features = None  # the targets' features of a tiled image
         self._keeping = None  # this stage's (cut, count) of kept tiles, planned at its first step
         self.requested_precision = precision
         self.precision = resolve_precision(precision)
@@ -439,7 +440,9 @@ class StyleTransferModel(keras.Model):
             return self._features(images)
         # Compiled: a graph frees each activation once used, where an eager call of the
         # extractor holds them all (at 4096 px the targets then needed more than the steps).
-        return TiledFeatures(tf.function(self._features, reduce_retracing=True), images, plan)
+        if self._compiled_features is None:
+            self._compiled_features = tf.function(self._features, reduce_retracing=True)
+        return TiledFeatures(self._compiled_features, images, plan)
 
     def _tile_statistics(self, features, crop, bounds, origin, targets, rows) -> list:
         """Each layered term's additive statistics over one tile's core."""
@@ -556,9 +559,7 @@ class StyleTransferModel(keras.Model):
             with tf.GradientTape() as tape:
                 tape.watch(crop)
                 front_features, cut_output = front(crop)
-                flat = tf.nest.flatten(
-                    self._tile_statistics({**front_features, **back_features}, crop, bounds, origin, targets, rows)
-                )
+                flat = tf.nest.flatten(statistics(front_features, back_features, crop, bounds, origin, targets, rows))
                 surrogate = _weighted_sum(flat, weights) + ops.sum(
                     ops.cast(cut_output, "float32") * ops.cast(cut_gradient, "float32")
                 )
