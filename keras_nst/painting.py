@@ -194,7 +194,14 @@ def _tile(task: StyleTask, values: dict, largest_size: int | None = None, availa
 
 
 def _optimizer_name(values: dict) -> str:
-    return values["optimizer"] if isinstance(values["optimizer"], str) else "adam"
+    """The optimizer's name for the memory estimates; an instance is estimated as its kind
+    (an `LBFGS` instance keeps L-BFGS' copies of the image, not Adam's)."""
+    optimizer = values["optimizer"]
+    if optimizer is None or isinstance(optimizer, str):
+        return optimizer or "adam"
+    from keras_nst import optimizers  # an instance: Keras is loaded already
+
+    return optimizers.name_of(optimizer)
 
 
 def check(

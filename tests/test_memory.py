@@ -67,3 +67,19 @@ def test_cli_refuses_before_tensorflow_starts(content_path, style_path, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "`--size` is too large" in err[0] and "--size" in err[0]
     assert not (tmp_path / "o.png").exists()
+
+
+def test_an_optimizer_instance_is_estimated_as_its_kind(content_path, style_path):
+    # L-BFGS keeps 20 more copies of the image than Adam: with room for Adam's copies and
+    # not for L-BFGS', an L-BFGS instance must be tiled as the name "lbfgs" is.
+    from keras_nst.optimizers import LBFGS
+    from keras_nst.painting import build_model
+
+    task = StyleTask(content_path, style_path, size=256)
+    cap = estimate_peak_bytes(task, optimizer="adam") + 2**20
+    assert estimate_peak_bytes(task, optimizer="lbfgs") > cap
+    settings = dict(weights=None, precision="float32", max_memory=cap)
+    assert build_model(task, optimizer="adam", **settings).tile is None  # untiled
+    by_name = build_model(task, optimizer="lbfgs", **settings).tile
+    assert by_name is not None and by_name > 0
+    assert build_model(task, optimizer=LBFGS(learning_rate=1.0), **settings).tile == by_name
