@@ -38,10 +38,33 @@ def row_dataset(num_rows: int, num_replicas: int) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def local_rows(data):
-    """This replica's row indices (its share of a batch of `row_dataset`), padding removed."""
+def local_rows(data, num_rows: int, num_replicas: int):
+    """This replica's row indices (its share of a batch of `row_dataset` of `num_rows` rows
+    among `num_replicas`), padding removed.
+
+    Where the replica's number is known when the step is traced (one device, mirrored and
+    multi-worker strategies), so is its number of rows: the padding is sliced off and the
+    graph sees a fixed batch size. A step whose images have a batch size unknown to
+    TensorFlow held more at once (VGG-19 at 1024 x 768 px on a CPU: 2.9 GiB at its peak,
+    against 2.3 GiB with the batch size known).
+    """
     indices = ops.reshape(data, (-1,))
+    replica = _static_replica_id(num_replicas)
+    if replica is not None:
+        # Replica r was dealt rows r, r + R, ... and padding after them.
+        return indices[: len(range(replica, num_rows, num_replicas))]
     return tf.boolean_mask(indices, indices >= 0)
+
+
+def _static_replica_id(num_replicas: int) -> int | None:
+    """This replica's number if the graph being traced knows it, else `None`."""
+    if num_replicas == 1:
+        return 0
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return None
+    replica = tf.get_static_value(context.replica_id_in_sync_group)
+    return None if replica is None else int(replica)
 
 
 def unless_idle(rows, compute, keys):
@@ -53,6 +76,8 @@ def unless_idle(rows, compute, keys):
     def idle():
         return {key: tf.zeros((0,), "float32") for key in keys}
 
+    if rows.shape[0] is not None:  # known when traced: no branch in the graph
+        return compute() if rows.shape[0] > 0 else idle()
     return tf.cond(tf.size(rows) > 0, compute, idle)
 
 

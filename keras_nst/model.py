@@ -799,8 +799,13 @@ class StyleTransferModel(keras.Model):
             self._loss_keys,
         )
 
+    def _local_rows(self, data):
+        return distribute.local_rows(
+            data, self.task.num_variants, self.distribute_strategy.num_replicas_in_sync
+        )
+
     def train_step(self, data):
-        rows = distribute.local_rows(data)
+        rows = self._local_rows(data)
         if self.plan is not None:
             return self._tiled_train_step(rows)
         with tf.GradientTape() as tape:
@@ -810,14 +815,18 @@ class StyleTransferModel(keras.Model):
             total = ops.sum(per_variant["loss"])
         gradients = tape.gradient(total, [self.image])
         # The gradient of a gather is sparse; the optimizers and the all-reduce want it dense.
-        gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
+        # An idle replica's is `None`: it adds zeros to the others'.
+        gradients = [
+            tf.zeros_like(self.image) if gradient is None else tf.convert_to_tensor(gradient)
+            for gradient in gradients
+        ]
         self.optimizer.apply(gradients, [self.image])
         if self.image_average is not None:
             self._update_average()
         return distribute.total_logs(self._logs(per_variant), self.distribute_strategy)
 
     def test_step(self, data):
-        rows = distribute.local_rows(data)
+        rows = self._local_rows(data)
         if self.plan is not None:
             rows, images = self._tiled_images(rows)
             return self._shared_logs(self._tiled_losses(images, rows)[0])
