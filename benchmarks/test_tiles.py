@@ -27,11 +27,11 @@ SQUARE = CONTENT.parent / "astronaut.jpg"
 #: 4:3 photo, and a square one for 4096 x 4096.
 CASES = [(96, 64, None, CONTENT)] if SMOKE else [
     (512, 0, None, CONTENT), (512, None, 1.2, CONTENT),
-    (1024, 0, None, CONTENT), (1024, None, 3.0, CONTENT),
+    (1024, 0, None, CONTENT), (1024, None, 2.5, CONTENT),
     (2048, 0, None, CONTENT), (2048, None, 8.0, CONTENT),
 ]
 if LARGE:
-    CASES += [(4096, None, 20.0, SQUARE)]
+    CASES += [(4096, None, 18.0, SQUARE)]
 
 PROBE = """
 import json, sys, time
