@@ -75,7 +75,7 @@ def test_an_optimizer_instance_is_estimated_as_its_kind(content_path, style_path
     from keras_nst.optimizers import LBFGS
     from keras_nst.painting import build_model
 
-    task = StyleTask(content_path, style_path, size=256)
+    task = StyleTask(content_path, style_path, size=512)
     cap = estimate_peak_bytes(task, optimizer="adam") + 2**20
     assert estimate_peak_bytes(task, optimizer="lbfgs") > cap
     settings = dict(weights=None, precision="float32", max_memory=cap)
