@@ -690,8 +690,7 @@ class StyleTransferModel(keras.Model):
             # What is available is the host's memory, not an accelerator's: keep nothing
             # unless told how much the device may use.
             return None, 0
-        optimizer = getattr(self, "optimizer", None)
-        name = optimizers_lib.name_of(optimizer) if optimizer is not None else "adam"
+        name = optimizers_lib.name_of(getattr(self, "optimizer", None))
         return memory.keep_plan(
             self.task, self.tile, tiles, optimizer=name, precision=self.precision, available=self.max_memory
         )

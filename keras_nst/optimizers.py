@@ -238,8 +238,10 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
     return new
 
 
-def name_of(optimizer: keras.optimizers.Optimizer) -> str:
-    """The `OPTIMIZERS` name of an optimizer instance (for memory estimates), or its class
-    name in lower case for any other optimizer."""
+def name_of(optimizer: keras.optimizers.Optimizer | None) -> str:
+    """The `OPTIMIZERS` name of an optimizer instance (for memory estimates), `"adam"` for
+    `None` (as `get` makes it), or its class name in lower case for any other optimizer."""
+    if optimizer is None:
+        return "adam"
     names = {cls: name for name, cls in CLASSES.items()}
     return names.get(type(optimizer), type(optimizer).__name__.lower())

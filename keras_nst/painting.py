@@ -197,9 +197,9 @@ def _optimizer_name(values: dict) -> str:
     """The optimizer's name for the memory estimates; an instance is estimated as its kind
     (an `LBFGS` instance keeps L-BFGS' copies of the image, not Adam's)."""
     optimizer = values["optimizer"]
-    if optimizer is None or isinstance(optimizer, str):
-        return optimizer or "adam"
-    from keras_nst import optimizers  # an instance: Keras is loaded already
+    if isinstance(optimizer, str):  # no Keras needed: the command line checks before it starts
+        return optimizer
+    from keras_nst import optimizers
 
     return optimizers.name_of(optimizer)
 
