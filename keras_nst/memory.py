@@ -23,6 +23,20 @@ BYTES_PER_ACTIVATION = {"mixed_bfloat16": 6, "float32": 8}
 #: x 768 px painting in two tiles peaked at 2.59 GiB for 2.42 estimated, a 4096 px one in four
 #: at 18.35 for 17.69).
 BYTES_PER_TILED_ACTIVATION = {"mixed_bfloat16": 8, "float32": 10}
+#: The figures above are for TensorFlow's oneDNN kernels (its default on CPUs with VNNI,
+#: AVX512-BF16 or AMX). Its own kernels (Eigen; the default elsewhere, such as AVX2-only CPUs)
+#: hold about twice as much per value: float32 untiled on an AVX2 EPYC, 1.55 GiB at 512 x 384
+#: px and 3.74 at 1024 x 768 (12.4 bytes per value above the runtime, against 6.3).
+EIGEN_FACTOR = 2
+
+
+def bytes_per_value(precision: str, table: dict | None = None) -> float:
+    """Bytes of peak memory per VGG-19 activation value (`table`, by default
+    `BYTES_PER_ACTIVATION`), for the kernels TensorFlow will use on this CPU
+    (`keras_nst.precision.onednn_kernels`)."""
+    from keras_nst.precision import onednn_kernels
+
+    return (table or BYTES_PER_ACTIVATION)[precision] * (1 if onednn_kernels() else EIGEN_FACTOR)
 #: Copies of the image each optimizer keeps (Adam: two moments; L-BFGS: 2 per history pair + 2).
 OPTIMIZER_COPIES = {"adam": 2, "rmsprop": 1, "sgd": 0, "lbfgs": 22}
 
@@ -49,7 +63,7 @@ def _untiled_bytes(height: int, width: int, count: int, deepest: str, optimizer:
     values = activation_values(height, width, deepest) * count
     image = 4 * count * height * width * 3
     copies = 1 + OPTIMIZER_COPIES.get(optimizer, 2)
-    return int(RUNTIME_BYTES + values * BYTES_PER_ACTIVATION[precision] + image * copies)
+    return int(RUNTIME_BYTES + values * bytes_per_value(precision) + image * copies)
 
 
 def available_bytes() -> int | None:
@@ -133,7 +147,7 @@ def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision:
     # crop=1376 are 1120 x 864 px at most).
     height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=deepest)
     values = activation_values(height, width, deepest) * task.num_variants
-    return int(RUNTIME_BYTES + values * BYTES_PER_TILED_ACTIVATION[precision] + _full_size_bytes(task, optimizer))
+    return int(RUNTIME_BYTES + values * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION) + _full_size_bytes(task, optimizer))
 
 
 #: Where a tiled step may split VGG-19 to keep a tile's deeper activations between its two
@@ -181,7 +195,7 @@ def keep_plan(task, crop: int, tiles: int, *, optimizer: str = "adam", precision
         # the front against it).
         before_cut = vgg19.VGG19_LAYERS[vgg19.layer_index(cut) - 1]
         kept = activation_values(height, width, deepest) - activation_values(height, width, before_cut)
-        per_tile = kept * task.num_variants * BYTES_PER_KEPT[precision]
+        per_tile = kept * task.num_variants * bytes_per_value(precision, BYTES_PER_KEPT)
         count = min(tiles, max(0, int(spare // per_tile)))
         saving = count * forward_share_after(cut, deepest)
         if saving > best_saving:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from keras_nst.choices import check_precision
 
@@ -12,6 +13,25 @@ from keras_nst.choices import check_precision
 BFLOAT16_CPU_FLAGS = ("amx_bf16",)
 #: NVIDIA GPUs compute bfloat16 natively from Ampere (compute capability 8.0) on.
 BFLOAT16_MIN_COMPUTE_CAPABILITY = (8, 0)
+
+
+#: CPU flags with which TensorFlow on Linux runs its CPU kernels through oneDNN by default
+#: (its `DefaultOneDnnPolicy`: VNNI, AVX512-BF16 or AMX); elsewhere it runs its own (Eigen).
+ONEDNN_CPU_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+
+
+def onednn_kernels() -> bool:
+    """Whether TensorFlow computes convolutions on this CPU with oneDNN: as
+    `TF_ENABLE_ONEDNN_OPTS` says when it is set, else as TensorFlow's default for the CPU.
+
+    It matters for memory: TensorFlow's own kernels hold about twice as much per VGG-19
+    activation value (`keras_nst.memory`)."""
+    value = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    return bool(_cpu_flags() & set(ONEDNN_CPU_FLAGS))
 
 
 def _cpu_flags() -> set[str]:

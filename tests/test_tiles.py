@@ -114,7 +114,8 @@ def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles,
     assert float(got["style_loss"][0]) > 0
 
 
-def test_the_memory_left_decides_which_tiles_keep_their_activations():
+def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # the figures of oneDNN's kernels
     task = StyleTask(PHOTO, PAINTING, size=1024)  # conv1_1 to conv5_1: crops of 768 x 608
     height, width = TilePlan.largest_crop_for(task.height, task.width, crop=1008, deepest="block5_conv1")
     assert (height, width) == (768, 608)
@@ -141,6 +142,24 @@ def test_the_memory_left_decides_which_tiles_keep_their_activations():
     macs = [9 * cin * cout / area for cin, cout, area in convs]
     assert memory.forward_share_after("block1_pool", "block5_conv1") == pytest.approx(sum(macs[2:]) / sum(macs))
     assert memory.forward_share_after("block2_pool", "block5_conv1") == pytest.approx(sum(macs[4:]) / sum(macs))
+
+
+def test_tensorflows_own_kernels_are_estimated_at_twice_the_bytes(monkeypatch):
+    from keras_nst import precision
+
+    task = StyleTask(PHOTO, PAINTING, size=512)
+    values = memory.activation_values(task.height, task.width, "block5_conv1")
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    onednn = memory.estimate_peak_bytes(task)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert memory.estimate_peak_bytes(task) - onednn == values * 8
+    # Unset, TensorFlow's default for the CPU: oneDNN with VNNI, AVX512-BF16 or AMX.
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    assert not precision.onednn_kernels()
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
+    assert precision.onednn_kernels()
+    assert memory.estimate_peak_bytes(task) == onednn
 
 
 def test_targets_of_a_tiled_style_image_are_the_whole_images():
