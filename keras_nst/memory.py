@@ -8,6 +8,7 @@ value in bfloat16 (8 in float32), plus the image and the optimizer's copies of i
 Measured peaks over 6 to 20 steps (float32 untiled, conv1_1 to conv5_1): 1.13 GiB at 512 x 384
 px, 2.34 at 1024 x 768, 6.79 at 2048 x 1536, about 6.3 bytes per value above the runtime,
 which the estimate's 8 bytes cover with 10-22% to spare; bfloat16 2.12 GiB at 1024 x 768 px.
+Those are oneDNN's kernels; where TensorFlow runs its own (`EIGEN_FACTOR`), twice the bytes.
 """
 
 from __future__ import annotations
@@ -200,6 +201,75 @@ def keep_plan(task, crop: int, tiles: int, *, optimizer: str = "adam", precision
         saving = count * forward_share_after(cut, deepest)
         if saving > best_saving:
             best, best_saving = (cut, count), saving
+    return best
+
+
+def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", precision: str = "float32") -> int:
+    """Estimated peak memory of a tiled step that tiles only VGG-19's layers through `cut`
+    (crops at most `crop` px, a halo for `cut`) and runs the layers after it on the whole
+    image's `cut` output (see `StyleTransferModel`'s `tile_cut`).
+
+    The front's and the back's activations are not held at once (the front's tiles run
+    before and after the back), so the larger of the two counts, plus the whole image's
+    `cut` output and its gradient."""
+    from keras_nst.tiles import TilePlan
+
+    deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
+    count = task.num_variants
+    height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=cut)
+    front = activation_values(height, width, cut) * count * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION)
+    before_cut = vgg19.VGG19_LAYERS[vgg19.layer_index(cut) - 1]
+    back_values = activation_values(task.height, task.width, deepest) - activation_values(
+        task.height, task.width, before_cut
+    )
+    back = back_values * count * bytes_per_value(precision)
+    stride = vgg19.stride(cut)
+    cut_values = (task.height // stride) * (task.width // stride) * channels(cut) * count
+    return int(RUNTIME_BYTES + _full_size_bytes(task, optimizer) + max(front, back) + 2 * 4 * cut_values)
+
+
+def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "float32") -> tuple[str, int] | None:
+    """`(cut, crop)`: the cheapest way to paint `task` in the memory that tiles of `tile` px
+    would take by tiling only VGG-19's layers through `cut` (crops of at most `crop` px) and
+    running the rest on the whole image, or `None` when tiling every layer is cheaper or
+    nothing else fits.
+
+    The cost, in forward passes over the image: a step is a forward and a backward pass
+    (about 2); tiling every layer costs the crops' overlap times a forward pass of each tile,
+    then a forward and a backward pass of all but one (`3 - 1/tiles`; what the tiles keep
+    between passes, which depends on the memory left, is not counted); tiling the front
+    costs the back's share twice and the front's share three times (its tiles run forward
+    for the statistics, then forward and backward for the gradient) times its overlap. The
+    halo of the front is that of `cut` (12 px for pool2), not of the deepest layer (96 px for
+    conv5_1), which is what makes it cheap."""
+    from keras_nst.tiles import TilePlan, geometry
+
+    deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
+    height, width = task.height, task.width
+    budget = estimate_tiled_bytes(task, tile, optimizer=optimizer, precision=precision)
+    stride, halo = geometry(deepest)
+    tiles = math.ceil(height / max(stride, tile - 2 * halo)) * math.ceil(width / max(stride, tile - 2 * halo))
+    best, best_cost = None, TilePlan.overlap_for(height, width, crop=tile, deepest=deepest) * (3 - 1 / tiles)
+    for cut in CUTS:
+        if vgg19.layer_index(cut) >= vgg19.layer_index(deepest):
+            break
+        stride, halo = geometry(cut)
+
+        def fits(crop: int) -> bool:
+            return estimate_split_bytes(task, cut, crop, optimizer=optimizer, precision=precision) <= budget
+
+        low, high = 2 * halo + stride, max(height, width) + 2 * halo
+        if not fits(low):
+            continue
+        if fits(high):  # the whole image in one crop: the front and the back run one after the other
+            low = high
+        while high - low > stride:  # the largest crop that fits, by bisection
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle)
+        front = 1 - forward_share_after(cut, deepest)
+        cost = 2 * (1 - front) + 3 * front * TilePlan.overlap_for(height, width, crop=low, deepest=cut)
+        if cost < best_cost:
+            best, best_cost = (cut, low), cost
     return best
 
 

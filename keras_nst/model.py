@@ -147,6 +147,14 @@ class StyleTransferModel(keras.Model):
             Where the memory allows, the first pass keeps, for the tiles it runs again, the
             activations after an early pooling layer, and the second pass runs only the
             layers before it again (`memory.keep_plan`).
+        tile_cut: where a tiled stage may tile only VGG-19's first layers: `"auto"` (tile
+            only the layers through pool1, pool2 or pool3 where that fits in the memory of
+            tiles of `tile` px and costs less, `memory.split_plan`), a pooling layer's name
+            (always that cut, the front's crops `tile` px) or `None` (tile every layer).
+            The front's activations are most of VGG-19's and its halo is small (12 px at
+            pool2 against 96 px at conv5_1); the layers after the cut run on the whole
+            image's cut output (`_split_losses`). One device only: under a strategy the
+            replicas share the tiles of every layer.
         max_memory: bytes a tiled step may use, for keeping activations between its passes
             (default: the host memory available when a size's first tiled step starts; on
             GPUs nothing is kept unless it is given).
@@ -176,6 +184,7 @@ class StyleTransferModel(keras.Model):
         padding: str = "replicate",
         average: float = 0.99,
         tile: int | None = None,
+        tile_cut: str | None = "auto",
         max_memory: int | None = None,
         **kwargs,
     ):
@@ -191,6 +200,7 @@ class StyleTransferModel(keras.Model):
         average = settings_lib.BY_NAME["average"].check(average, "average")
         tile = settings_lib.BY_NAME["tile"].check(tile, "tile")
         max_memory = settings_lib.BY_NAME["max_memory"].check(max_memory, "max_memory")
+        tile_cut = settings_lib.BY_NAME["tile_cut"].check(tile_cut, "tile_cut")
         super().__init__(**kwargs)
 
         # === Config ===
@@ -201,6 +211,9 @@ class StyleTransferModel(keras.Model):
         self.average = average
         self.tile = tile or None
         self.plan = None  # the current stage's TilePlan, when it is tiled
+        self.tile_cut = tile_cut
+        self.split = None  # the current stage's (cut, TilePlan) when it tiles only the front
+        self._front_functions = {}  # cut -> the compiled pieces of `_split_losses`
         self.max_memory = max_memory
         self._tile_functions = None
         self._split_functions = {}  # cut -> the compiled halves of a kept tile's passes
@@ -297,6 +310,7 @@ class StyleTransferModel(keras.Model):
         with self.distribute_strategy.scope():
             self.task = task
             self.plan = self._plan_for(task.height, task.width)
+            self.split = self._split_for(task)
             self._keeping = None
             # Tiled steps call one compiled function per tile and pass: the step itself
             # runs eagerly.
@@ -432,6 +446,29 @@ class StyleTransferModel(keras.Model):
         plan = TilePlan.for_image(height, width, crop=self.tile, deepest=vgg19.deepest(self.layer_names))
         return plan if plan.tiled else None
 
+    def _split_for(self, task: StyleTask):
+        """`(cut, plan)` of a tiled stage that tiles only VGG-19's layers through `cut`
+        (`tile_cut`), or `None` when every layer is tiled (`self.plan`)."""
+        if self.plan is None or self.tile_cut is None or not self._own_extractor:
+            return None
+        if self.distribute_strategy.num_replicas_in_sync > 1:
+            return None  # replicas share the tiles of `self.plan`
+        deepest = vgg19.deepest(self.layer_names)
+        if self.tile_cut == "auto":
+            # The optimizer's copies of the image count in both estimates alike: Adam's.
+            choice = memory.split_plan(task, self.tile, precision=self.precision)
+            if choice is None:
+                return None
+            cut, crop = choice
+        else:
+            if vgg19.layer_index(self.tile_cut) >= vgg19.layer_index(deepest):
+                raise ValueError(
+                    f"`tile_cut` must come before the deepest layer used ({deepest}). "
+                    f"Received: tile_cut={self.tile_cut!r}"
+                )
+            cut, crop = self.tile_cut, self.tile
+        return cut, TilePlan.for_image(task.height, task.width, crop=crop, deepest=cut)
+
     def _extract(self, images):
         """Features for targets: whole, or (for an image that needs tiles) tile by tile."""
         images = ops.convert_to_tensor(images)
@@ -462,7 +499,9 @@ class StyleTransferModel(keras.Model):
                 for name, target in zip(term.layers, term_targets):
                     stride = vgg19.stride(name)
                     y, x = origin[0] // stride, origin[1] // stride
-                    height, width = bottom // stride - top // stride, right // stride - left // stride
+                    # The core's own shape: empty for a layer this part of the step does not
+                    # compute (`_split_losses`).
+                    height, width = ops.shape(core[name])[1], ops.shape(core[name])[2]
                     cropped.append(target[:, y : y + height, x : x + width])
                 term_targets = cropped
             statistics.append(term.statistics(core, images, term_targets, rows))
@@ -504,13 +543,9 @@ class StyleTransferModel(keras.Model):
             tf.function(last, reduce_retracing=True),
         )
 
-    def _make_split_functions(self, cut):
-        """Compiled pieces of the passes of a tile whose activations after `cut` are kept
-        from the statistics pass to the gradient pass (VGG-19 split after `cut`): `front`
-        (the front layers' features and the cut's output), `back` (the back layers'
-        features, run under a tape that keeps its activations), `statistics` (the tile's,
-        from both), `back_weights` (the loss gradient at the back's features) and
-        `front_gradient` (the crop's gradient through the front, given the cut's)."""
+    def _split_chains(self, cut):
+        """VGG-19 split after `cut`: `front(images) -> (features, cut output)` (the features
+        of the used layers through `cut`) and `back(cut output) -> features` (those after)."""
         layers = [layer for layer in self.extractor.layers if not isinstance(layer, keras.layers.InputLayer)]
         split = [layer.name for layer in layers].index(cut) + 1
         front_layers, back_layers = layers[:split], layers[split:]
@@ -541,6 +576,17 @@ class StyleTransferModel(keras.Model):
         def back(cut_output):
             return run(back_layers, cut_output)[0]
 
+        return front, back
+
+    def _make_split_functions(self, cut):
+        """Compiled pieces of the passes of a tile whose activations after `cut` are kept
+        from the statistics pass to the gradient pass (VGG-19 split after `cut`): `front`
+        (the front layers' features and the cut's output), `back` (the back layers'
+        features, run under a tape that keeps its activations), `statistics` (the tile's,
+        from both), `back_weights` (the loss gradient at the back's features) and
+        `front_gradient` (the crop's gradient through the front, given the cut's)."""
+        front, back = self._split_chains(cut)
+
         def statistics(front_features, back_features, crop, bounds, origin, targets, rows):
             return self._tile_statistics({**front_features, **back_features}, crop, bounds, origin, targets, rows)
 
@@ -569,6 +615,110 @@ class StyleTransferModel(keras.Model):
             tf.function(function, reduce_retracing=True)
             for function in (front, back, statistics, back_weights, front_gradient)
         )
+
+    def _make_front_functions(self, cut):
+        """Compiled pieces of a step that tiles only the layers through `cut`
+        (`_split_losses`): `front_statistics` (a crop's statistics of the front layers' cores
+        and its core of the cut's output), `back_statistics` (the back layers' statistics of
+        the whole image, from the whole cut output) and `front_gradient` (a crop's gradient:
+        its front statistics' and, through the cut, the back's)."""
+        front, back = self._split_chains(cut)
+        stride = vgg19.stride(cut)
+        front_names = [name for name in self.layer_names if vgg19.layer_index(name) <= vgg19.layer_index(cut)]
+        back_names = [name for name in self.layer_names if name not in front_names]
+
+        def empty(names, like):
+            # Layers this part does not compute, as maps of no positions: their statistics
+            # are zeros, which the other part's complete.
+            count = ops.shape(like)[0]
+            return {name: tf.zeros([count, 0, 0, vgg19.channels(name)], like.dtype) for name in names}
+
+        def core_of(cut_output, bounds):
+            top, bottom, left, right = (bounds[i] // stride for i in range(4))
+            return cut_output[:, top:bottom, left:right]
+
+        def front_part(crop, bounds, origin, targets, rows):
+            features, cut_output = front(crop)
+            features.update(empty(back_names, cut_output))
+            return self._tile_statistics(features, crop, bounds, origin, targets, rows), cut_output
+
+        def front_statistics(crop, bounds, origin, targets, rows):
+            statistics, cut_output = front_part(crop, bounds, origin, targets, rows)
+            return statistics, core_of(cut_output, bounds)
+
+        def back_statistics(cut_output, images, targets, rows):
+            features = back(cut_output)
+            features.update(empty(front_names, cut_output))
+            height, width = ops.shape(images)[1], ops.shape(images)[2]
+            bounds = tf.stack([0, height, 0, width])
+            return self._tile_statistics(features, images, bounds, tf.constant([0, 0]), targets, rows)
+
+        def front_gradient(crop, bounds, origin, targets, rows, weights, cut_gradient):
+            with tf.GradientTape() as tape:
+                tape.watch(crop)
+                statistics, cut_output = front_part(crop, bounds, origin, targets, rows)
+                surrogate = _weighted_sum(tf.nest.flatten(statistics), weights) + ops.sum(
+                    ops.cast(core_of(cut_output, bounds), "float32") * ops.cast(cut_gradient, "float32")
+                )
+            return tape.gradient(surrogate, crop)
+
+        return tuple(
+            tf.function(function, reduce_retracing=True)
+            for function in (front_statistics, back_statistics, front_gradient)
+        )
+
+    def _split_losses(self, images, rows, tape=None):
+        """`_tiled_losses` of a stage that tiles only the layers through a cut (`self.split`):
+        the front's statistics and the cut's output tile by tile, the back's statistics from
+        the whole image's cut output under a tape, then each tile's gradient through the
+        front given the gradient at the cut. The same loss and gradient as an untiled step,
+        in less memory: the front's activations (most of VGG-19's, at full resolution) are
+        never held for more than one tile, nor at the same time as the back's."""
+        cut, plan = self.split
+        if cut not in self._front_functions:
+            self._front_functions[cut] = self._make_front_functions(cut)
+        front_statistics, back_statistics, front_gradient = self._front_functions[cut]
+        targets = [[ops.convert_to_tensor(t) for t in ts] for ts in self._state.targets]
+        stride = vgg19.stride(cut)
+        totals, bands, band = None, [], []
+        for (crop, bounds, origin), tile in zip(self._tiles(images, plan.tiles), plan.tiles):
+            statistics, core = front_statistics(crop, bounds, origin, targets, rows)
+            totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+            if band and tile.core[2] == 0:  # the plan lists its tiles row by row
+                bands.append(tf.concat(band, axis=2))
+                band = []
+            band.append(core)
+        bands.append(tf.concat(band, axis=2))
+        cut_output = tf.concat(bands, axis=1)  # the whole image's, as an untiled pass has it
+        del bands, band
+        with tf.GradientTape() as keeper:
+            keeper.watch(cut_output)
+            back = back_statistics(cut_output, images, targets, rows)
+        totals = tf.nest.map_structure(tf.add, totals, back)
+        flat_totals = tf.nest.flatten(totals)
+        with tf.GradientTape(persistent=True) as score_tape:
+            score_tape.watch(flat_totals)
+            score_tape.watch(images)
+            result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+        if tape is None:
+            return result, None
+        weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
+        gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
+        flat_back = tf.nest.flatten(back)
+        cut_gradient = keeper.gradient(
+            flat_back, cut_output,
+            output_gradients=[ops.cast(w, b.dtype) for w, b in zip(weights, flat_back)],
+            unconnected_gradients="zero",
+        )
+        del keeper, back, flat_back  # the back's activations freed before the second pass
+        height, width = int(images.shape[1]), int(images.shape[2])
+        for (crop, bounds, origin), tile in zip(self._tiles(images, plan.tiles), plan.tiles):
+            top, bottom, left, right = tile.core
+            part_of_cut = cut_gradient[:, top // stride : bottom // stride, left // stride : right // stride]
+            part = front_gradient(crop, bounds, origin, targets, rows, weights, part_of_cut)
+            c_top, c_bottom, c_left, c_right = tile.crop
+            gradient = gradient + tf.pad(part, [[0, 0], [c_top, height - c_bottom], [c_left, width - c_right], [0, 0]])
+        return result, gradient
 
     def _kept_statistics(self, crop, bounds, origin, targets, rows):
         """A tile's statistics, keeping the activations after the cut that its gradient
@@ -621,6 +771,8 @@ class StyleTransferModel(keras.Model):
         statistics, an all-reduce makes them the whole image's on every replica, and each
         returns the gradient of its own tiles (the optimizer's all-reduce adds them up).
         """
+        if self.split is not None:
+            return self._split_losses(images, rows, tape)
         if self._tile_functions is None:
             self._tile_functions = self._make_tile_functions()
         statistics_of, gradient_of, last_of = self._tile_functions
@@ -952,6 +1104,7 @@ class StyleTransferModel(keras.Model):
             "padding": self.padding,
             "average": self.average,
             "tile": self.tile,
+            "tile_cut": self.tile_cut,
             "max_memory": self.max_memory,
         }
 

@@ -162,6 +162,7 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=
             padding=values["padding"],
             average=values["average"],
             tile=_tile(task, values, largest_size),
+            tile_cut=values["tile_cut"],
             max_memory=values["max_memory"],
             extractor=extractor,
             terms=terms,

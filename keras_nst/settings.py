@@ -198,6 +198,20 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb"
           "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
 
+def check_tile_cut(value: Any, argument: str = "tile_cut") -> str | None:
+    """`"auto"`, a pooling layer of `memory.CUTS`, or `None` (`"none"`): tile every layer."""
+    from keras_nst import memory
+
+    if value is None or value == "none":
+        return None
+    if value == "auto" or value in memory.CUTS:
+        return value
+    raise ValueError(
+        f"`{argument}` must be auto, none or one of {', '.join(memory.CUTS)}. "
+        f"Received: {argument}={value!r}"
+    )
+
+
 def check_memory(value: Any, argument: str = "max_memory") -> int | None:
     """`None` (what the machine has available), bytes as an integer, or text such as `"12GiB"`,
     `"8G"` or `"500MB"`."""
@@ -446,6 +460,10 @@ SETTINGS: tuple[Setting, ...] = (
             "painted tile by tile with exact whole-image statistics (default: chosen from the "
             "memory available; 0: never tile)", "model",
             parse=int, file_types=(int,)),
+    Setting("tile_cut", "auto", check_tile_cut,
+            "tiled paintings: tile only VGG-19's layers through this pooling layer and run the "
+            "rest on the whole image (auto: where that fits and costs less; none: tile every "
+            "layer; block1_pool, block2_pool or block3_pool)", "model"),
     # === How the painting proceeds ===
     Setting("steps", 500, check_positive_int, "optimisation steps at the final size", "painting", sweep=True,
             parse=int),

@@ -99,6 +99,19 @@ class TilePlan:
 
         return longest(height), longest(width)
 
+    @staticmethod
+    def overlap_for(height: int, width: int, *, crop: int, deepest: str) -> float:
+        """The crops' pixels over the image's in `for_image`'s plan (1 for one tile; the
+        halos make it more), without listing the tiles: what a pass over the tiles costs
+        against a pass over the whole image."""
+        stride, halo = geometry(deepest)
+        tile = _core_side(crop, stride, halo)
+
+        def total(length: int) -> int:
+            return sum(min(length, b + halo) - max(0, a - halo) for a, b in _cuts(length, tile, stride))
+
+        return total(height) * total(width) / (height * width)
+
     @property
     def tiled(self) -> bool:
         """Whether there is more than one tile."""

@@ -65,7 +65,9 @@ for optimizer, num_variants in cases:
     )
     for name, strategy in strategies.items():
         with strategy.scope():
-            model = StyleTransferModel(task, weights=None, precision="float32", tile=tile)
+            # Every layer tiled on one device too (`tile_cut=None`), so that both share out
+            # the same tiles.
+            model = StyleTransferModel(task, weights=None, precision="float32", tile=tile, tile_cut=None)
             model.compile(optimizer=optimizer)
         # The TensorBoard callback runs on the host, whatever the strategy.
         key = f"{name}-{optimizer}-{num_variants}"

@@ -64,15 +64,18 @@ def test_the_halo_covers_the_receptive_field():
 PLENTY, NONE = 2**40, 1
 
 
-def _pair(photo, style, crop, max_memory=PLENTY, **task_settings):
+def _pair(photo, style, crop, max_memory=PLENTY, tile_cut=None, **task_settings):
+    """An untiled model and a tiled one (every layer tiled unless `tile_cut` says)."""
     task = StyleTask(photo, style, size=max(photo.shape[:2]), total_variation_weight=1.0, **task_settings)
     whole = StyleTransferModel(task, weights=None, precision="float32")
-    tiled = StyleTransferModel(task, weights=None, precision="float32", tile=crop, max_memory=max_memory)
+    tiled = StyleTransferModel(
+        task, weights=None, precision="float32", tile=crop, max_memory=max_memory, tile_cut=tile_cut
+    )
     return task, whole, tiled
 
 
-def _loss_and_gradient(model, image):
-    rows = tf.constant([0])
+def _loss_and_gradient(model, image, rows=None):
+    rows = tf.constant([0]) if rows is None else rows
     if model.plan is not None:
         losses, gradient = model._tiled_losses(image, rows, tape=True)
         return losses, gradient
@@ -99,19 +102,49 @@ def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles,
         max_memory=PLENTY if keep else NONE,
     )
     assert tiled.plan is not None and len(tiled.plan.tiles) == tiles
-    assert whole.plan is None
+    assert whole.plan is None and tiled.split is None
     image = tf.constant(rng.uniform(0, 255, (1, *size, 3)).astype("float32"))
-    expected, expected_gradient = _loss_and_gradient(whole, image)
-    got, gradient = _loss_and_gradient(tiled, image)
+    _assert_same_step(whole, tiled, image, tolerance)
     # All tiles but the last (whose one pass serves both) kept, split after conv1's pool.
     assert tiled._keeping == (("block1_pool", tiles - 1) if keep else (None, 0))
+
+
+def _assert_same_step(whole, tiled, image, tolerance):
+    """`tiled`'s losses and gradient of `image` are `whole`'s, for every row."""
+    rows = tf.range(image.shape[0])
+    expected, expected_gradient = _loss_and_gradient(whole, image, rows)
+    got, gradient = _loss_and_gradient(tiled, image, rows)
     assert set(got) == set(expected)
     for key in expected:
-        np.testing.assert_allclose(float(got[key][0]), float(expected[key][0]), rtol=tolerance, err_msg=key)
+        np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), rtol=tolerance, err_msg=key)
     scale = float(tf.reduce_max(tf.abs(expected_gradient)))
     assert float(tf.reduce_max(tf.abs(gradient - expected_gradient))) <= tolerance * scale
     # The whole image's loss: not the sum of per-tile styles, which differs.
-    assert float(got["style_loss"][0]) > 0
+    assert float(tf.reduce_min(got["style_loss"])) > 0
+
+
+# Each cut, each style loss once; two variants (a batch of two images) through the deepest cut.
+@pytest.mark.parametrize("style_loss, layers, cut, crop, size, tolerance, variants", [
+    ("gram", THREE, "block1_pool", 40, (96, 112), 1e-5, []),
+    ("mean_cov", THREE, "block2_pool", 48, (96, 112), 1e-4, []),
+    ("gram", FIVE, "block3_pool", 96, (120, 136), 1e-5, [{"style_weight": 3.0, "init": "noise"}]),
+])
+def test_a_step_that_tiles_only_the_first_layers_is_the_untiled_step(
+    style_loss, layers, cut, crop, size, tolerance, variants
+):
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (*size, 3)).astype("uint8")
+    style = rng.integers(0, 256, (80, 72, 3)).astype("uint8")
+    task, whole, tiled = _pair(
+        photo, style, crop, tile_cut=cut, style_loss=style_loss, style_layers=layers,
+        content_layers=["block2_conv2"], variants=variants,
+    )
+    split_cut, front = tiled.split
+    assert split_cut == cut and len(front.tiles) > 4
+    # The front's halo is the cut's receptive radius (rounded to its stride), not conv5_1's.
+    assert (front.stride, front.halo) == geometry(cut) and front.halo < 40
+    image = tf.constant(rng.uniform(0, 255, (task.num_variants, *size, 3)).astype("float32"))
+    _assert_same_step(whole, tiled, image, tolerance)
 
 
 def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch):
@@ -144,6 +177,49 @@ def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch)
     assert memory.forward_share_after("block2_pool", "block5_conv1") == pytest.approx(sum(macs[4:]) / sum(macs))
 
 
+def test_overlap_is_the_crops_pixels_over_the_images():
+    for height, width, crop, deepest in [
+        (96, 112, 96, "block3_conv1"), (768, 1024, 400, "block2_pool"), (1000, 33, 200, "block4_conv2"),
+        (64, 64, 200, "block1_pool"),
+    ]:
+        plan = TilePlan.for_image(height, width, crop=crop, deepest=deepest)
+        pixels = sum((t.crop[1] - t.crop[0]) * (t.crop[3] - t.crop[2]) for t in plan.tiles)
+        assert TilePlan.overlap_for(height, width, crop=crop, deepest=deepest) == pytest.approx(pixels / (height * width))
+
+
+def test_tiling_only_the_first_layers_fits_in_the_memory_of_the_tiles_it_replaces(monkeypatch):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # the figures of oneDNN's kernels
+    task = StyleTask(PHOTO, PAINTING, size=1024)  # 1024 x 768, conv1_1 to conv5_1
+    chosen = []
+    for tile in (1008, 800, 400, 300):
+        budget = memory.estimate_tiled_bytes(task, tile)
+        choice = memory.split_plan(task, tile)
+        chosen.append(choice and choice[0])
+        if choice is None:
+            continue
+        cut, crop = choice
+        stride, halo = geometry(cut)
+        assert memory.estimate_split_bytes(task, cut, crop) <= budget
+        # The largest crop that fits (or one crop for the whole image).
+        assert crop >= 1024 + 2 * halo or memory.estimate_split_bytes(task, cut, crop + stride) > budget
+    # With room for the whole image's activations after pool1, the front (conv1_1, conv1_2)
+    # goes through in one crop; with less, the cut moves deeper (the whole image's back
+    # shrinks), then nothing fits but every layer in tiles.
+    assert chosen == ["block1_pool", "block2_pool", "block3_pool", None]
+    assert memory.split_plan(task, 1008)[1] >= 1024 + 2 * geometry("block1_pool")[1]
+    # The back's values (after pool3, the cut's output included) are held whole; the front's
+    # in a crop; the larger of the two counts (8 and 10 bytes per value in float32).
+    crop = 300
+    height, width = TilePlan.largest_crop_for(768, 1024, crop=crop, deepest="block3_pool")
+    back = memory.activation_values(768, 1024, "block5_conv1") - memory.activation_values(768, 1024, "block3_conv4")
+    front = memory.activation_values(height, width, "block3_pool")
+    expected = (
+        memory.RUNTIME_BYTES + memory._full_size_bytes(task, "adam") + max(8 * back, 10 * front)
+        + 2 * 4 * (768 // 8) * (1024 // 8) * 256
+    )
+    assert memory.estimate_split_bytes(task, "block3_pool", crop) == expected
+
+
 def test_tensorflows_own_kernels_are_estimated_at_twice_the_bytes(monkeypatch):
     from keras_nst import precision
 
@@ -160,6 +236,18 @@ def test_tensorflows_own_kernels_are_estimated_at_twice_the_bytes(monkeypatch):
     monkeypatch.setattr(precision, "_cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
     assert precision.onednn_kernels()
     assert memory.estimate_peak_bytes(task) == onednn
+
+
+def test_a_bad_tile_cut_is_refused_by_name():
+    rng = np.random.default_rng(8)
+    photo = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
+    task = StyleTask(photo, photo, size=64, style_layers=["block1_conv1"], content_layers=["block1_conv2"])
+    with pytest.raises(ValueError, match=r"`tile_cut` must be auto, none or one of block1_pool, "
+                                         r"block2_pool, block3_pool. Received: tile_cut='block4_pool'"):
+        StyleTransferModel(task, weights=None, tile=48, tile_cut="block4_pool")
+    with pytest.raises(ValueError, match=r"`tile_cut` must come before the deepest layer used "
+                                         r"\(block1_conv2\). Received: tile_cut='block1_pool'"):
+        StyleTransferModel(task, weights=None, tile=48, tile_cut="block1_pool")
 
 
 def test_targets_of_a_tiled_style_image_are_the_whole_images():
@@ -250,6 +338,9 @@ def test_stylize_tiles_the_large_scales_under_a_memory_cap_and_resumes(tmp_path)
     # (That a tiled painting paints what an untiled one does: the exactness and fit tests.)
     full = stylize(task, output=tmp_path / "tiled.png", checkpoint_dir=tmp_path / "a", **common)
     assert full.model.plan is not None  # the last stage (192 px) is tiled
+    # Only VGG-19's first layers are (`tile_cut="auto"`; where it cuts depends on the CPU's
+    # kernels' bytes per value): the resume below is of such a painting.
+    assert full.model.split is not None and full.model.split[0] in memory.CUTS
     assert full.steps == 6
     # Cut after step 5 (the first tiled step) by a Ctrl-C, then resume.
     from test_painting import RaiseSignal
