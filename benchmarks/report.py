@@ -89,8 +89,8 @@ def tiles_table(kinds) -> list[str]:
     if not kinds["tiles"]:
         return []
     lines = ["## Tiled against untiled steps (peak memory of the process, time per step)", "",
-             "| size | tiles | kept between passes | cap (GiB) | peak RSS (GiB) | s/step | untiled s/step | tiled / untiled |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| size | tiled | cap (GiB) | peak RSS (GiB) | s/step | untiled s/step | tiled / untiled |",
+             "|---|---|---|---|---|---|---|"]
     rows = sorted(kinds["tiles"], key=lambda b: (b["extra_info"]["size"], b["extra_info"]["tiles"]))
     untiled = {b["extra_info"]["size"]: b["extra_info"]["seconds_per_step"] for b in rows if b["extra_info"]["tiles"] == 1}
     for b in rows:
@@ -99,12 +99,22 @@ def tiles_table(kinds) -> list[str]:
         ratio = f"{info['seconds_per_step'] / base:.2f}x" if base and info["tiles"] > 1 else ""
         cap = f"{info['cap_gib']:g}" if info.get("cap_gib") else ""
         base_text = f"{base:.2f}" if base else ""
-        cut, count = info.get("kept") or (None, 0)
-        kept = f"{count} after {cut}" if count else ("none" if info["tiles"] > 1 else "")
-        lines.append(f"| {info['size']} | {info['tiles']} | {kept} | {cap} | {info['peak_rss_gib']:.2f} | "
+        lines.append(f"| {info['size']} | {_how_tiled(info)} | {cap} | {info['peak_rss_gib']:.2f} | "
                      f"{info['seconds_per_step']:.2f} | {base_text} | {ratio} |")
     notes = [f"- {b['extra_info']['size']} px: {b['extra_info']['note']}." for b in rows if b["extra_info"].get("note")]
     return lines + [""] + (notes + [""] if notes else [])
+
+
+def _how_tiled(info) -> str:
+    """How a tiles benchmark's step was tiled, in words."""
+    if info.get("split"):
+        cut, crops = info["split"]
+        return f"through {cut} in {crops} crop{'s' if crops > 1 else ''}, the rest whole"
+    if info["tiles"] == 1:
+        return "no"
+    cut, count = info.get("kept") or (None, 0)
+    kept = f", {count} keep after {cut}" if count else ""
+    return f"every layer, {info['tiles']} tiles{kept}"
 
 
 def quality_table(kinds) -> list[str]:
@@ -222,13 +232,16 @@ def _convergence_plots(plt, benchmarks, directory: Path) -> list[str]:
 def _tiles_plot(plt, benchmarks, directory: Path) -> list[str]:
     """Peak memory and seconds per step against size, tiled and untiled."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for tiled, style in ((False, "o-"), (True, "s--")):
-        rows = sorted((b["extra_info"] for b in benchmarks if (b["extra_info"]["tiles"] > 1) == tiled),
+    def kind(info):
+        return "untiled" if info["tiles"] == 1 else "first layers tiled" if info.get("split") else "every layer tiled"
+
+    for label, style in (("untiled", "o-"), ("first layers tiled", "s--"), ("every layer tiled", "^:")):
+        rows = sorted((b["extra_info"] for b in benchmarks if kind(b["extra_info"]) == label),
                       key=lambda info: info["size"])
         if not rows:
             continue
         sizes = [info["size"] for info in rows]
-        label = "tiled (memory cap)" if tiled else "untiled"
+        tiled = label != "untiled"
         axes[0].plot(sizes, [info["peak_rss_gib"] for info in rows], style, label=label)
         axes[1].plot(sizes, [info["seconds_per_step"] for info in rows], style, label=label)
         if tiled:

@@ -23,15 +23,17 @@ STEPS = 1 if SMOKE else 3
 #: The smoke run tiles a small image: shallow layers keep the halo (and the tiles) small.
 TASK_SETTINGS = dict(style_layers=[f"block{b}_conv1" for b in (1, 2, 3)], content_layers=["block2_conv2"]) if SMOKE else {}
 SQUARE = CONTENT.parent / "astronaut.jpg"
-#: (size, tile: 0 untiled / None from the cap, cap in GiB or None, photo): the shipped
-#: 4:3 photo, and a square one for 4096 x 4096.
-CASES = [(96, 64, None, CONTENT)] if SMOKE else [
-    (512, 0, None, CONTENT), (512, None, 1.2, CONTENT),
-    (1024, 0, None, CONTENT), (1024, None, 2.5, CONTENT),
-    (2048, 0, None, CONTENT), (2048, None, 8.0, CONTENT),
+#: (size, tile: 0 untiled / None from the cap, cap in GiB or None, photo, tile_cut): the
+#: shipped 4:3 photo, and a square one for 4096 x 4096. Each cap is painted as `stylize`
+#: would (`tile_cut="auto"`: only the first layers tiled where that fits and costs less) and
+#: with every layer tiled (`None`).
+CASES = [(96, 64, None, CONTENT, "auto")] if SMOKE else [
+    case
+    for size, cap in ((512, 1.2), (1024, 2.5), (2048, 8.0))
+    for case in ((size, 0, None, CONTENT, "auto"), (size, None, cap, CONTENT, "auto"), (size, None, cap, CONTENT, None))
 ]
 if LARGE:
-    CASES += [(4096, None, 18.0, SQUARE)]
+    CASES += [(4096, None, 18.0, SQUARE, "auto"), (4096, None, 18.0, SQUARE, None)]
 
 PROBE = """
 import json, sys, time
@@ -39,7 +41,7 @@ sys.path.insert(0, {here!r})
 from keras_nst import StyleTask
 from keras_nst.painting import build_model
 task = StyleTask({content!r}, {style!r}, size={size}, **{task_settings!r})
-settings = dict(weights=None, precision={precision!r}, tile={tile!r})
+settings = dict(weights=None, precision={precision!r}, tile={tile!r}, tile_cut={tile_cut!r})
 if {cap!r}:
     settings["max_memory"] = int({cap!r} * 2**30)
 model = build_model(task, **settings)
@@ -53,15 +55,20 @@ seconds = sorted(times)[len(times) // 2]
 with open("/proc/self/status") as status:
     peak = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 tiles = 1 if model.plan is None else len(model.plan.tiles)
+split = model.split and [model.split[0], len(model.split[1].tiles)]
 print(json.dumps({{"seconds_per_step": seconds, "peak_kib": peak, "tiles": tiles, "tile": model.tile,
-                  "shape": [task.height, task.width], "kept": model._keeping}}))
+                  "shape": [task.height, task.width], "kept": model._keeping, "split": split}}))
 """
 
 
-@pytest.mark.parametrize("size, tile, cap, content", CASES, ids=[f"{s}-{'untiled' if t == 0 else 'tiled'}" for s, t, _, _ in CASES])
-def test_tiled_step(benchmark, size, tile, cap, content):
+def _id(size, tile, cut):
+    return f"{size}-" + ("untiled" if tile == 0 else "tiled" if cut == "auto" else "every-layer-tiled")
+
+
+@pytest.mark.parametrize("size, tile, cap, content, tile_cut", CASES, ids=[_id(s, t, c) for s, t, _, _, c in CASES])
+def test_tiled_step(benchmark, size, tile, cap, content, tile_cut):
     precision = "float32"
-    code = PROBE.format(here=str(HERE), content=str(content), style=str(STYLE), size=size,
+    code = PROBE.format(here=str(HERE), content=str(content), style=str(STYLE), size=size, tile_cut=tile_cut,
                         precision=precision, tile=tile, cap=cap, steps=STEPS, task_settings=TASK_SETTINGS)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -78,7 +85,7 @@ def test_tiled_step(benchmark, size, tile, cap, content):
     benchmark.extra_info.update(
         kind="tiles", size=size, shape=result["shape"], tiles=result["tiles"], tile=result["tile"], cap_gib=cap,
         precision=precision, seconds_per_step=result["seconds_per_step"],
-        peak_rss_gib=result["peak_kib"] / 2**20, kept=result["kept"],
+        peak_rss_gib=result["peak_kib"] / 2**20, kept=result["kept"], split=result["split"],
     )
     if cap is not None:
         assert result["peak_kib"] * 1024 <= cap * 2**30 * 1.1, "the tiled step went over its cap"
