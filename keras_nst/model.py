@@ -79,6 +79,13 @@ def _weighted_sum(flat, weights):
     return tf.add_n([ops.sum(ops.cast(s, "float32") * w) for s, w in zip(flat, weights)])
 
 
+def _add_crop(gradient, part, tile):
+    """`gradient` (the whole image's) plus a tile's crop's gradient `part`, in its place."""
+    height, width = int(gradient.shape[1]), int(gradient.shape[2])
+    top, bottom, left, right = tile.crop
+    return gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
+
+
 @keras.saving.register_keras_serializable(package="keras_nst")
 class PixelRange(keras.constraints.Constraint):
     """Keeps pixels in [0, 255] after every optimizer update.
@@ -695,15 +702,9 @@ class StyleTransferModel(keras.Model):
             keeper.watch(cut_output)
             back = back_statistics(cut_output, images, targets, rows)
         totals = tf.nest.map_structure(tf.add, totals, back)
-        flat_totals = tf.nest.flatten(totals)
-        with tf.GradientTape(persistent=True) as score_tape:
-            score_tape.watch(flat_totals)
-            score_tape.watch(images)
-            result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+        result, weights, gradient = self._score_totals(totals, images, targets, rows)
         if tape is None:
             return result, None
-        weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
-        gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
         flat_back = tf.nest.flatten(back)
         cut_gradient = keeper.gradient(
             flat_back, cut_output,
@@ -711,13 +712,11 @@ class StyleTransferModel(keras.Model):
             unconnected_gradients="zero",
         )
         del keeper, back, flat_back  # the back's activations freed before the second pass
-        height, width = int(images.shape[1]), int(images.shape[2])
         for (crop, bounds, origin), tile in zip(self._tiles(images, plan.tiles), plan.tiles):
             top, bottom, left, right = tile.core
             part_of_cut = cut_gradient[:, top // stride : bottom // stride, left // stride : right // stride]
             part = front_gradient(crop, bounds, origin, targets, rows, weights, part_of_cut)
-            c_top, c_bottom, c_left, c_right = tile.crop
-            gradient = gradient + tf.pad(part, [[0, 0], [c_top, height - c_bottom], [c_left, width - c_right], [0, 0]])
+            gradient = _add_crop(gradient, part, tile)
         return result, gradient
 
     def _kept_statistics(self, crop, bounds, origin, targets, rows):
@@ -799,30 +798,18 @@ class StyleTransferModel(keras.Model):
             else:
                 statistics = statistics_of(crop, bounds, origin, targets, rows)
             totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
-        height, width = int(images.shape[1]), int(images.shape[2])
-
-        def add(gradient, part, tile):
-            top, bottom, left, right = tile.crop
-            return gradient + tf.pad(part, [[0, 0], [top, height - bottom], [left, width - right], [0, 0]])
-
         if fused:
             crop, bounds, origin = next(self._tiles(images, mine[-1:]))
             result, weights, part, gradient = last_of(crop, bounds, origin, targets, rows, totals, images)
-            gradient = add(gradient, part, mine[-1])
+            gradient = _add_crop(gradient, part, mine[-1])
         else:
             if replicas > 1:
                 totals = tf.nest.map_structure(lambda t: t * share, totals)
                 totals = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, totals)
-            flat_totals = tf.nest.flatten(totals)
-            with tf.GradientTape(persistent=True) as score_tape:
-                score_tape.watch(flat_totals)
-                score_tape.watch(images)
-                result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+            result, weights, gradient = self._score_totals(totals, images, targets, rows)
             if tape is None:
                 return result, None
-            weights = score_tape.gradient(summed, flat_totals, unconnected_gradients="zero")
             # The whole-image terms' gradient: every replica computed it, the first one adds it.
-            gradient = score_tape.gradient(summed, images, unconnected_gradients="zero")
             if replica > 0:
                 gradient = tf.zeros_like(gradient)
         for index, ((crop, bounds, origin), tile) in enumerate(zip(self._tiles(images, first), first)):
@@ -830,7 +817,7 @@ class StyleTransferModel(keras.Model):
                 part, kept[index] = kept[index](weights), None  # the kept activations freed
             else:
                 part = gradient_of(crop, bounds, origin, targets, rows, weights)
-            gradient = add(gradient, part * share, tile)
+            gradient = _add_crop(gradient, part * share, tile)
         return result, gradient
 
     def _keep_plan(self, tiles: int) -> tuple[str | None, int]:
@@ -846,6 +833,18 @@ class StyleTransferModel(keras.Model):
         return memory.keep_plan(
             self.task, self.tile, tiles, optimizer=name, precision=self.precision, available=self.max_memory
         )
+
+    def _score_totals(self, totals, images, targets, rows):
+        """`(losses, weights, gradient)` from a tiled step's summed statistics: the whole
+        image's losses, the loss gradient with respect to each statistic (what each tile's
+        gradient is taken against) and with respect to `images` (the terms without layers)."""
+        flat_totals = tf.nest.flatten(totals)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(flat_totals)
+            tape.watch(images)
+            result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+        weights = tape.gradient(summed, flat_totals, unconnected_gradients="zero")
+        return result, weights, tape.gradient(summed, images, unconnected_gradients="zero")
 
     def _score(self, totals, images, targets, rows):
         """`(losses, their sum)` of the whole image from its terms' summed statistics (terms
