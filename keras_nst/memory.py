@@ -52,6 +52,13 @@ def activation_values(height: int, width: int, deepest: str) -> int:
     return total
 
 
+def _values_from(height: int, width: int, cut: str, deepest: str) -> int:
+    """Values VGG-19 produces for one `height x width` image from `cut` (its output included)
+    up to `deepest`."""
+    before_cut = vgg19.VGG19_LAYERS[vgg19.layer_index(cut) - 1]
+    return activation_values(height, width, deepest) - activation_values(height, width, before_cut)
+
+
 def estimate_peak_bytes(task, *, optimizer: str = "adam", precision: str = "float32") -> int:
     """Estimated peak resident memory of painting `task`, in bytes."""
     deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
@@ -194,8 +201,7 @@ def keep_plan(task, crop: int, tiles: int, *, optimizer: str = "adam", precision
             break
         # What comes after the cut, and the cut's own output (the second pass differentiates
         # the front against it).
-        before_cut = vgg19.VGG19_LAYERS[vgg19.layer_index(cut) - 1]
-        kept = activation_values(height, width, deepest) - activation_values(height, width, before_cut)
+        kept = _values_from(height, width, cut, deepest)
         per_tile = kept * task.num_variants * bytes_per_value(precision, BYTES_PER_KEPT)
         count = min(tiles, max(0, int(spare // per_tile)))
         saving = count * forward_share_after(cut, deepest)
@@ -218,11 +224,7 @@ def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", 
     count = task.num_variants
     height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=cut)
     front = activation_values(height, width, cut) * count * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION)
-    before_cut = vgg19.VGG19_LAYERS[vgg19.layer_index(cut) - 1]
-    back_values = activation_values(task.height, task.width, deepest) - activation_values(
-        task.height, task.width, before_cut
-    )
-    back = back_values * count * bytes_per_value(precision)
+    back = _values_from(task.height, task.width, cut, deepest) * count * bytes_per_value(precision)
     stride = vgg19.stride(cut)
     cut_values = (task.height // stride) * (task.width // stride) * channels(cut) * count
     return int(RUNTIME_BYTES + _full_size_bytes(task, optimizer) + max(front, back) + 2 * 4 * cut_values)
@@ -247,8 +249,7 @@ def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "fl
     deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
     height, width = task.height, task.width
     budget = estimate_tiled_bytes(task, tile, optimizer=optimizer, precision=precision)
-    stride, halo = geometry(deepest)
-    tiles = math.ceil(height / max(stride, tile - 2 * halo)) * math.ceil(width / max(stride, tile - 2 * halo))
+    tiles = TilePlan.count_for(height, width, crop=tile, deepest=deepest)
     best, best_cost = None, TilePlan.overlap_for(height, width, crop=tile, deepest=deepest) * (3 - 1 / tiles)
     for cut in CUTS:
         if vgg19.layer_index(cut) >= vgg19.layer_index(deepest):

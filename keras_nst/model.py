@@ -702,7 +702,7 @@ class StyleTransferModel(keras.Model):
             keeper.watch(cut_output)
             back = back_statistics(cut_output, images, targets, rows)
         totals = tf.nest.map_structure(tf.add, totals, back)
-        result, weights, gradient = self._score_totals(totals, images, targets, rows)
+        result, weights, gradient = self._score_totals(totals, images, targets, rows, tape is not None)
         if tape is None:
             return result, None
         flat_back = tf.nest.flatten(back)
@@ -806,7 +806,7 @@ class StyleTransferModel(keras.Model):
             if replicas > 1:
                 totals = tf.nest.map_structure(lambda t: t * share, totals)
                 totals = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, totals)
-            result, weights, gradient = self._score_totals(totals, images, targets, rows)
+            result, weights, gradient = self._score_totals(totals, images, targets, rows, tape is not None)
             if tape is None:
                 return result, None
             # The whole-image terms' gradient: every replica computed it, the first one adds it.
@@ -834,10 +834,13 @@ class StyleTransferModel(keras.Model):
             self.task, self.tile, tiles, optimizer=name, precision=self.precision, available=self.max_memory
         )
 
-    def _score_totals(self, totals, images, targets, rows):
+    def _score_totals(self, totals, images, targets, rows, gradients=True):
         """`(losses, weights, gradient)` from a tiled step's summed statistics: the whole
         image's losses, the loss gradient with respect to each statistic (what each tile's
-        gradient is taken against) and with respect to `images` (the terms without layers)."""
+        gradient is taken against) and with respect to `images` (the terms without layers);
+        without `gradients`, `(losses, None, None)`."""
+        if not gradients:
+            return self._score(totals, images, targets, rows)[0], None, None
         flat_totals = tf.nest.flatten(totals)
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(flat_totals)

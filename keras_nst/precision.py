@@ -34,15 +34,17 @@ def onednn_kernels() -> bool:
     return bool(_cpu_flags() & set(ONEDNN_CPU_FLAGS))
 
 
-def _cpu_flags() -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's flags (read once: memory estimates ask for them many times)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return set()
+    return frozenset()
 
 
 @functools.lru_cache(maxsize=None)

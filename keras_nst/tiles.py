@@ -91,26 +91,20 @@ class TilePlan:
     def largest_crop_for(height: int, width: int, *, crop: int, deepest: str) -> tuple[int, int]:
         """The largest crop's (height, width) in `for_image`'s plan, without listing the tiles
         (a huge image under a small crop has millions)."""
-        stride, halo = geometry(deepest)
-        tile = _core_side(crop, stride, halo)
-
-        def longest(length: int) -> int:
-            return max(min(length, b + halo) - max(0, a - halo) for a, b in _cuts(length, tile, stride))
-
-        return longest(height), longest(width)
+        return tuple(max(b - a for a, b in _crop_spans(n, crop, deepest)) for n in (height, width))
 
     @staticmethod
     def overlap_for(height: int, width: int, *, crop: int, deepest: str) -> float:
         """The crops' pixels over the image's in `for_image`'s plan (1 for one tile; the
         halos make it more), without listing the tiles: what a pass over the tiles costs
         against a pass over the whole image."""
-        stride, halo = geometry(deepest)
-        tile = _core_side(crop, stride, halo)
+        rows, columns = (sum(b - a for a, b in _crop_spans(n, crop, deepest)) for n in (height, width))
+        return rows * columns / (height * width)
 
-        def total(length: int) -> int:
-            return sum(min(length, b + halo) - max(0, a - halo) for a, b in _cuts(length, tile, stride))
-
-        return total(height) * total(width) / (height * width)
+    @staticmethod
+    def count_for(height: int, width: int, *, crop: int, deepest: str) -> int:
+        """The number of tiles in `for_image`'s plan, without listing them."""
+        return len(_crop_spans(height, crop, deepest)) * len(_crop_spans(width, crop, deepest))
 
     @property
     def tiled(self) -> bool:
@@ -132,6 +126,13 @@ def geometry(deepest: str) -> tuple[int, int]:
     """`(stride, halo)` of tiles for features up to `deepest`."""
     stride = vgg19.stride(deepest)
     return stride, _round_up(vgg19.receptive_radius(deepest), stride)
+
+
+def _crop_spans(length: int, crop: int, deepest: str) -> list[tuple[int, int]]:
+    """The crops' `(start, end)` along one side of `length` px in `for_image`'s plan."""
+    stride, halo = geometry(deepest)
+    tile = _core_side(crop, stride, halo)
+    return [(max(0, a - halo), min(length, b + halo)) for a, b in _cuts(length, tile, stride)]
 
 
 def _core_side(crop: int, stride: int, halo: int) -> int:

@@ -177,7 +177,7 @@ def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch)
     assert memory.forward_share_after("block2_pool", "block5_conv1") == pytest.approx(sum(macs[4:]) / sum(macs))
 
 
-def test_overlap_is_the_crops_pixels_over_the_images():
+def test_overlap_and_count_are_the_listed_plans():
     for height, width, crop, deepest in [
         (96, 112, 96, "block3_conv1"), (768, 1024, 400, "block2_pool"), (1000, 33, 200, "block4_conv2"),
         (64, 64, 200, "block1_pool"),
@@ -185,6 +185,7 @@ def test_overlap_is_the_crops_pixels_over_the_images():
         plan = TilePlan.for_image(height, width, crop=crop, deepest=deepest)
         pixels = sum((t.crop[1] - t.crop[0]) * (t.crop[3] - t.crop[2]) for t in plan.tiles)
         assert TilePlan.overlap_for(height, width, crop=crop, deepest=deepest) == pytest.approx(pixels / (height * width))
+        assert TilePlan.count_for(height, width, crop=crop, deepest=deepest) == len(plan.tiles)
 
 
 def test_tiling_only_the_first_layers_fits_in_the_memory_of_the_tiles_it_replaces(monkeypatch):
