@@ -161,6 +161,16 @@ def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision:
 #: Where a tiled step may split VGG-19 to keep a tile's deeper activations between its two
 #: passes (`keep_plan`), shallowest first.
 CUTS = ("block1_pool", "block2_pool", "block3_pool")
+#: The share of a crop's front activations (`estimate_split_bytes`) still counted in the
+#: peak of a step that tiles only the front, on top of the back's: the memory freed between
+#: the passes is not all reused. Measured, float32 on an AVX-512 EPYC with oneDNN's kernels,
+#: as (peak - everything else) / the front's estimate: 0.52 with two crops through pool2 at
+#: 512 x 384 px, 0.46 with four through pool3 at 4096 x 4096; with the whole image in one
+#: crop through pool1 (which `split_plan` no longer chooses), 0.66 at 1024 x 768 and 0.73 at
+#: 2048 x 1536 (8.93 GiB, more than the untiled step's 6.93). With TensorFlow's own kernels
+#: (`EIGEN_FACTOR`) the peaks of four crops through pool2 stayed under the back's estimate
+#: alone (AVX2 EPYC, 512 to 2048 px), so none is counted there.
+FRONT_HELD = 0.6
 #: Bytes per kept activation value (the forward pass's outputs that its gradient reads).
 BYTES_PER_KEPT = {"mixed_bfloat16": 2, "float32": 4}
 
@@ -215,8 +225,9 @@ def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", 
     (crops at most `crop` px, a halo for `cut`) and runs the layers after it on the whole
     image's `cut` output (see `StyleTransferModel`'s `tile_cut`).
 
-    The front's and the back's activations are not held at once (the front's tiles run
-    before and after the back), so the larger of the two counts, plus the whole image's
+    The front's tiles run before and after the back, so in principle only the larger of
+    the two is held at once; measured, the peaks are higher: the back's values and
+    `FRONT_HELD` of a crop's front (or the front alone, if larger), plus the whole image's
     `cut` output and its gradient."""
     from keras_nst.tiles import TilePlan
 
@@ -227,7 +238,10 @@ def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", 
     back = _values_from(task.height, task.width, cut, deepest) * count * bytes_per_value(precision)
     stride = vgg19.stride(cut)
     cut_values = (task.height // stride) * (task.width // stride) * channels(cut) * count
-    return int(RUNTIME_BYTES + _full_size_bytes(task, optimizer) + max(front, back) + 2 * 4 * cut_values)
+    from keras_nst.precision import onednn_kernels
+
+    held = FRONT_HELD if onednn_kernels() else 0.0
+    return int(RUNTIME_BYTES + _full_size_bytes(task, optimizer) + max(front, back + held * front) + 2 * 4 * cut_values)
 
 
 def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "float32") -> tuple[str, int] | None:
@@ -259,11 +273,11 @@ def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "fl
         def fits(crop: int) -> bool:
             return estimate_split_bytes(task, cut, crop, optimizer=optimizer, precision=precision) <= budget
 
-        low, high = 2 * halo + stride, max(height, width) + 2 * halo
+        # At least two crops: the whole image in one is the untiled step with more work
+        # and, measured, more memory than the untiled step's.
+        low, high = 2 * halo + stride, max(height, width)
         if not fits(low):
             continue
-        if fits(high):  # the whole image in one crop: the front and the back run one after the other
-            low = high
         while high - low > stride:  # the largest crop that fits, by bisection
             middle = (low + high) // 2
             low, high = (middle, high) if fits(middle) else (low, middle)
