@@ -71,8 +71,24 @@ class KerasNst:
 
     precision: str = "float32"
     name: str = "keras-nst"
-    #: Task settings to change from the defaults (none, for the benchmarks' table).
+    #: Settings to change from the defaults (none, for the benchmarks' table): the task's
+    #: go to `StyleTask`, the others (`optimizer`, `average`, ...) to `stylize`.
     settings: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path, **kwargs) -> "KerasNst":
+        """The painter with the settings of a TOML task file (such as `examples/w2.toml`)."""
+        import tomllib
+        from pathlib import Path
+
+        return cls(settings=tomllib.loads(Path(path).read_text(encoding="utf-8")), **kwargs)
+
+    def _split_settings(self) -> tuple[dict, dict]:
+        from keras_nst.settings import TASK_SETTINGS
+
+        names = {setting.name for setting in TASK_SETTINGS}
+        task = {k: v for k, v in self.settings.items() if k in names}
+        return task, {k: v for k, v in self.settings.items() if k not in names}
 
     def stages(self, size: int) -> list[int]:
         return [stage.size for stage in Schedule.coarse_to_fine(size, 1).stages]
@@ -82,13 +98,14 @@ class KerasNst:
 
     def __call__(self, photo, style, steps, on_step=None):
         size = max(photo.shape[:2])
-        task = keras_nst.StyleTask(photo, style, size=size, seed=PAINTER_SEED, **self.settings)
+        task_settings, painting_settings = self._split_settings()
+        task = keras_nst.StyleTask(photo, style, size=size, seed=PAINTER_SEED, **task_settings)
         sizes = self.stages(size)
         schedule = Schedule([Stage(s, n) for s, n in zip(sizes, steps)])
         callbacks = [] if on_step is None else [_StepHook(schedule, on_step)]
         painting = keras_nst.stylize(
             task, weights=None, precision=self.precision, schedule=schedule,
-            callbacks=callbacks, verbose=0,
+            callbacks=callbacks, verbose=0, **painting_settings,
         )
         return painting.images[0]
 

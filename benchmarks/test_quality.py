@@ -30,6 +30,8 @@ PILOT_STEPS = 3 if SMOKE else 6
 PAINTERS = [
     ("keras-nst", recipes.KerasNst(precision="float32")),
     ("keras-nst auto", recipes.KerasNst(precision="auto")),
+    # The shipped preset that trades the paper's arithmetic for crowsonkb's choices and L-BFGS.
+    ("keras-nst w2", recipes.KerasNst.from_file(EXAMPLES / "w2.toml")),
     ("crowsonkb", recipes.Crowsonkb()),
     ("tutorial", recipes.Tutorial()),
 ]

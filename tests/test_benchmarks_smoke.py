@@ -33,7 +33,8 @@ def test_benchmark_suite_and_report_run(tmp_path):
     # A smoke run's pictures go to its working directory, not over the repository's results.
     assert sorted(p.name for p in (tmp_path / "results" / "quality").glob("*.png")) == [
         "tubingen-starry_night.png", "tubingen-starry_night_crowsonkb.png",
-        "tubingen-starry_night_keras-nst.png", "tubingen-starry_night_tutorial.png"]
+        "tubingen-starry_night_keras-nst.png", "tubingen-starry_night_keras-nst_w2.png",
+        "tubingen-starry_night_tutorial.png"]
     steps = [b for b in data["benchmarks"] if b["extra_info"]["kind"] == "step"]
     assert {(b["extra_info"]["optimizer"], b["extra_info"]["pooling"]) for b in steps} == {
         (o, "avg") for o in ("adam", "lbfgs")
