@@ -229,6 +229,7 @@ def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", 
     the two is held at once; measured, the peaks are higher: the back's values and
     `FRONT_HELD` of a crop's front (or the front alone, if larger), plus the whole image's
     `cut` output and its gradient."""
+    from keras_nst.precision import onednn_kernels
     from keras_nst.tiles import TilePlan
 
     deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
@@ -238,8 +239,6 @@ def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", 
     back = _values_from(task.height, task.width, cut, deepest) * count * bytes_per_value(precision)
     stride = vgg19.stride(cut)
     cut_values = (task.height // stride) * (task.width // stride) * channels(cut) * count
-    from keras_nst.precision import onednn_kernels
-
     held = FRONT_HELD if onednn_kernels() else 0.0
     return int(RUNTIME_BYTES + _full_size_bytes(task, optimizer) + max(front, back + held * front) + 2 * 4 * cut_values)
 

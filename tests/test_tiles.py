@@ -220,6 +220,14 @@ def test_tiling_only_the_first_layers_fits_in_the_memory_of_the_tiles_it_replace
         + 2 * 4 * (768 // 8) * (1024 // 8) * 256
     )
     assert memory.estimate_split_bytes(task, "block3_pool", crop) == pytest.approx(expected, abs=1)
+    # With TensorFlow's own kernels: twice the bytes per value, and the larger of the front
+    # and the back only (their measured peaks stayed under the back's estimate).
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    expected = (
+        memory.RUNTIME_BYTES + memory._full_size_bytes(task, "adam") + max(20 * front, 16 * back)
+        + 2 * 4 * (768 // 8) * (1024 // 8) * 256
+    )
+    assert memory.estimate_split_bytes(task, "block3_pool", crop) == pytest.approx(expected, abs=1)
 
 
 def test_tensorflows_own_kernels_are_estimated_at_twice_the_bytes(monkeypatch):
