@@ -36,6 +36,7 @@ import keras_nst
 from keras_nst import losses
 from keras_nst.extractor import vgg19_extractor
 from keras_nst.schedule import Schedule, Stage
+from keras_nst.settings import split_task_settings
 
 #: Seed of the painters' random VGG-19 (keras-nst's default); the judge uses another one.
 PAINTER_SEED = 0
@@ -83,13 +84,6 @@ class KerasNst:
 
         return cls(settings=tomllib.loads(Path(path).read_text(encoding="utf-8")), **kwargs)
 
-    def _split_settings(self) -> tuple[dict, dict]:
-        from keras_nst.settings import TASK_SETTINGS
-
-        names = {setting.name for setting in TASK_SETTINGS}
-        task = {k: v for k, v in self.settings.items() if k in names}
-        return task, {k: v for k, v in self.settings.items() if k not in names}
-
     def stages(self, size: int) -> list[int]:
         return [stage.size for stage in Schedule.coarse_to_fine(size, 1).stages]
 
@@ -98,7 +92,7 @@ class KerasNst:
 
     def __call__(self, photo, style, steps, on_step=None):
         size = max(photo.shape[:2])
-        task_settings, painting_settings = self._split_settings()
+        task_settings, painting_settings = split_task_settings(self.settings)
         task = keras_nst.StyleTask(photo, style, size=size, seed=PAINTER_SEED, **task_settings)
         sizes = self.stages(size)
         schedule = Schedule([Stage(s, n) for s, n in zip(sizes, steps)])

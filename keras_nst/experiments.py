@@ -17,7 +17,7 @@ from typing import Any
 
 from keras_nst.choices import CHECKPOINT_FILE
 from keras_nst.images import save_image
-from keras_nst.settings import TASK_SETTINGS
+from keras_nst.settings import split_task_settings
 from keras_nst.sheets import contact_sheet
 from keras_nst.task import DEFAULT_STYLE_LAYERS, StyleTask
 
@@ -256,9 +256,7 @@ def check_experiment(
     from keras_nst import painting, paths
 
     settings = {**PAPER_SETTINGS, **settings}
-    task_names = {s.name for s in TASK_SETTINGS}
-    task_kwargs = {k: v for k, v in settings.items() if k in task_names}
-    painting_kwargs = {k: v for k, v in settings.items() if k not in task_names}
+    task_kwargs, painting_kwargs = split_task_settings(settings)
     exp, planned = plan_experiment(
         name, content, style, contents=contents, styles=styles, **task_kwargs
     )
@@ -342,8 +340,7 @@ def run_experiment(
         name, content, style, output_dir=output_dir, contents=contents, styles=styles,
         log_dir=log_dir, resume=resume, overwrite=overwrite, **settings,
     )
-    task_names = {s.name for s in TASK_SETTINGS}
-    painting_kwargs = {k: v for k, v in settings.items() if k not in task_names}
+    painting_kwargs = split_task_settings(settings)[1]
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     log_root = None if log_dir is None else Path(log_dir) / exp.name

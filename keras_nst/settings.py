@@ -515,6 +515,14 @@ TASK_SETTINGS = group("task")
 VARIANT_KEYS = tuple(setting.name for setting in TASK_SETTINGS if setting.variant)
 
 
+def split_task_settings(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`(task, rest)`: the settings of `StyleTask` (`TASK_SETTINGS`), and all the others
+    (the model's and the painting's, for `stylize`)."""
+    names = {setting.name for setting in TASK_SETTINGS}
+    task = {key: value for key, value in settings.items() if key in names}
+    return task, {key: value for key, value in settings.items() if key not in names}
+
+
 def defaults(settings: Iterable[Setting]) -> dict[str, Any]:
     return {setting.name: setting.default for setting in settings}
 
