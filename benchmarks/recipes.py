@@ -78,11 +78,11 @@ class KerasNst:
 
     @classmethod
     def from_file(cls, path, **kwargs) -> "KerasNst":
-        """The painter with the settings of a TOML task file (such as `examples/w2.toml`)."""
-        import tomllib
-        from pathlib import Path
+        """The painter with the settings of a task file (such as `examples/w2.toml`), read and
+        checked as `keras-nst stylize --task` reads it."""
+        from keras_nst.cli import _read_task_file
 
-        return cls(settings=tomllib.loads(Path(path).read_text(encoding="utf-8")), **kwargs)
+        return cls(settings=_read_task_file(str(path)), **kwargs)
 
     def stages(self, size: int) -> list[int]:
         return [stage.size for stage in Schedule.coarse_to_fine(size, 1).stages]
