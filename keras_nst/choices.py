@@ -46,11 +46,11 @@ DEFAULT_LEARNING_RATES = {
 OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 
 
-def check_optimizer_name(name: Any) -> str:
+def check_optimizer_name(name: Any, argument: str = "optimizer") -> str:
     if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
+        instance = " or a keras.optimizers.Optimizer" if argument == "optimizer" else ""
         raise ValueError(
-            f"`optimizer` must be one of {OPTIMIZERS} or a keras.optimizers.Optimizer. "
-            f"Received: optimizer={name!r}"
+            f"`{argument}` must be one of {OPTIMIZERS}{instance}. Received: {argument}={name!r}"
         )
     return name.lower()
 

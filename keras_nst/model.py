@@ -290,7 +290,7 @@ class StyleTransferModel(keras.Model):
             name=name,
         )
 
-    def set_task(self, task: StyleTask, images=None, carry=None, keep_average=False) -> None:
+    def set_task(self, task: StyleTask, images=None, carry=None, keep_average=False, optimizer=None) -> None:
         """Paints `task` from now on: its targets, and the canvas at its size.
 
         Args:
@@ -307,6 +307,9 @@ class StyleTransferModel(keras.Model):
                 float array `(H, W)` in [0, 1] of how much of its history each pixel keeps
                 (0 restarts that pixel). A video's next frame goes on averaging where the
                 last one was, except where the frame shows something new.
+            optimizer: an optimizer to paint with from now on instead of carrying the
+                current one over: built here, its step count (`iterations`) set to the
+                current one's, its state empty (see `keras_nst.optimizers.starting_at`).
         """
         # Checked before anything changes: a refused call leaves the painting as it was.
         keep = None
@@ -349,7 +352,7 @@ class StyleTransferModel(keras.Model):
                     else canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
                 )
             old_average = (self.image_average, self.image_average_weight)
-            self._set_image(images, carry or canvas.resize)
+            self._set_image(images, carry or canvas.resize, optimizer)
             self._set_average()
             if keep is not None:
                 self._keep_average(old_average, keep, carry or canvas.resize, shape)
@@ -359,13 +362,18 @@ class StyleTransferModel(keras.Model):
         if getattr(self, "_fitting", False):  # fit looks its step function up every step
             self.make_train_function(force=True)
 
-    def _set_image(self, images, carry=canvas.resize) -> None:
+    def _set_image(self, images, carry=canvas.resize, new_optimizer=None) -> None:
         old = self.image
         if old is not None:
             self._untrack_variable(old)
         self.image = self._variable(images, "image", trainable=True, constraint=PixelRange())
         optimizer = getattr(self, "optimizer", None)
-        if old is not None and optimizer is not None and optimizer.built:
+        if new_optimizer is not None:
+            new_optimizer.build([self.image])
+            if optimizer is not None:
+                new_optimizer.iterations.assign(optimizer.iterations)
+            self.optimizer = new_optimizer
+        elif old is not None and optimizer is not None and optimizer.built:
             self.optimizer = optimizers_lib.carried_over(optimizer, self.image, carry)
 
     @staticmethod

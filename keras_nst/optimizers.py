@@ -15,7 +15,10 @@ from keras_nst.choices import (
     check_optimizer_name,
 )
 
-__all__ = ["DEFAULT_LEARNING_RATES", "LBFGS", "OPTIMIZERS", "carried_over", "get"]
+__all__ = [
+    "DEFAULT_LEARNING_RATES", "LBFGS", "OPTIMIZERS", "RestartedAdam", "carried_over", "get",
+    "starting_at",
+]
 
 
 def _dot(a, b):
@@ -45,6 +48,10 @@ class LBFGS(keras.optimizers.Optimizer):
         history_size: number of curvature pairs kept (m).
         max_step: largest change of any element per step (pixels, for images).
         damping: Powell's threshold (0.2 in Nocedal and Wright); 0 disables damping.
+        start_step: the step count (`iterations`) at which this optimizer's history starts:
+            its first step takes no curvature pair (the image before it is not its own).
+            `carried_over` and `starting_at` set it for an optimizer that takes over a
+            painting mid-way.
         name: optimizer name.
         **kwargs: other `keras.optimizers.Optimizer` arguments.
     """
@@ -55,10 +62,12 @@ class LBFGS(keras.optimizers.Optimizer):
         history_size: int = 10,
         max_step: float = 20.0,
         damping: float = 0.2,
+        start_step: int = 0,
         name: str = "lbfgs",
         **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.start_step = _check_start_step(start_step)
         if isinstance(history_size, bool) or not isinstance(history_size, int) or history_size < 1:
             raise ValueError(
                 "`history_size` must be a positive integer. "
@@ -103,7 +112,7 @@ class LBFGS(keras.optimizers.Optimizer):
         s = x - self._previous_x[index]
         y = g - self._previous_g[index]
         ss, sy, yy = _dot(s, s), _dot(s, y), _dot(y, y)
-        has_pair = ops.logical_and(self.iterations > 0, ss > 0)
+        has_pair = ops.logical_and(self.iterations > self.start_step, ss > 0)
         sigma = ops.sqrt(yy / ops.maximum(ss, 1e-30))
         threshold = self.damping * sigma * ss
         theta = ops.where(
@@ -162,9 +171,54 @@ class LBFGS(keras.optimizers.Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            history_size=self.history_size, max_step=self.max_step, damping=self.damping
+            history_size=self.history_size, max_step=self.max_step, damping=self.damping,
+            start_step=self.start_step,
         )
         return config
+
+
+def _check_start_step(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"`start_step` must be an integer >= 0. Received: start_step={value!r}")
+    return value
+
+
+@keras.saving.register_keras_serializable(package="keras_nst")
+class RestartedAdam(keras.optimizers.Adam):
+    """Keras' Adam, its bias correction counted from `start_step` instead of from 0.
+
+    Keras' Adam folds the bias correction of its moments into the step size,
+    `lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)` at step `t = iterations + 1`. An Adam that
+    takes over a painting mid-way (after another optimizer's stages) starts with zero moments
+    but a large `t`, so it would skip the correction of its moments: its first step would
+    move each pixel by `lr * sqrt(1 - beta_2**t) * (1 - beta_1) / sqrt(1 - beta_2)` instead
+    of `lr` (with Keras' betas: 0.6 lr at t = 40, 1.6 lr at t = 300, 2.5 lr at t = 1000), and
+    the following steps too far or too short likewise until the moments fill. This one scales
+    the learning rate by the ratio of the correction at `t - start_step` to the one at `t`,
+    so its steps are those of a fresh Adam.
+
+    Args:
+        start_step: the step count (`iterations`) at which its moments started from zero.
+        **kwargs: `keras.optimizers.Adam`'s arguments.
+    """
+
+    def __init__(self, *args, start_step: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.start_step = _check_start_step(start_step)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.start_step:
+            step = ops.cast(self.iterations + 1, "float32")
+
+            def correction(t):
+                return ops.sqrt(1 - ops.power(self.beta_2, t)) / (1 - ops.power(self.beta_1, t))
+
+            scale = correction(step - self.start_step) / correction(step)
+            learning_rate = ops.cast(learning_rate, "float32") * scale
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "start_step": self.start_step}
 
 
 #: The optimizer class of each name in `OPTIMIZERS`.
@@ -216,7 +270,10 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
         variable: the new variable.
         resize: `keras_nst.canvas.resize`.
     """
-    new = optimizer.__class__.from_config(optimizer.get_config())
+    config = optimizer.get_config()
+    if isinstance(optimizer, LBFGS):
+        config["start_step"] = int(ops.convert_to_numpy(optimizer.iterations))
+    new = optimizer.__class__.from_config(config)
     new.build([variable])
     new.iterations.assign(optimizer.iterations)
     if isinstance(optimizer, LBFGS):
@@ -238,10 +295,34 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
     return new
 
 
+def starting_at(optimizer: keras.optimizers.Optimizer, step: int) -> keras.optimizers.Optimizer:
+    """A fresh copy of `optimizer` (never the instance itself) that takes over a painting at
+    step `step`: its state starts empty there, and where the optimizer's arithmetic counts
+    from its first step (Adam's bias correction, L-BFGS' first curvature pair) it counts from
+    `step`. Keras' `Adam` becomes a `RestartedAdam`. Build it and set its `iterations` to
+    `step` before its first step (`StyleTransferModel.set_task(..., optimizer=)` does).
+    """
+    config = optimizer.get_config()
+    cls = type(optimizer)
+    if cls is keras.optimizers.Adam:
+        cls = RestartedAdam
+    if issubclass(cls, (RestartedAdam, LBFGS)):
+        config["start_step"] = int(step)
+    return cls.from_config(config)
+
+
+def restarts_each_stage(optimizer) -> bool:
+    """Whether `carried_over` starts `optimizer`'s state afresh at every new canvas (L-BFGS,
+    whose curvature pairs describe the old one)."""
+    return isinstance(optimizer, LBFGS)
+
+
 def name_of(optimizer: keras.optimizers.Optimizer | None) -> str:
     """The `OPTIMIZERS` name of an optimizer instance (for memory estimates), `"adam"` for
     `None` (as `get` makes it), or its class name in lower case for any other optimizer."""
     if optimizer is None:
         return "adam"
-    names = {cls: name for name, cls in CLASSES.items()}
-    return names.get(type(optimizer), type(optimizer).__name__.lower())
+    for name, cls in CLASSES.items():
+        if isinstance(optimizer, cls):
+            return name
+    return type(optimizer).__name__.lower()

@@ -113,10 +113,41 @@ def default_schedule(task: StyleTask, values: dict) -> Schedule:
     `Schedule.coarse_to_fine`), or one stage when `min_size` is 0/None."""
     if task.size is None:  # painted at the photo's own size: one stage
         return Schedule.single(max(task.height, task.width), values["steps"])
+    scale_optimizer = values["scale_optimizer"]
+    if scale_optimizer == values["optimizer"]:  # the same name: one optimizer throughout
+        scale_optimizer = None
     return Schedule.coarse_to_fine(
         task.size, values["steps"], min_size=values["min_size"],
         ratio=values["scale_ratio"], scale_steps=values["scale_steps"],
+        scale_optimizer=scale_optimizer,
     )
+
+
+def stage_optimizer(schedule: Schedule, index: int, values: dict, *, switch_only: bool = False):
+    """The optimizer stage `index` of `schedule` paints with (its own, or the painting's
+    `optimizer` and `learning_rate` from the checked `values`), its state counting from the step
+    at which it took over (`optimizers.starting_at`): an optimizer carried over from stage to
+    stage counts from the first stage of the run that paints with it; L-BFGS, whose history
+    starts afresh on every canvas, from its stage's start.
+
+    With `switch_only`, `None` unless the stage names another optimizer than the stage before
+    it (what `schedule.follow` asks at a stage's start: `None` carries the current one over).
+    """
+    from keras_nst import optimizers
+
+    stages = schedule.stages
+    if switch_only and (index == 0 or stages[index].optimizer == stages[index - 1].optimizer):
+        return None
+    name = stages[index].optimizer
+    optimizer = (
+        optimizers.get(name) if name else optimizers.get(values["optimizer"], values["learning_rate"])
+    )
+    first = index
+    if not optimizers.restarts_each_stage(optimizer):
+        while first > 0 and stages[first - 1].optimizer == name:
+            first -= 1
+    start = schedule.starts()[first]
+    return optimizer if start == 0 else optimizers.starting_at(optimizer, start)
 
 
 def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Schedule:
@@ -133,7 +164,10 @@ def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Sched
     return schedule
 
 
-def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=None, terms=None, **settings):
+def build_model(
+    task: StyleTask, *, strategy=None, extractor=None, schedule: Schedule | None = None,
+    stage: int = 0, terms=None, **settings,
+):
     """The compiled `StyleTransferModel` `stylize` paints with (for code that drives `fit`
     itself, such as the benchmarks).
 
@@ -141,8 +175,11 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=
         task: the task, at the size to paint.
         strategy: a `tf.distribute.Strategy` to build under.
         extractor: a ready extractor to share.
-        largest_size: the largest size a schedule will paint `task` at (for the choice of
-            tiles), if larger than the task's.
+        schedule: the stages the model will paint (for the choice of tiles, which must suit
+            every stage's size and optimizer, and for the optimizer), if not one stage at
+            the task's size.
+        stage: the index of the stage in `schedule` the model starts in (a resumed run's):
+            it is compiled with that stage's optimizer (`stage_optimizer`).
         terms: the loss terms, if not the task's own (`keras_nst.terms.default_terms`).
         **settings: the model's and the painting's settings, as for `stylize`.
     """
@@ -161,13 +198,17 @@ def build_model(task: StyleTask, *, strategy=None, extractor=None, largest_size=
             precision=values["precision"],
             padding=values["padding"],
             average=values["average"],
-            tile=_tile(task, values, largest_size),
+            tile=_tile(task, values, schedule),
             tile_cut=values["tile_cut"],
             max_memory=values["max_memory"],
             extractor=extractor,
             terms=terms,
         )
-        model.compile(optimizer=optimizers.get(values["optimizer"], values["learning_rate"]))
+        if schedule is None:
+            optimizer = optimizers.get(values["optimizer"], values["learning_rate"])
+        else:
+            optimizer = stage_optimizer(schedule, stage, values)
+        model.compile(optimizer=optimizer)
     return model
 
 
@@ -179,18 +220,24 @@ def _resume_directory(resume, checkpoint_dir) -> Path | None:
     return Path(resume)
 
 
-def _tile(task: StyleTask, values: dict, largest_size: int | None = None, available=None) -> int:
+def _tile(task: StyleTask, values: dict, schedule: Schedule | None = None, available=None) -> int:
     """The model's `tile`: the setting when given, else the largest crop that fits the memory
-    (`max_memory` or what is available) at the schedule's largest size, 0 when all fits."""
-    largest = task.at_size(largest_size) if largest_size and task.size else task
+    (`max_memory` or what is available) in every stage of the schedule (at its size, with its
+    optimizer), 0 when all fits."""
+    largest = {}  # the largest size each optimizer paints at: what its estimate needs
+    for stage in schedule.stages if schedule is not None and task.size else ():
+        name = stage.optimizer or _optimizer_name(values)
+        largest[name] = max(largest.get(name, 0), stage.size)
+    cases = [(task.at_size(size), name) for name, size in largest.items()] or [(task, _optimizer_name(values))]
     estimate = dict(
-        optimizer=_optimizer_name(values), precision=resolve_precision_on_cpu(values["precision"]),
-        available=available or values["max_memory"],
+        precision=resolve_precision_on_cpu(values["precision"]), available=available or values["max_memory"],
     )
     if values["tile"] is None:
-        return memory.plan_tile(largest, **estimate) or 0
+        tiles = [memory.plan_tile(case, optimizer=name, **estimate) for case, name in cases]
+        return min((tile for tile in tiles if tile), default=0)
     if values["tile"] == 0:  # never tile: refuse what does not fit whole
-        memory.check_fits(largest, **estimate)
+        for case, name in cases:
+            memory.check_fits(case, optimizer=name, **estimate)
     return values["tile"]
 
 
@@ -266,7 +313,7 @@ def check(
         directories.append(("log_dir", log_dir))
     paths.check_distinct(files, directories)
     schedule = _schedule(task, values, schedule)
-    _tile(task, values, schedule.largest_size, available)  # refuses only what cannot fit at all
+    _tile(task, values, schedule, available)  # refuses only what cannot fit at all
     return values
 
 
@@ -358,15 +405,18 @@ def stylize(
         checkpoint_dir = resume_from
     schedule = _schedule(task, values, schedule)
     done = read_checkpoint(resume_from)[1]["step"] if resume_from is not None else 0
-    stage = schedule.stages[schedule.locate(done)[0]]
+    index = schedule.locate(done)[0]
     model = build_model(
-        task.at_size(stage.size) if task.size else task, strategy=strategy, extractor=extractor,
-        largest_size=schedule.largest_size, **settings,
+        task.at_size(schedule.stages[index].size) if task.size else task, strategy=strategy,
+        extractor=extractor, schedule=schedule, stage=index, **settings,
     )
     identity = {**painting_identity(model), "task": task.fingerprint(), "schedule": schedule.identity()}
 
+    def optimizer_for(index):
+        return stage_optimizer(schedule, index, values, switch_only=True)
+
     history, stopped_by, guard = run_guarded(
-        model, lambda guard: follow(schedule, task), total_steps=schedule.total_steps, done=done,
+        model, lambda guard: follow(schedule, task, optimizer_for), total_steps=schedule.total_steps, done=done,
         checkpoint_dir=checkpoint_dir, resume_from=resume_from, identity=identity, log_dir=log_dir,
         values=values, callbacks=callbacks, verbose=verbose,
     )

@@ -2,7 +2,8 @@
 
 A stage paints at one size for a number of steps. Between stages the model moves to the next
 stage's task (`StyleTransferModel.set_task`): the image is resized in float, the targets are
-recomputed, the optimizer's state is carried over. All stages run inside one `fit`, so the
+recomputed, the optimizer's state is carried over (or, where the next stage names another
+optimizer, that one takes over with its state empty). All stages run inside one `fit`, so the
 step axis, the callbacks, TensorBoard and checkpoints see one run; a checkpoint taken in any
 stage resumes there.
 
@@ -12,15 +13,22 @@ TensorFlow-free (the callback that drives a model through the stages imports Ker
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from keras_nst.choices import check_optimizer_name
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One stage: `steps` optimisation steps with the image's longest side at `size` pixels."""
+    """One stage: `steps` optimisation steps with the image's longest side at `size` pixels.
+
+    `optimizer` names the optimizer of this stage (one of `keras_nst.choices.OPTIMIZERS`,
+    with its default learning rate); `None` paints with the painting's own `optimizer`.
+    """
 
     size: int
     steps: int
+    optimizer: str | None = None
 
 
 class Schedule:
@@ -46,6 +54,8 @@ class Schedule:
                     f"`stages[{index}]` must be a Stage of positive size and steps. "
                     f"Received: stages[{index}]={stage!r}"
                 )
+            if stage.optimizer is not None:
+                check_optimizer_name(stage.optimizer, f"stages[{index}].optimizer")
         self.stages = stages
 
     @classmethod
@@ -56,14 +66,15 @@ class Schedule:
     @classmethod
     def coarse_to_fine(
         cls, size: int, steps: int, *, min_size: int | None = 128, ratio: float = 2**0.5,
-        scale_steps: int | None = None,
+        scale_steps: int | None = None, scale_optimizer: str | None = None,
     ) -> Schedule:
         """Scales from about `min_size` up to `size`, each `ratio` times the one before.
 
         The sizes are `round(size / ratio**i)` for `i = n, ..., 1, 0`, the smallest one at
         least `min_size` (so the last stage is exactly `size`, and a `size` below
         `min_size * ratio` is one stage). The final size gets `steps` steps, each smaller
-        one `scale_steps` (default: `steps`). `min_size=None` paints at `size` only.
+        one `scale_steps` (default: `steps`), painted with `scale_optimizer` (default: the
+        painting's optimizer). `min_size=None` paints at `size` only.
 
         >>> [stage.size for stage in Schedule.coarse_to_fine(512, 100).stages]
         [128, 181, 256, 362, 512]
@@ -74,7 +85,7 @@ class Schedule:
         while round(size / ratio ** (count + 1)) >= min_size:
             count += 1
         coarse = steps if scale_steps is None else scale_steps
-        stages = [Stage(round(size / ratio**i), coarse) for i in range(count, 0, -1)]
+        stages = [Stage(round(size / ratio**i), coarse, scale_optimizer) for i in range(count, 0, -1)]
         return cls([*stages, Stage(size, steps)])
 
     @property
@@ -88,6 +99,10 @@ class Schedule:
     @property
     def largest_size(self) -> int:
         return max(stage.size for stage in self.stages)
+
+    def starts(self) -> list[int]:
+        """The step count at the start of each stage."""
+        return [0, *self.ends()[:-1]]
 
     def ends(self) -> list[int]:
         """The step count at the end of each stage."""
@@ -113,22 +128,31 @@ class Schedule:
     def identity(self) -> dict:
         """What a resumed run must share with the checkpoint it resumes: every stage but the
         length of the last, which a resumed run may extend."""
-        return {
+        identity = {
             "sizes": [stage.size for stage in self.stages],
             "steps": [stage.steps for stage in self.stages[:-1]],
         }
+        if any(stage.optimizer for stage in self.stages):
+            identity["optimizers"] = [stage.optimizer for stage in self.stages]
+        return identity
 
     def __repr__(self) -> str:
-        stages = ", ".join(f"{stage.size} px x {stage.steps}" for stage in self.stages)
+        stages = ", ".join(
+            f"{stage.size} px x {stage.steps}" + (f" ({stage.optimizer})" if stage.optimizer else "")
+            for stage in self.stages
+        )
         return f"Schedule({stages})"
 
 
-def follow(schedule: Schedule, task):
+def follow(schedule: Schedule, task, optimizer_for: Callable | None = None):
     """A Keras callback that moves a `StyleTransferModel` through `schedule`'s stages.
 
     Args:
         schedule: the stages.
         task: the full-size `StyleTask`; each stage paints `task.at_size(stage.size)`.
+        optimizer_for: `optimizer_for(index)`: the optimizer that takes over at the start of
+            stage `index`, or `None` to carry the current one over (see
+            `keras_nst.painting.stage_optimizer`). By default it is always carried over.
 
     With several stages, the callback also logs `size` (the stage's longest side) with every
     step's losses, so the progress bar and TensorBoard show which stage a step belongs to.
@@ -141,18 +165,24 @@ def follow(schedule: Schedule, task):
         def _steps_done(self) -> int:
             return int(ops.convert_to_numpy(self.model.optimizer.iterations))
 
-        def _move_to(self, index: int) -> None:
-            size = schedule.stages[index].size
+        def on_train_begin(self, logs=None):
+            # The model was built for the stage a run starts (or resumes) in.
+            self.index = schedule.locate(self._steps_done())[0]
+            size = schedule.stages[self.index].size
             if self.model.task.size != size:
                 self.model.set_task(task.at_size(size))
 
-        def on_train_begin(self, logs=None):
-            self._move_to(schedule.locate(self._steps_done())[0])
-
         def on_train_batch_end(self, batch, logs=None):
-            index, _ = schedule.locate(self._steps_done())
+            done = self._steps_done()
+            index, _ = schedule.locate(done)
             if several and logs is not None:
                 logs["size"] = float(self.model.task.size)
-            self._move_to(index)
+            if index == self.index:
+                return
+            self.index = index
+            optimizer = optimizer_for(index) if optimizer_for is not None else None
+            size = schedule.stages[index].size
+            if self.model.task.size != size or optimizer is not None:
+                self.model.set_task(task.at_size(size), optimizer=optimizer)
 
     return FollowSchedule()

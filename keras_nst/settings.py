@@ -254,6 +254,10 @@ def _optimizer(value: Any, argument: str) -> Any:
     return choices.check_optimizer_name(value) if isinstance(value, str) else value
 
 
+def _optional_optimizer_name(value: Any, argument: str) -> str | None:
+    return None if value is None else choices.check_optimizer_name(value, argument)
+
+
 # === Command-line parsers (text to value) ===
 
 
@@ -475,6 +479,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scale_steps", None, check_optional_positive_int,
             "coarse to fine: steps at each scale below the final one (default: steps)",
             "painting", sweep=True, parse=int, file_types=(int,)),
+    Setting("scale_optimizer", None, _optional_optimizer_name,
+            f"coarse to fine: the optimizer of the scales below the final one, one of "
+            f"{', '.join(choices.OPTIMIZERS)} with its default learning rate (default: "
+            f"--optimizer); at the final scale --optimizer takes over afresh",
+            "painting", sweep=True, parse=_optional_text, file_types=(str,)),
     Setting("optimizer", "adam", _optimizer, f"one of {', '.join(choices.OPTIMIZERS)}",
             "painting", sweep=True),
     Setting("learning_rate", None, _optional_learning_rate,

@@ -273,7 +273,7 @@ def _flow_carry(backward):
     return carry
 
 
-def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | None, log_dir):
+def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | None, log_dir, checked: dict):
     """The callback that moves the model from stage to stage and frame to frame."""
     import keras
     import tensorflow as tf
@@ -313,7 +313,8 @@ def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | 
             old_frame = plan.frame_of_stage[self.stage]
             size = plan.schedule.stages[index].size
             if frame == old_frame:  # the first frame's next scale
-                self.model.set_task(plan.task(frame, size))
+                optimizer = painting.stage_optimizer(plan.schedule, index, checked, switch_only=True)
+                self.model.set_task(plan.task(frame, size), optimizer=optimizer)
             else:
                 self._finish(old_frame, logs)
                 guide = plan.guide(state["frames"][-1], frame, size)
@@ -403,7 +404,7 @@ def stylize_video(
         temporal.previous = (guide.warped, guide.mask)
     task = plan.task(frame, size)
     model = painting.build_model(
-        task, strategy=strategy, extractor=extractor, largest_size=plan.schedule.largest_size,
+        task, strategy=strategy, extractor=extractor, schedule=plan.schedule, stage=stage,
         terms=default_terms(task) + [temporal], **values,
     )
     identity = {
@@ -414,7 +415,7 @@ def stylize_video(
         store.mkdir(parents=True, exist_ok=True)
     total = plan.schedule.total_steps
     history, stopped_by, guard = painting.run_guarded(
-        model, lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir),
+        model, lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir, checked),
         total_steps=total, done=done, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
         identity=identity, log_dir=log_dir, values=checked, callbacks=callbacks, verbose=verbose,
     )

@@ -83,3 +83,20 @@ def test_an_optimizer_instance_is_estimated_as_its_kind(content_path, style_path
     by_name = build_model(task, optimizer="lbfgs", **settings).tile
     assert by_name is not None and by_name > 0
     assert build_model(task, optimizer=LBFGS(learning_rate=1.0), **settings).tile == by_name
+
+
+def test_each_stage_is_estimated_at_its_size_with_its_optimizer(content_path, style_path):
+    # L-BFGS at a smaller scale costs less than Adam at the final one: nothing to tile. The
+    # same L-BFGS at the final size is tiled.
+    from keras_nst.painting import build_model
+    from keras_nst.schedule import Schedule, Stage
+
+    task = StyleTask(content_path, style_path, size=512)
+    cap = estimate_peak_bytes(task, optimizer="adam") + 2**20
+    assert estimate_peak_bytes(task.at_size(362), optimizer="lbfgs") < cap
+    settings = dict(weights=None, precision="float32", max_memory=cap, optimizer="adam")
+    scales = Schedule([Stage(362, 2, "lbfgs"), Stage(512, 2)])
+    assert build_model(task.at_size(362), schedule=scales, **settings).tile is None
+    final = Schedule([Stage(362, 2), Stage(512, 2, "lbfgs")])
+    tile = build_model(task.at_size(362), schedule=final, **settings).tile
+    assert tile is not None and tile > 0

@@ -92,3 +92,70 @@ def test_lbfgs_config_round_trips():
     clone = optimizers.LBFGS.from_config(optimizer.get_config())
     assert (clone.history_size, clone.max_step, clone.damping) == (4, 3.0, 0.1)
     assert float(clone.learning_rate) == pytest.approx(0.5)
+
+
+def _numpy_adam(gradients, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """The updates of Adam (Kingma and Ba, as Keras arranges epsilon) from zero moments."""
+    m = v = 0.0
+    updates = []
+    for t, g in enumerate(gradients, start=1):
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g * g
+        alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        updates.append(-alpha * m / (np.sqrt(v) + epsilon))
+    return updates
+
+
+def _updates(optimizer, gradients, start):
+    x = keras.Variable(np.zeros_like(gradients[0]))
+    optimizer.build([x])
+    optimizer.iterations.assign(start)
+    updates = []
+    for g in gradients:
+        before = np.asarray(x).copy()
+        optimizer.apply([g], [x])
+        updates.append(np.asarray(x) - before)
+    return updates
+
+
+def test_an_adam_taking_over_mid_painting_steps_as_a_fresh_one(rng):
+    gradients = [rng.normal(size=(2, 3, 3, 1)).astype("float32") * s for s in (1.0, 3.0, 0.5, 2.0)]
+    expected = _numpy_adam(gradients, lr=5.0)
+    taking_over = optimizers.starting_at(keras.optimizers.Adam(learning_rate=5.0), 1000)
+    assert isinstance(taking_over, optimizers.RestartedAdam) and taking_over.start_step == 1000
+    for got, want in zip(_updates(taking_over, gradients, start=1000), expected):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-5)
+    # Keras' own Adam at step 1000 skips the bias correction: its first step is 2.5x as long.
+    plain = _updates(keras.optimizers.Adam(learning_rate=5.0), gradients, start=1000)[0]
+    np.testing.assert_allclose(np.abs(plain), 5.0 * np.sqrt(1 - 0.999**1001) * 0.1 / np.sqrt(0.001), rtol=1e-3)
+
+
+def test_starting_at_copies_never_the_instance_and_keeps_the_config():
+    rmsprop = keras.optimizers.RMSprop(learning_rate=0.3, rho=0.8)
+    copy = optimizers.starting_at(rmsprop, 7)
+    assert copy is not rmsprop and type(copy) is keras.optimizers.RMSprop
+    assert copy.get_config()["rho"] == pytest.approx(0.8)
+    lbfgs = optimizers.starting_at(optimizers.LBFGS(history_size=3), 7)
+    assert lbfgs.start_step == 7 and lbfgs.history_size == 3
+    restarted = optimizers.starting_at(keras.optimizers.Adam(beta_1=0.5), 9)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(restarted))
+    assert type(clone) is optimizers.RestartedAdam and clone.start_step == 9 and clone.beta_1 == 0.5
+    assert optimizers.name_of(restarted) == "adam"
+    with pytest.raises(ValueError, match=r"`start_step` must be an integer >= 0. Received: start_step=-1"):
+        optimizers.RestartedAdam(start_step=-1)
+
+
+def test_lbfgs_taking_over_takes_no_pair_from_the_image_before_it():
+    # The image before its first step is not one it stepped from: (x - 0, g - 0) is no
+    # curvature pair. Its first step is the capped gradient step, as at the very start.
+    g = np.ones((1, 4, 4, 3), "float32")
+    for start, pairs in ((5, 0), (0, 1)):  # start 0 at step 5: what a carried L-BFGS did before
+        x = keras.Variable(np.full((1, 4, 4, 3), 100.0, "float32"))
+        optimizer = optimizers.LBFGS(max_step=2.0, start_step=start)
+        optimizer.build([x])
+        optimizer.iterations.assign(5)
+        optimizer.apply([g], [x])
+        count = [v for v in optimizer.variables if "count" in v.path][0]
+        assert int(count.numpy()) == pairs
+        if start == 5:
+            np.testing.assert_allclose(np.asarray(x), 98.0)

@@ -115,6 +115,59 @@ def test_resume_mid_schedule_gives_the_same_bytes(content_path, style_path, tmp_
     np.testing.assert_array_equal(resumed.model.image.numpy(), straight.model.image.numpy())
 
 
+SWITCHING = Schedule([Stage(24, 3, "lbfgs"), Stage(32, 4)])
+
+
+class RecordOptimizers(keras.callbacks.Callback):
+    """The optimizer each step is taken with: (class, start_step)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        self.seen.append((type(optimizer).__name__, getattr(optimizer, "start_step", None)))
+
+
+def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_path, extractor):
+    task = _task(content_path, style_path)
+    record = RecordOptimizers()
+    result = stylize(task, schedule=SWITCHING, learning_rate=4.0, callbacks=[record],
+                     extractor=extractor, **FAST)
+    # L-BFGS paints the first stage; Adam, its bias correction counted from the handover,
+    # the second; the step counter goes on.
+    assert record.seen == [("LBFGS", 0)] * 3 + [("RestartedAdam", 3)] * 4
+    adam = result.model.optimizer
+    assert int(adam.iterations) == 7 and float(adam.learning_rate) == 4.0
+    # The same through the settings: the scales below the final one by `scale_optimizer`.
+    record = RecordOptimizers()
+    stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer="lbfgs", callbacks=[record],
+            extractor=extractor, **FAST)
+    assert record.seen == [("LBFGS", 0)] * 2 + [("RestartedAdam", 2)] * 2
+    # Naming the painting's own optimizer is one optimizer throughout.
+    record = RecordOptimizers()
+    stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer="adam", callbacks=[record],
+            extractor=extractor, **FAST)
+    assert [name for name, _ in record.seen] == ["Adam"] * 4
+
+
+@pytest.mark.parametrize("cut_at", [2, 3, 5])  # in L-BFGS' stage, at the handover, in Adam's
+def test_resume_on_either_side_of_a_handover_gives_the_same_bytes(content_path, style_path, tmp_path, extractor, cut_at):
+    task = _task(content_path, style_path)
+    straight = stylize(task, schedule=SWITCHING, extractor=extractor, **FAST)
+    cut = stylize(task, schedule=SWITCHING, checkpoint_dir=tmp_path / "c", extractor=extractor,
+                  callbacks=[RaiseSignal(cut_at)], **FAST)
+    assert cut.stopped_by == "SIGINT" and cut.steps == cut_at
+    resumed = stylize(task, schedule=SWITCHING, resume=tmp_path / "c", extractor=extractor, **FAST)
+    assert resumed.steps == 7 and type(resumed.model.optimizer).__name__ == "RestartedAdam"
+    np.testing.assert_array_equal(resumed.model.image.numpy(), straight.model.image.numpy())
+    # Another optimizer for the first stage is another painting.
+    other = Schedule([Stage(24, 3, "sgd"), Stage(32, 4)])
+    with pytest.raises(ValueError, match=r"differs in schedule"):
+        stylize(task, schedule=other, resume=tmp_path / "c", extractor=extractor, **FAST)
+
+
 def test_a_checkpoint_is_known_by_its_pixels_not_its_paths(content_path, style_path, tmp_path, monkeypatch, extractor):
     monkeypatch.chdir(tmp_path)
     shutil.copy(content_path, "x.jpg")

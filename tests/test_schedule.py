@@ -31,3 +31,19 @@ def test_identity_lets_the_last_stage_grow():
 def test_bad_stages(stages, message):
     with pytest.raises(ValueError, match=message):
         Schedule(stages)
+
+
+def test_scale_optimizer_paints_the_smaller_scales_and_joins_the_identity():
+    schedule = Schedule.coarse_to_fine(256, 100, scale_steps=30, scale_optimizer="lbfgs")
+    assert [(s.size, s.steps, s.optimizer) for s in schedule.stages] == [
+        (128, 30, "lbfgs"), (181, 30, "lbfgs"), (256, 100, None)]
+    assert schedule.starts() == [0, 30, 60]
+    assert schedule.identity()["optimizers"] == ["lbfgs", "lbfgs", None]
+    # Without one the identity is what it always was (checkpoints written before still resume).
+    assert "optimizers" not in Schedule.coarse_to_fine(256, 100).identity()
+    assert "(lbfgs)" in repr(schedule)
+
+
+def test_a_stage_names_a_known_optimizer():
+    with pytest.raises(ValueError, match=r"`stages\[0\].optimizer` must be one of .*Received: stages\[0\].optimizer='bfgs'"):
+        Schedule([Stage(64, 5, "bfgs"), Stage(128, 5)])
