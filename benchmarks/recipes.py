@@ -23,6 +23,7 @@ published descriptions; what is not theirs is said where it happens.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -33,9 +34,9 @@ import tensorflow as tf
 from PIL import Image
 
 import keras_nst
-from keras_nst import losses
+from keras_nst import losses, painting
 from keras_nst.extractor import vgg19_extractor
-from keras_nst.schedule import Schedule, Stage
+from keras_nst.schedule import Schedule
 from keras_nst.settings import split_task_settings
 
 #: Seed of the painters' random VGG-19 (keras-nst's default); the judge uses another one.
@@ -84,8 +85,15 @@ class KerasNst:
 
         return cls(settings=_read_task_file(str(path)), **kwargs)
 
+    def schedule(self, size: int, steps=None) -> Schedule:
+        """The settings' stages at `size` (their sizes and optimizers), with `steps` steps each."""
+        _, painting_settings = split_task_settings(self.settings)
+        values = painting.painting_settings(painting_settings)
+        stages = painting.schedule_for(size, values).stages
+        return Schedule([dataclasses.replace(stage, steps=n) for stage, n in zip(stages, steps or [1] * len(stages))])
+
     def stages(self, size: int) -> list[int]:
-        return [stage.size for stage in Schedule.coarse_to_fine(size, 1).stages]
+        return [stage.size for stage in self.schedule(size).stages]
 
     def ratios(self, size: int) -> list[float]:
         return [1.0] * len(self.stages(size))
@@ -94,14 +102,13 @@ class KerasNst:
         size = max(photo.shape[:2])
         task_settings, painting_settings = split_task_settings(self.settings)
         task = keras_nst.StyleTask(photo, style, size=size, seed=PAINTER_SEED, **task_settings)
-        sizes = self.stages(size)
-        schedule = Schedule([Stage(s, n) for s, n in zip(sizes, steps)])
+        schedule = self.schedule(size, steps)
         callbacks = [] if on_step is None else [_StepHook(schedule, on_step)]
-        painting = keras_nst.stylize(
+        result = keras_nst.stylize(
             task, weights=None, precision=self.precision, schedule=schedule,
             callbacks=callbacks, verbose=0, **painting_settings,
         )
-        return painting.images[0]
+        return result.images[0]
 
 
 class _StepHook(keras.callbacks.Callback):

@@ -113,11 +113,16 @@ def default_schedule(task: StyleTask, values: dict) -> Schedule:
     `Schedule.coarse_to_fine`), or one stage when `min_size` is 0/None."""
     if task.size is None:  # painted at the photo's own size: one stage
         return Schedule.single(max(task.height, task.width), values["steps"])
+    return schedule_for(task.size, values)
+
+
+def schedule_for(size: int, values: dict) -> Schedule:
+    """The stages the checked painting settings `values` ask for at `size` pixels."""
     scale_optimizer = values["scale_optimizer"]
     if scale_optimizer == values["optimizer"]:  # the same name: one optimizer throughout
         scale_optimizer = None
     return Schedule.coarse_to_fine(
-        task.size, values["steps"], min_size=values["min_size"],
+        size, values["steps"], min_size=values["min_size"],
         ratio=values["scale_ratio"], scale_steps=values["scale_steps"],
         scale_optimizer=scale_optimizer,
     )

@@ -438,7 +438,8 @@ style_layers = {{ block1_conv1 = 1.0 }}
 def test_the_shipped_w2_task_file_paints(content_path, style_path, tmp_path):
     task_file = Path(__file__).resolve().parent.parent / "examples" / "w2.toml"
     values = cli._read_task_file(str(task_file))
-    assert values["style_loss"] == "mean_cov" and values["pooling"] == "max" and values["optimizer"] == "lbfgs"
+    assert values["style_loss"] == "mean_cov" and values["pooling"] == "max"
+    assert values["scale_optimizer"] == "lbfgs" and values["optimizer"] == "adam"
     assert sum(values["style_layers"].values()) == pytest.approx(1.0, abs=1e-3)
     output = tmp_path / "painted.png"
     assert main(["stylize", str(content_path), str(style_path), "--task", str(task_file), "-o", str(output),
