@@ -112,3 +112,20 @@ def stand_in_extractor(layers, channels: int = 8, seed: int = 0):
     model = keras.Model(inputs, outputs, name="stand_in_extractor")
     model.trainable = False
     return model
+
+
+def record_optimizers():
+    """A Keras callback whose `seen` lists the optimizer each step is taken with, as
+    (class name, `start_step` or None)."""
+    import keras
+
+    class RecordOptimizers(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            optimizer = self.model.optimizer
+            self.seen.append((type(optimizer).__name__, getattr(optimizer, "start_step", None)))
+
+    return RecordOptimizers()

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, read_events, stand_in_extractor, tensor_value
+from conftest import (
+    TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, read_events, record_optimizers, stand_in_extractor, tensor_value,
+)
 from keras_nst import StyleTask, StyleTransferModel, stylize
 from keras_nst.canvas import resize
 from keras_nst.checkpoints import read_checkpoint
@@ -118,21 +120,9 @@ def test_resume_mid_schedule_gives_the_same_bytes(content_path, style_path, tmp_
 SWITCHING = Schedule([Stage(24, 3, "lbfgs"), Stage(32, 4)])
 
 
-class RecordOptimizers(keras.callbacks.Callback):
-    """The optimizer each step is taken with: (class, start_step)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        optimizer = self.model.optimizer
-        self.seen.append((type(optimizer).__name__, getattr(optimizer, "start_step", None)))
-
-
 def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_path, extractor):
     task = _task(content_path, style_path)
-    record = RecordOptimizers()
+    record = record_optimizers()
     result = stylize(task, schedule=SWITCHING, learning_rate=4.0, callbacks=[record],
                      extractor=extractor, **FAST)
     # L-BFGS paints the first stage; Adam, its bias correction counted from the handover,
@@ -141,12 +131,12 @@ def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_
     adam = result.model.optimizer
     assert int(adam.iterations) == 7 and float(adam.learning_rate) == 4.0
     # The same through the settings: the scales below the final one by `scale_optimizer`.
-    record = RecordOptimizers()
+    record = record_optimizers()
     stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer="lbfgs", callbacks=[record],
             extractor=extractor, **FAST)
     assert record.seen == [("LBFGS", 0)] * 2 + [("RestartedAdam", 2)] * 2
     # Naming the painting's own optimizer is one optimizer throughout.
-    record = RecordOptimizers()
+    record = record_optimizers()
     stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer="adam", callbacks=[record],
             extractor=extractor, **FAST)
     assert [name for name, _ in record.seen] == ["Adam"] * 4

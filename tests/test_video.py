@@ -238,6 +238,18 @@ def test_a_clip_resumes_at_a_frame_boundary_with_the_same_bytes(tmp_path):
     assert [e.step for e in frames_run.Tensors("frame")] == [0, 1]
 
 
+def test_the_first_frame_hands_over_to_the_clips_optimizer_at_its_final_scale():
+    from conftest import record_optimizers
+    from keras_nst.video_painting import stylize_video
+
+    record = record_optimizers()
+    settings = {**TINY, "min_size": 20, "scale_optimizer": "lbfgs"}
+    painted = stylize_video(_clip()[:2], EXAMPLES / "starry_night.jpg", callbacks=[record], **settings)
+    # The first frame: 23 px with L-BFGS, 32 px with Adam; the next frame goes on with Adam.
+    assert painted.steps == 4 + 4 + 3 and len(painted.frames) == 2
+    assert record.seen == [("LBFGS", 0)] * 4 + [("RestartedAdam", 4)] * 7
+
+
 def test_the_command_line_paints_a_clip_and_names_bad_input(tmp_path, capsys):
     from keras_nst.cli import main
 
