@@ -308,8 +308,9 @@ class StyleTransferModel(keras.Model):
                 (0 restarts that pixel). A video's next frame goes on averaging where the
                 last one was, except where the frame shows something new.
             optimizer: an optimizer to paint with from now on instead of carrying the
-                current one over: built here, its step count (`iterations`) set to the
-                current one's, its state empty (see `keras_nst.optimizers.starting_at`).
+                current one over: a copy of it (from its config) is made under the model's
+                distribution strategy and built here, its step count (`iterations`) set to
+                the current one's, its state empty (see `keras_nst.optimizers.starting_at`).
         """
         # Checked before anything changes: a refused call leaves the painting as it was.
         keep = None
@@ -369,6 +370,9 @@ class StyleTransferModel(keras.Model):
         self.image = self._variable(images, "image", trainable=True, constraint=PixelRange())
         optimizer = getattr(self, "optimizer", None)
         if new_optimizer is not None:
+            # Made anew here: an optimizer's variables belong to the strategy it was made
+            # under, and the caller (a callback) runs outside the model's.
+            new_optimizer = type(new_optimizer).from_config(new_optimizer.get_config())
             new_optimizer.build([self.image])
             if optimizer is not None:
                 new_optimizer.iterations.assign(optimizer.iterations)

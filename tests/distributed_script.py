@@ -8,6 +8,9 @@ must be set up before TensorFlow initialises anything:
         NUM_VARIANTS may be comma-separated lists, run pairwise (one TensorFlow start-up)
     python distributed_script.py tiled OPTIMIZER NUM_VARIANTS OUT.npz
         the same, painted tile by tile (the replicas share each image's tiles)
+    python distributed_script.py schedule OPTIMIZER NUM_VARIANTS OUT.npz
+        the same through `stylize`, coarse to fine: a stage of L-BFGS at 24 px, then
+        OPTIMIZER at 32 px
     TF_CONFIG=... python distributed_script.py multiworker OPTIMIZER NUM_VARIANTS OUT.npz
 """
 
@@ -33,8 +36,9 @@ else:
 
 import numpy as np  # noqa: E402
 
-from keras_nst import StyleTask, StyleTransferModel  # noqa: E402
+from keras_nst import StyleTask, StyleTransferModel, stylize  # noqa: E402
 from keras_nst.callbacks import StyleTensorBoard  # noqa: E402
+from keras_nst.schedule import Schedule, Stage  # noqa: E402
 
 examples = Path(__file__).resolve().parent.parent / "examples"
 results, arrays = {}, {}
@@ -64,13 +68,27 @@ for optimizer, num_variants in cases:
         ],
     )
     for name, strategy in strategies.items():
+        key = f"{name}-{optimizer}-{num_variants}"
+        if mode == "schedule":
+            painted = stylize(
+                task, schedule=Schedule([Stage(24, 3, "lbfgs"), Stage(32, 3)]), strategy=strategy,
+                optimizer=optimizer, weights=None, precision="float32", verbose=0,
+                log_dir=Path(output).parent / f"logs-{key}", image_every=3,
+            )
+            arrays[key] = painted.model.image.numpy()
+            results[key] = {
+                "replicas": strategy.num_replicas_in_sync,
+                "loss": painted.history.history["loss"],
+                "optimizer": type(painted.model.optimizer).__name__,
+                "steps": painted.steps,
+            }
+            continue
         with strategy.scope():
             # Every layer tiled on one device too (`tile_cut=None`), so that both share out
             # the same tiles.
             model = StyleTransferModel(task, weights=None, precision="float32", tile=tile, tile_cut=None)
             model.compile(optimizer=optimizer)
         # The TensorBoard callback runs on the host, whatever the strategy.
-        key = f"{name}-{optimizer}-{num_variants}"
         callbacks = [StyleTensorBoard(Path(output).parent / f"logs-{key}", image_every=3)]
         history = model.fit(task, epochs=2, steps_per_epoch=3, verbose=0, callbacks=callbacks)
         arrays[key] = model.image.numpy()

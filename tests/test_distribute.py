@@ -61,6 +61,20 @@ def test_mirrored_matches_one_device(tmp_path):
         assert [e.step for e in events.Tensors("image")] == [3, 6]
 
 
+def test_a_schedule_with_a_handover_paints_the_same_under_mirrored(tmp_path):
+    """Coarse to fine through `stylize` under MirroredStrategy: the canvas grows, the targets
+    are recomputed and Adam takes over from L-BFGS inside one fit, as on one device."""
+    results, images = _paint("schedule", "adam", "3", tmp_path)
+    single, mirrored = results["single-adam-3"], results["mirrored-adam-3"]
+    assert mirrored["replicas"] == 2 and single["steps"] == mirrored["steps"] == 6
+    assert single["optimizer"] == mirrored["optimizer"] == "RestartedAdam"
+    assert images["mirrored-adam-3"].shape == (3, 24, 32, 3)
+    np.testing.assert_array_equal(images["mirrored-adam-3"], images["single-adam-3"])
+    np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=1e-5)
+    events = read_events(tmp_path / "logs-mirrored-adam-3")
+    assert [float(tensor_value(e)) for e in events.Tensors("size")] == [24.0] * 3 + [32.0] * 3
+
+
 def test_replicas_share_the_tiles_of_one_large_image(tmp_path):
     """A tiled painting under MirroredStrategy: each replica takes every other tile of the
     image (one image gets both replicas' work), and they paint what one device paints."""
