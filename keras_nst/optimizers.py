@@ -270,13 +270,14 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
         variable: the new variable.
         resize: `keras_nst.canvas.resize`.
     """
-    config = optimizer.get_config()
-    if isinstance(optimizer, LBFGS):
-        config["start_step"] = int(ops.convert_to_numpy(optimizer.iterations))
-    new = optimizer.__class__.from_config(config)
+    restart = restarts_each_stage(optimizer)
+    if restart:  # a fresh history, its first pair taken from its own first step
+        new = starting_at(optimizer, int(ops.convert_to_numpy(optimizer.iterations)))
+    else:
+        new = optimizer.__class__.from_config(optimizer.get_config())
     new.build([variable])
     new.iterations.assign(optimizer.iterations)
-    if isinstance(optimizer, LBFGS):
+    if restart:
         return new
     size = tuple(variable.shape[1:3])
     for old_slot, new_slot in zip(optimizer.variables, new.variables):
