@@ -210,6 +210,8 @@ def _read_task_file(path: str) -> dict:
                 f"`--task` key {key!r} must be of type {names}. "
                 f"Received: {key}={value!r} in --task='{path}'"
             )
+        if settings_lib.BY_NAME[key].parse is settings_lib.optional_text:
+            values[key] = settings_lib.optional_text(value)  # "none" as on the command line
         if key in _PATH_KEYS:
             # Paths in the file are relative to the file.
             def resolve(item):

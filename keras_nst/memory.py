@@ -287,9 +287,13 @@ def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "fl
     return best
 
 
-def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", available=None) -> int | None:
+def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", available=None,
+              scale_optimizer: bool = False) -> int | None:
     """The `tile` (largest crop side) that lets `task` fit in `available` bytes: `None` when
     it fits untiled, else the largest multiple of 16 whose tiled estimate fits.
+
+    `scale_optimizer`: `task` is a smaller scale of the painting, painted with `optimizer` as
+    its `scale_optimizer` (the error then names that setting, not `size`).
 
     Raises:
         ValueError: not even small tiles fit (the full-size copies of the image alone do not).
@@ -304,11 +308,20 @@ def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", avai
     low, high = smallest, max(task.height, task.width)
     needed = estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision)
     if needed > available:
-        raise ValueError(
+        what = (
+            f"`scale_optimizer` does not fit: even tile by tile, painting the smaller scale of "
+            f"{task.width}x{task.height} with {optimizer!r} ({OPTIMIZER_COPIES.get(optimizer, 2)} "
+            f"copies of the image)" if scale_optimizer else
             f"`size` is too large: even tile by tile, painting {task.num_variants} image(s) of "
-            f"{task.width}x{task.height} needs about {needed / 2**30:.1f} GiB (the image's "
-            f"full-size copies), and {available / 2**30:.1f} GiB is available. "
-            f"Received: size={task.size}"
+            f"{task.width}x{task.height}"
+        )
+        remedy = (
+            "; scale_optimizer=None paints every scale with `optimizer`" if scale_optimizer else ""
+        )
+        received = f"scale_optimizer={optimizer!r}" if scale_optimizer else f"size={task.size}"
+        raise ValueError(
+            f"{what} needs about {needed / 2**30:.1f} GiB (the image's full-size copies), and "
+            f"{available / 2**30:.1f} GiB is available{remedy}. Received: {received}"
         )
     while high - low > 16:  # the largest crop that fits, by bisection
         middle = (low + high) // 2 // 16 * 16

@@ -133,7 +133,9 @@ def stage_optimizer(schedule: Schedule, index: int, values: dict, *, switch_only
     `optimizer` and `learning_rate` from the checked `values`), its state counting from the step
     at which it took over (`optimizers.starting_at`): an optimizer carried over from stage to
     stage counts from the first stage of the run that paints with it; L-BFGS, whose history
-    starts afresh on every canvas, from its stage's start.
+    starts afresh on every canvas, from its stage's start. The painting's `optimizer`, taking
+    over from a stage optimizer without a `learning_rate` given, starts at its
+    `choices.TAKEOVER_LEARNING_RATES` rate.
 
     With `switch_only`, `None` unless the stage names another optimizer than the stage before
     it (what `schedule.follow` asks at a stage's start: `None` carries the current one over).
@@ -144,13 +146,15 @@ def stage_optimizer(schedule: Schedule, index: int, values: dict, *, switch_only
     if switch_only and (index == 0 or stages[index].optimizer == stages[index - 1].optimizer):
         return None
     name = stages[index].optimizer
-    optimizer = (
-        optimizers.get(name) if name else optimizers.get(values["optimizer"], values["learning_rate"])
-    )
+    optimizer = optimizers.get(name) if name else optimizers.get(values["optimizer"], values["learning_rate"])
     first = index
     if not optimizers.restarts_each_stage(optimizer):
         while first > 0 and stages[first - 1].optimizer == name:
             first -= 1
+    takes_over = first > 0 and stages[first - 1].optimizer != name
+    if takes_over and not name and values["learning_rate"] is None and isinstance(values["optimizer"], str):
+        rate = choices.TAKEOVER_LEARNING_RATES.get(values["optimizer"])
+        optimizer = optimizers.get(values["optimizer"], rate) if rate else optimizer
     start = schedule.starts()[first]
     return optimizer if start == 0 else optimizers.starting_at(optimizer, start)
 
@@ -229,16 +233,22 @@ def _tile(task: StyleTask, values: dict, schedule: Schedule | None = None, avail
     """The model's `tile`: the setting when given, else the largest crop that fits the memory
     (`max_memory` or what is available) in every stage of the schedule (at its size, with its
     optimizer), 0 when all fits."""
+    final = _optimizer_name(values)
     largest = {}  # the largest size each optimizer paints at: what its estimate needs
     for stage in schedule.stages if schedule is not None and task.size else ():
-        name = stage.optimizer or _optimizer_name(values)
+        name = stage.optimizer or final
         largest[name] = max(largest.get(name, 0), stage.size)
-    cases = [(task.at_size(size), name) for name, size in largest.items()] or [(task, _optimizer_name(values))]
+    # The painting's own optimizer first: what cannot fit at all is refused for its `size`.
+    ordered = sorted(largest.items(), key=lambda item: item[0] != final)
+    cases = [(task.at_size(size), name) for name, size in ordered] or [(task, final)]
     estimate = dict(
         precision=resolve_precision_on_cpu(values["precision"]), available=available or values["max_memory"],
     )
     if values["tile"] is None:
-        tiles = [memory.plan_tile(case, optimizer=name, **estimate) for case, name in cases]
+        tiles = [
+            memory.plan_tile(case, optimizer=name, scale_optimizer=name != final, **estimate)
+            for case, name in cases
+        ]
         return min((tile for tile in tiles if tile), default=0)
     if values["tile"] == 0:  # never tile: refuse what does not fit whole
         for case, name in cases:

@@ -237,7 +237,9 @@ def check_memory(value: Any, argument: str = "max_memory") -> int | None:
     return number
 
 
-def _optional_text(text: str) -> str | None:
+def optional_text(text: str) -> str | None:
+    """Text, with `none`/`off` meaning `None` (on the command line and in `--task` files,
+    which cannot hold a `None`)."""
     return None if text.lower() in ("none", "off", "") else text
 
 
@@ -442,7 +444,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("preserve_color", None, _one_of(PRESERVE_COLOR),
             "keep the photo's colours: luminance (paint the luminance only) or histogram "
             "(recolour the style to the photo's colours first)", "task", sweep=True,
-            parse=_optional_text, file_types=(str,), hparam=str),
+            parse=optional_text, file_types=(str,), hparam=str),
     # === The network ===
     Setting("weights", "imagenet", _keep,
             "VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
@@ -479,15 +481,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scale_steps", None, check_optional_positive_int,
             "coarse to fine: steps at each scale below the final one (default: steps)",
             "painting", sweep=True, parse=int, file_types=(int,)),
-    Setting("scale_optimizer", None, _optional_optimizer_name,
+    Setting("scale_optimizer", "lbfgs", _optional_optimizer_name,
             f"coarse to fine: the optimizer of the scales below the final one, one of "
-            f"{', '.join(choices.OPTIMIZERS)} with its default learning rate (default: "
-            f"--optimizer); at the final scale --optimizer takes over afresh",
-            "painting", sweep=True, parse=_optional_text, file_types=(str,)),
+            f"{', '.join(choices.OPTIMIZERS)} with its default learning rate, or none "
+            f"(--optimizer throughout); at the final scale --optimizer takes over afresh",
+            "painting", sweep=True, parse=optional_text, file_types=(str,)),
     Setting("optimizer", "adam", _optimizer, f"one of {', '.join(choices.OPTIMIZERS)}",
             "painting", sweep=True),
     Setting("learning_rate", None, _optional_learning_rate,
-            "default: the optimizer's pixel-scale default", "painting", parse=float,
+            "default: the optimizer's pixel-scale default (Adam: 10, or 3 where it takes "
+            "over from --scale-optimizer)", "painting", parse=float,
             file_types=(int, float), sweep=True),
     Setting("image_every", 100, check_positive_int,
             "with --logdir: write the image every N steps", "painting", parse=int),

@@ -446,3 +446,13 @@ def test_the_shipped_w2_task_file_paints(content_path, style_path, tmp_path):
                  "--size", "32", "--steps", "1", "--min-size", "0", "--weights", "random", "--quiet"]) == 0
     with Image.open(output) as image:
         assert image.size == (32, 24)
+
+
+def test_none_turns_an_optional_choice_off_in_a_task_file_as_on_the_command_line(tmp_path):
+    # A TOML file cannot hold None: "none" means it there, as it does on the command line.
+    task_file = tmp_path / "task.toml"
+    task_file.write_text('scale_optimizer = "none"\npreserve_color = "luminance"\n')
+    values = cli._read_task_file(str(task_file))
+    assert values["scale_optimizer"] is None and values["preserve_color"] == "luminance"
+    args = cli.build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "--scale-optimizer", "none"])
+    assert args.scale_optimizer is None

@@ -100,3 +100,29 @@ def test_each_stage_is_estimated_at_its_size_with_its_optimizer(content_path, st
     final = Schedule([Stage(362, 2), Stage(512, 2, "lbfgs")])
     tile = build_model(task.at_size(362), schedule=final, **settings).tile
     assert tile is not None and tile > 0
+
+
+def test_a_scale_optimizer_that_cannot_fit_is_refused_by_its_own_name(content_path, style_path, tmp_path, capsys):
+    # L-BFGS' history at the scale below the final one (half the pixels, 22 copies of the
+    # image) outgrows what Adam needs at the final size (2 copies): the painting is refused
+    # for `scale_optimizer`, not for a `size` the user never gave, and fits without it.
+    from keras_nst import painting
+    from keras_nst.memory import estimate_tiled_bytes
+
+    task = StyleTask(content_path, style_path, size=8192)
+    below = task.at_size(round(8192 / 2**0.5))
+    available = estimate_tiled_bytes(task, 64, optimizer="adam") + 2**20
+    assert estimate_tiled_bytes(below, 64, optimizer="lbfgs") > available
+    settings = dict(weights=None, precision="float32", max_memory=available)
+    with pytest.raises(ValueError, match=r"^`scale_optimizer` does not fit: even tile by tile, painting the "
+                       r"smaller scale of \d+x\d+ with 'lbfgs' \(22 copies of the image\) needs about .* GiB "
+                       r".*scale_optimizer=None paints every scale with `optimizer`\. "
+                       r"Received: scale_optimizer='lbfgs'$"):
+        painting.check(task, **settings)
+    assert painting.check(task, scale_optimizer=None, **settings)["scale_optimizer"] is None
+    code = main(["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"),
+                 "--size", "8192", "--weights", "random", "--precision", "float32",
+                 "--max-memory", str(available)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "`--scale-optimizer` does not fit" in err[0]
+    assert err[0].endswith("Received: --scale-optimizer='lbfgs'")

@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import (
     TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, read_events, record_optimizers, stand_in_extractor, tensor_value,
 )
-from keras_nst import StyleTask, StyleTransferModel, stylize
+from keras_nst import StyleTask, StyleTransferModel, choices, stylize
 from keras_nst.canvas import resize
 from keras_nst.checkpoints import read_checkpoint
 from keras_nst.painting import build_model
@@ -135,16 +135,22 @@ def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_
     assert record.seen == [("LBFGS", 0)] * 3 + [("RestartedAdam", 3)] * 4
     adam = result.model.optimizer
     assert int(adam.iterations) == 7 and float(adam.learning_rate) == 4.0
-    # The same through the settings: the scales below the final one by `scale_optimizer`.
+    # The same through the settings, by default: L-BFGS paints the scales below the final one
+    # (`scale_optimizer`), and Adam takes over at its takeover learning rate, 3, not 10.
     record = record_optimizers()
-    stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer="lbfgs", callbacks=[record],
-            extractor=extractor, **FAST)
+    result = stylize(task, steps=2, scale_steps=2, min_size=20, callbacks=[record], extractor=extractor, **FAST)
     assert record.seen == [("LBFGS", 0)] * 2 + [("RestartedAdam", 2)] * 2
-    # Naming the painting's own optimizer is one optimizer throughout.
-    record = record_optimizers()
-    stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer="adam", callbacks=[record],
-            extractor=extractor, **FAST)
-    assert [name for name, _ in record.seen] == ["Adam"] * 4
+    assert float(result.model.optimizer.learning_rate) == choices.TAKEOVER_LEARNING_RATES["adam"] == 3.0
+    # A learning rate given is the learning rate.
+    result = stylize(task, steps=2, scale_steps=2, min_size=20, learning_rate=4.0, extractor=extractor, **FAST)
+    assert float(result.model.optimizer.learning_rate) == 4.0
+    # Naming the painting's own optimizer, or none, is one optimizer throughout, at its own rate.
+    for scale_optimizer in ("adam", None):
+        record = record_optimizers()
+        result = stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer=scale_optimizer,
+                         callbacks=[record], extractor=extractor, **FAST)
+        assert [name for name, _ in record.seen] == ["Adam"] * 4
+        assert float(result.model.optimizer.learning_rate) == choices.DEFAULT_LEARNING_RATES["adam"]
 
 
 @pytest.mark.parametrize("cut_at", [2, 3, 5])  # in L-BFGS' stage, at the handover, in Adam's
