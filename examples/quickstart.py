@@ -27,9 +27,10 @@ task = keras_nst.StyleTask(
     init="content",
 )
 
-# %% Paint: coarse to fine from 128 px, a frozen VGG-19 with average pooling, Adam on the
-# image, its running average as the result, checkpoints beside the output, Ctrl-C stops
-# cleanly after a step. `painting.model` is the Keras model that painted.
+# %% Paint: coarse to fine from 128 px, a frozen VGG-19 with average pooling, L-BFGS on the
+# image at the smaller scales and Adam at the final one, its running average as the result,
+# checkpoints beside the output, Ctrl-C stops cleanly after a step. `painting.model` is the
+# Keras model that painted.
 painting = keras_nst.stylize(
     task,
     output=args.output,
