@@ -21,8 +21,16 @@ __all__ = [
 ]
 
 
-def _dot(a, b):
-    return ops.sum(a * b)
+def _problem_axes(variable) -> tuple[int, ...]:
+    """The axes one L-BFGS problem spans: each image of a batch of images (rank 4: the
+    variants of a painting) is a problem of its own; any other variable is one problem."""
+    rank = len(variable.shape)
+    return tuple(range(1, rank)) if rank == 4 else tuple(range(rank))
+
+
+def _dot(a, b, axes):
+    """Inner products over `axes`, kept as size-1 axes so that they broadcast."""
+    return ops.sum(a * b, axis=axes, keepdims=True)
 
 
 @keras.saving.register_keras_serializable(package="keras_nst")
@@ -33,6 +41,10 @@ class LBFGS(keras.optimizers.Optimizer):
     line search (a line search needs several loss evaluations per step, which Keras' loop
     does not give): the two-loop recursion turns the gradient into a quasi-Newton
     direction from the last `history_size` curvature pairs, kept in optimizer variables.
+
+    The images of a batch variable (rank 4, e.g. the variants of a painting, painted in one
+    `fit`) are independent problems: each has its own inner products, curvature pairs,
+    descent check and step cap, so an image is painted as it would be alone.
 
     Two safeguards replace the line search:
     - Powell damping: without a line search many pairs have `s.y <= 0` (or nearly), and
@@ -88,14 +100,18 @@ class LBFGS(keras.optimizers.Optimizer):
             return
         super().build(variables)
         m = self.history_size
-        self._s, self._y, self._rho, self._previous_x, self._previous_g, self._count = (
-            [], [], [], [], [], []
+        self._s, self._y, self._rho, self._yy, self._previous_x, self._previous_g, self._count = (
+            [], [], [], [], [], [], []
         )
         for variable in variables:
             shape = (m, *variable.shape)
+            axes = _problem_axes(variable)
+            # 1 / (s.y) (0: no pair) and y.y per pair and problem, shaped to broadcast.
+            problems = tuple(1 if axis in axes else size for axis, size in enumerate(variable.shape))
             self._s.append(self.add_variable(shape, name="lbfgs_s"))
             self._y.append(self.add_variable(shape, name="lbfgs_y"))
-            self._rho.append(self.add_variable((m,), name="lbfgs_rho"))
+            self._rho.append(self.add_variable((m, *problems), name="lbfgs_rho"))
+            self._yy.append(self.add_variable((m, *problems), name="lbfgs_yy"))
             self._previous_x.append(self.add_variable_from_reference(variable, "lbfgs_x"))
             self._previous_g.append(self.add_variable_from_reference(variable, "lbfgs_g"))
             self._count.append(self.add_variable((), dtype="int64", name="lbfgs_count"))
@@ -108,10 +124,15 @@ class LBFGS(keras.optimizers.Optimizer):
         x = ops.cast(variable, "float32")
         g = ops.cast(gradient, "float32")
 
-        # === The newest curvature pair, Powell-damped ===
+        axes = _problem_axes(variable)
+
+        def dot(a, b):
+            return _dot(a, b, axes)
+
+        # === The newest curvature pair of each problem, Powell-damped ===
         s = x - self._previous_x[index]
         y = g - self._previous_g[index]
-        ss, sy, yy = _dot(s, s), _dot(s, y), _dot(y, y)
+        ss, sy, yy = dot(s, s), dot(s, y), dot(y, y)
         has_pair = ops.logical_and(self.iterations > self.start_step, ss > 0)
         sigma = ops.sqrt(yy / ops.maximum(ss, 1e-30))
         threshold = self.damping * sigma * ss
@@ -121,16 +142,22 @@ class LBFGS(keras.optimizers.Optimizer):
             (1.0 - self.damping) * sigma * ss / ops.maximum(sigma * ss - sy, 1e-30),
         )
         r = theta * y + (1.0 - theta) * sigma * s
-        sr = _dot(s, r)
+        sr = dot(s, r)
         has_pair = ops.logical_and(has_pair, sr > 0)
+        any_pair = ops.any(has_pair)
         count = ops.convert_to_tensor(count_variable)
-        # Write the pair into slot `count % m` of the ring buffers (unless there is none).
-        selected = ops.logical_and(ops.one_hot(ops.mod(count, m), m) > 0, has_pair)
-        selected_rows = ops.reshape(selected, (m,) + (1,) * len(x.shape))
-        s_history.assign(ops.where(selected_rows, ops.expand_dims(s, 0), s_history))
-        y_history.assign(ops.where(selected_rows, ops.expand_dims(r, 0), y_history))
-        rho.assign(ops.where(selected, 1.0 / ops.maximum(sr, 1e-30), rho))
-        count = count + ops.cast(has_pair, "int64")
+        # Write the pairs into slot `count % m` of the ring buffers (when any problem has one;
+        # a problem without one gets an empty slot there: rho 0).
+        slot = ops.logical_and(ops.one_hot(ops.mod(count, m), m) > 0, any_pair)
+        slot_rows = ops.reshape(slot, (m,) + (1,) * len(x.shape))
+        written = ops.logical_and(slot_rows, ops.expand_dims(has_pair, 0))
+        s_history.assign(ops.where(written, ops.expand_dims(s, 0), s_history))
+        y_history.assign(ops.where(written, ops.expand_dims(r, 0), y_history))
+        new_rho = ops.where(has_pair, 1.0 / ops.maximum(sr, 1e-30), 0.0)
+        rho.assign(ops.where(slot_rows, ops.expand_dims(new_rho, 0), rho))
+        yy_history = self._yy[index]
+        yy_history.assign(ops.where(slot_rows, ops.expand_dims(dot(r, r), 0), yy_history))
+        count = count + ops.cast(any_pair, "int64")
         count_variable.assign(count)
 
         # === Two-loop recursion: direction = -H g ===
@@ -140,29 +167,31 @@ class LBFGS(keras.optimizers.Optimizer):
             slot_j = ops.mod(count - 1 - j, m)
             s_j = ops.take(s_history, slot_j, axis=0)
             y_j = ops.take(y_history, slot_j, axis=0)
-            rho_j = ops.take(rho, slot_j)  # 0 for empty slots: they do nothing
-            alpha = rho_j * _dot(s_j, q)
+            rho_j = ops.take(rho, slot_j, axis=0)  # 0 for empty slots: they do nothing
+            alpha = rho_j * dot(s_j, q)
             q = q - alpha * y_j
-            newest_to_oldest.append((s_j, y_j, rho_j, alpha))
-        newest_s, newest_y, newest_rho, _ = newest_to_oldest[0]
-        # Initial inverse Hessian gamma * I, gamma = s.y / y.y of the newest pair.
-        gamma = ops.where(
-            newest_rho > 0,
-            _dot(newest_s, newest_y) / ops.maximum(_dot(newest_y, newest_y), 1e-30),
-            1.0,
-        )
+            newest_to_oldest.append((s_j, y_j, rho_j, ops.take(yy_history, slot_j, axis=0), alpha))
+        # Initial inverse Hessian gamma * I, gamma = s.y / y.y of each problem's newest pair
+        # (s.y = 1 / rho).
+        gamma = ops.ones_like(ss)
+        has_history = ops.zeros_like(ss) > 0
+        for _, _, rho_j, yy_j, _ in reversed(newest_to_oldest):  # oldest first: the newest wins
+            gamma = ops.where(rho_j > 0, 1.0 / ops.maximum(rho_j * yy_j, 1e-30), gamma)
+            has_history = ops.logical_or(has_history, rho_j > 0)
         direction = gamma * q
-        for s_j, y_j, rho_j, alpha in reversed(newest_to_oldest):
-            beta = rho_j * _dot(y_j, direction)
+        for s_j, y_j, rho_j, _, alpha in reversed(newest_to_oldest):
+            beta = rho_j * dot(y_j, direction)
             direction = direction + s_j * (alpha - beta)
         step = -ops.cast(learning_rate, "float32") * direction
 
         # === Safeguards: descent, and no element moves more than max_step ===
-        gradient_step = -g * (self.max_step / ops.maximum(ops.max(ops.abs(g)), 1e-30))
-        use_gradient = ops.logical_or(count == 0, _dot(step, g) >= 0)
+        def largest(a):
+            return ops.max(ops.abs(a), axis=axes, keepdims=True)
+
+        gradient_step = -g * (self.max_step / ops.maximum(largest(g), 1e-30))
+        use_gradient = ops.logical_or(ops.logical_not(has_history), dot(step, g) >= 0)
         step = ops.where(use_gradient, gradient_step, step)
-        largest = ops.max(ops.abs(step))
-        step = step * ops.minimum(1.0, self.max_step / ops.maximum(largest, 1e-30))
+        step = step * ops.minimum(1.0, self.max_step / ops.maximum(largest(step), 1e-30))
 
         self._previous_x[index].assign(x)
         self._previous_g[index].assign(g)

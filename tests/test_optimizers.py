@@ -159,3 +159,19 @@ def test_lbfgs_taking_over_takes_no_pair_from_the_image_before_it():
         assert int(count.numpy()) == pairs
         if start == 5:
             np.testing.assert_allclose(np.asarray(x), 98.0)
+
+
+def test_lbfgs_paints_each_variant_as_it_would_be_painted_alone(content_path, style_path):
+    # The variants are one batch variable: L-BFGS' inner products, curvature pairs, descent
+    # check and step cap are per image, so one variant does not steer another.
+    def painted(**kwargs):
+        task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
+                         style_layers=TINY_STYLE_LAYERS, **kwargs)
+        model = StyleTransferModel(task, weights=None, precision="float32", average=0.0)
+        model.compile(optimizer=optimizers.LBFGS(history_size=4))
+        model.fit(task, epochs=1, steps_per_epoch=8, verbose=0)
+        return model.image.numpy()
+
+    together = painted(style_weight=1e3, variants=[{"style_weight": 1e5}])
+    for index, weight in enumerate((1e3, 1e5)):
+        np.testing.assert_allclose(together[index], painted(style_weight=weight)[0], atol=0.05)
