@@ -307,13 +307,34 @@ def _check_stylize(args):
     return task, where, chosen
 
 
-def _announce(schedule, directory) -> object:
+_OPTIMIZER_NAMES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "lbfgs": "L-BFGS"}
+
+
+def _stages_text(schedule, optimizer: str) -> str:
+    """' at 128, 181, 256 px' (nothing for one size), or, where the optimizer changes,
+    ' with L-BFGS at 128, 181 px, then Adam at 256 px'."""
+    runs = []  # (optimizer, its sizes), in order
+    for stage in schedule.stages:
+        name = stage.optimizer or optimizer
+        if not runs or runs[-1][0] != name:
+            runs.append((name, []))
+        if stage.size not in runs[-1][1]:
+            runs[-1][1].append(stage.size)
+
+    def sizes(values):
+        return ", ".join(str(size) for size in values) + " px"
+
+    if len(runs) > 1:
+        return " with " + ", then ".join(f"{_OPTIMIZER_NAMES.get(n, n)} at {sizes(v)}" for n, v in runs)
+    return "" if len(runs[0][1]) == 1 else f" at {sizes(runs[0][1])}"
+
+
+def _announce(schedule, directory, optimizer: str) -> object:
     import keras
     from keras import ops
 
     steps = schedule.total_steps
-    distinct = list(dict.fromkeys(stage.size for stage in schedule.stages))
-    sizes = "" if len(distinct) == 1 else " at " + ", ".join(str(size) for size in distinct) + " px"
+    sizes = _stages_text(schedule, optimizer)
 
     def begin(logs):
         model = callback.model
@@ -338,10 +359,11 @@ def _announce(schedule, directory) -> object:
 
 def _paint(checked, args) -> None:
     task, where, chosen = checked
+    values = painting.painting_settings(chosen)
     result = painting.stylize(
         task, **where, **chosen, verbose=0 if args.quiet else "auto",
         callbacks=[_announce(
-            painting.default_schedule(task, painting.painting_settings(chosen)), where["checkpoint_dir"],
+            painting.default_schedule(task, values), where["checkpoint_dir"], values["optimizer"],
         )],
     )
     output, directory = result.output, where["checkpoint_dir"]
@@ -404,7 +426,9 @@ def _paint_video(checked, args) -> None:
     source, style, where, chosen, plan = checked
     result = video_painting.stylize_video(
         source, style, **where, **chosen, verbose=0 if args.quiet else "auto",
-        callbacks=[_announce(plan.schedule, where["checkpoint_dir"])],
+        callbacks=[_announce(
+            plan.schedule, where["checkpoint_dir"], chosen["optimizer"].lower(),
+        )],
     )
     directory = where["checkpoint_dir"]
     done = f"{len(result.frames)} of {len(plan.frames)} frames are in {directory / video_painting.FRAMES_DIR}"

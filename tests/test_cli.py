@@ -456,3 +456,14 @@ def test_none_turns_an_optional_choice_off_in_a_task_file_as_on_the_command_line
     assert values["scale_optimizer"] is None and values["preserve_color"] == "luminance"
     args = cli.build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "--scale-optimizer", "none"])
     assert args.scale_optimizer is None
+
+
+def test_the_first_line_names_each_scale_and_its_optimizer(content_path, style_path, tmp_path, capsys):
+    from keras_nst.schedule import Schedule, Stage
+
+    assert cli._stages_text(Schedule([Stage(128, 2, "lbfgs"), Stage(181, 2, "lbfgs"), Stage(256, 2)]),
+                            "adam") == " with L-BFGS at 128, 181 px, then Adam at 256 px"
+    assert cli._stages_text(Schedule([Stage(128, 2), Stage(256, 2)]), "rmsprop") == " at 128, 256 px"
+    assert cli._stages_text(Schedule([Stage(256, 2)]), "adam") == ""
+    assert _run(content_path, style_path, tmp_path / "out.png", "--min-size", "16") == 0
+    assert capsys.readouterr().out.startswith("Painting steps 1 to 9 with L-BFGS at 16, 23 px, then Adam at 32 px;")
