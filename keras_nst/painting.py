@@ -384,16 +384,17 @@ def stylize(
             An input is never replaced either way.
         reads: more files the run reads, as (argument, path), that no output may replace
             (the task and weight files are known already).
-        schedule: the stages to paint (`keras_nst.schedule.Schedule`); by default one stage
-            of `steps` steps at the task's size.
+        schedule: the stages to paint (`keras_nst.schedule.Schedule`); by default those the
+            settings ask for (`default_schedule`: coarse to fine from `min_size`, the smaller
+            scales painted with `scale_optimizer`).
         callbacks: more Keras callbacks for the `fit`.
         strategy: a `tf.distribute.Strategy` to paint under (variants are spread over its
             replicas).
         extractor: a ready extractor to share (see `StyleTransferModel`).
         verbose: Keras' progress output.
         **settings: the model's and the painting's settings (`keras_nst.settings`: `steps`,
-            `optimizer`, `learning_rate`, `weights` (also `"auto"`), `pooling`, `precision`,
-            `checkpoint_every`, `image_every`).
+            `optimizer`, `learning_rate`, `scale_optimizer`, `min_size`, `weights` (also
+            `"auto"`), `pooling`, `precision`, `checkpoint_every`, `image_every`, ...).
 
     Returns:
         A `Painting`.
