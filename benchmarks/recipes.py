@@ -78,12 +78,11 @@ class KerasNst:
     settings: dict = field(default_factory=dict)
 
     @classmethod
-    def from_file(cls, path, **kwargs) -> "KerasNst":
-        """The painter with the settings of a task file (such as `examples/w2.toml`), read and
-        checked as `keras-nst stylize --task` reads it."""
-        from keras_nst.cli import _read_task_file
+    def from_preset(cls, name: str, **kwargs) -> "KerasNst":
+        """The painter with the settings of a preset (`keras_nst.presets`, such as `w2`)."""
+        from keras_nst import presets
 
-        return cls(settings=_read_task_file(str(path)), **kwargs)
+        return cls(settings=presets.get(name), **kwargs)
 
     def schedule(self, size: int, steps=None) -> Schedule:
         """The settings' stages at `size` (their sizes and optimizers), with `steps` steps each."""

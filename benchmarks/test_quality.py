@@ -31,7 +31,7 @@ PAINTERS = [
     ("keras-nst", recipes.KerasNst(precision="float32")),
     ("keras-nst auto", recipes.KerasNst(precision="auto")),
     # The shipped preset that trades the paper's arithmetic for crowsonkb's choices and L-BFGS.
-    ("keras-nst w2", recipes.KerasNst.from_file(EXAMPLES / "w2.toml")),
+    ("keras-nst w2", recipes.KerasNst.from_preset("w2")),
     ("crowsonkb", recipes.Crowsonkb()),
     ("tutorial", recipes.Tutorial()),
 ]

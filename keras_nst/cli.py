@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--task", default=None, metavar="FILE",
         help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
         "options given on the command line win")
+    _add_preset(add)
     _add_settings(stylize, "stylize")
     add("--checkpoint-dir", default=None,
         help="where checkpoints go (default: OUTPUT's name with .checkpoint, beside it)")
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = video.add_argument
     add("input", help="video file, animated GIF/WebP, or folder of frames")
     add("style", nargs="+", help="style image(s) (painting)")
+    _add_preset(add)
     _add_settings(video, "video")
     add("--checkpoint-dir", default=None,
         help="where checkpoints and the finished frames go (default: OUTPUT's name with "
@@ -143,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted sweep in the same --output-dir (finished fits are kept)")
     _add_common(sweep)
     return parser
+
+
+def _add_preset(add) -> None:
+    from keras_nst import presets
+
+    add("--preset", default=None, metavar="NAME",
+        help=f"named settings measured to paint well: {', '.join(presets.PRESETS)} (see the "
+        "README); options and --task win over it")
 
 
 def _add_common(parser) -> None:
@@ -235,6 +245,10 @@ def _settings(args) -> dict:
     if isinstance(from_file.get("style"), str):
         from_file["style"] = [from_file["style"]]
     values = {s.name: s.command_line_default for s in SETTINGS}
+    if getattr(args, "preset", None) is not None:
+        from keras_nst import presets
+
+        values.update(presets.get(args.preset, "--preset"))
     values.update(from_file)
     values.update(given)
     if args.command == "sweep":

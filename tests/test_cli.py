@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_nst import cli
+from keras_nst import cli, settings
 from keras_nst.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -435,17 +435,42 @@ style_layers = {{ block1_conv1 = 1.0 }}
         assert image.size == (512, 384)
 
 
-def test_the_shipped_w2_task_file_paints(content_path, style_path, tmp_path):
-    task_file = Path(__file__).resolve().parent.parent / "examples" / "w2.toml"
-    values = cli._read_task_file(str(task_file))
-    assert values["style_loss"] == "mean_cov" and values["pooling"] == "max"
-    assert values["scale_optimizer"] == "lbfgs" and values["optimizer"] == "adam"
-    assert sum(values["style_layers"].values()) == pytest.approx(1.0, abs=1e-3)
+def test_the_shipped_w2_preset_paints_and_yields_to_task_files_and_options(content_path, style_path, tmp_path):
+    from keras_nst import presets
+
+    w2 = presets.get("w2")
+    assert w2["style_loss"] == "mean_cov" and w2["pooling"] == "max"
+    assert w2["scale_optimizer"] == "lbfgs" and w2["optimizer"] == "adam"
+    assert sum(w2["style_layers"].values()) == pytest.approx(1.0, abs=1e-3)
+    # Every key is a setting, of a type a task file may give it.
+    for key, value in w2.items():
+        assert isinstance(value, settings.BY_NAME[key].types)
+    base = ["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png")]
+    values = cli._settings(cli.build_parser().parse_args([*base, "--preset", "w2"]))
+    assert {key: values[key] for key in w2} == w2
+    # A --task file wins over the preset, and the command line over both.
+    task_file = tmp_path / "task.toml"
+    task_file.write_text('pooling = "avg"\nstyle_weight = 7\n')
+    values = cli._settings(cli.build_parser().parse_args(
+        [*base, "--preset", "w2", "--task", str(task_file), "--style-weight", "9"]))
+    assert values["pooling"] == "avg" and values["style_weight"] == 9.0
+    assert values["style_loss"] == "mean_cov" and values["learning_rate"] == 1.0
     output = tmp_path / "painted.png"
-    assert main(["stylize", str(content_path), str(style_path), "--task", str(task_file), "-o", str(output),
+    assert main(["stylize", str(content_path), str(style_path), "--preset", "w2", "-o", str(output),
                  "--size", "32", "--steps", "1", "--min-size", "0", "--weights", "random", "--quiet"]) == 0
     with Image.open(output) as image:
         assert image.size == (32, 24)
+
+
+def test_an_unknown_preset_is_one_line_naming_the_option(content_path, style_path, tmp_path, capsys):
+    from keras_nst import presets
+
+    with pytest.raises(ValueError, match=r"^`preset` must be one of \('w2',\)\. Received: preset='w3'$"):
+        presets.get("w3")
+    code = main(["stylize", str(content_path), str(style_path), "--preset", "w3", "-o", str(tmp_path / "o.png")])
+    assert code == 2
+    assert _error_line(capsys) == "keras-nst: error: `--preset` must be one of ('w2',). Received: --preset='w3'"
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_none_turns_an_optional_choice_off_in_a_task_file_as_on_the_command_line(tmp_path):
