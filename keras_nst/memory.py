@@ -308,17 +308,20 @@ def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", avai
     low, high = smallest, max(task.height, task.width)
     needed = estimate_tiled_bytes(task, low, optimizer=optimizer, precision=precision)
     if needed > available:
-        what = (
-            f"`scale_optimizer` does not fit: even tile by tile, painting the smaller scale of "
-            f"{task.width}x{task.height} with {optimizer!r} ({OPTIMIZER_COPIES.get(optimizer, 2)} "
-            f"copies of the image)" if scale_optimizer else
-            f"`size` is too large: even tile by tile, painting {task.num_variants} image(s) of "
-            f"{task.width}x{task.height}"
-        )
-        remedy = (
-            "; scale_optimizer=None paints every scale with `optimizer`" if scale_optimizer else ""
-        )
-        received = f"scale_optimizer={optimizer!r}" if scale_optimizer else f"size={task.size}"
+        if scale_optimizer:
+            what = (
+                f"`scale_optimizer` does not fit: even tile by tile, painting the smaller scale of "
+                f"{task.width}x{task.height} with {optimizer!r} "
+                f"({OPTIMIZER_COPIES.get(optimizer, 2)} copies of the image)"
+            )
+            remedy = "; scale_optimizer=None paints every scale with `optimizer`"
+            received = f"scale_optimizer={optimizer!r}"
+        else:
+            what = (
+                f"`size` is too large: even tile by tile, painting {task.num_variants} image(s) "
+                f"of {task.width}x{task.height}"
+            )
+            remedy, received = "", f"size={task.size}"
         raise ValueError(
             f"{what} needs about {needed / 2**30:.1f} GiB (the image's full-size copies), and "
             f"{available / 2**30:.1f} GiB is available{remedy}. Received: {received}"
