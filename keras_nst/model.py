@@ -293,6 +293,10 @@ class StyleTransferModel(keras.Model):
     def set_task(self, task: StyleTask, images=None, carry=None, keep_average=False, optimizer=None) -> None:
         """Paints `task` from now on: its targets, and the canvas at its size.
 
+        A task of the canvas' shape, untiled, with the optimizer carried over (a video's next
+        frame) keeps the variables and assigns them anew, so the step compiled for them goes
+        on without tracing again; any other makes new ones.
+
         Args:
             task: the task (typically `model.task.at_size(...)`: the same images and
                 settings at another size).
@@ -319,6 +323,10 @@ class StyleTransferModel(keras.Model):
                 keep_average, tuple(self.image_average.shape), (task.num_variants, task.height, task.width, 3)
             )
         with self.distribute_strategy.scope():
+            targets = self._same_step_targets(task, optimizer)
+            if targets is not None:
+                self._repaint(task, targets, images, carry or canvas.resize, keep)
+                return
             self.task = task
             self.plan = self._plan_for(task.height, task.width)
             self.split = self._split_for(task)
@@ -362,6 +370,59 @@ class StyleTransferModel(keras.Model):
                 setattr(self, function, None)
         if getattr(self, "_fitting", False):  # fit looks its step function up every step
             self.make_train_function(force=True)
+
+    def _same_step_targets(self, task: StyleTask, optimizer) -> list | None:
+        """`task`'s target values when the compiled step can paint it as it is, with its
+        variables assigned anew (a video's next frame: the same size and settings), else `None`.
+
+        The step reads the variables, whatever values they hold; what it took in as Python
+        values when traced must stay: the canvas' shape, untiled, the terms' targets' shapes,
+        the colour mode, the optimizer (carried over in place, so not one that restarts).
+        """
+        old = self.task
+        if (
+            self.image is None
+            or optimizer is not None
+            or getattr(self, "optimizer", None) is None
+            or not self.optimizer.built
+            or optimizers_lib.restarts_each_stage(self.optimizer)
+            or self.plan is not None
+            or self._plan_for(task.height, task.width) is not None
+            or tuple(self.image.shape) != (task.num_variants, task.height, task.width, 3)
+            or getattr(task, "preserve_color", None) != getattr(old, "preserve_color", None)
+        ):
+            return None
+        targets = [term.targets(task, self._extract) for term in self.terms]
+        for values, variables in zip(targets, self._state.targets):
+            if len(values) != len(variables) or any(
+                tuple(ops.shape(value)) != tuple(variable.shape) for value, variable in zip(values, variables)
+            ):
+                return None
+        return targets
+
+    def _repaint(self, task: StyleTask, targets: list, images, carry, keep) -> None:
+        """`set_task` without new variables: assigns the targets, the image, the optimizer's
+        per-pixel slots (moved with `carry`) and the running average, so that the step fit
+        compiled goes on without tracing again."""
+        self.task = task
+        for values, variables in zip(targets, self._state.targets):
+            for value, variable in zip(values, variables):
+                variable.assign(ops.cast(ops.convert_to_tensor(value), "float32"))
+        shape = tuple(self.image.shape)
+        if images is None:
+            images = canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
+        old_average = None  # (a copy: the variables are about to be reset)
+        if self.image_average is not None:
+            old_average = tuple(
+                np.array(ops.convert_to_numpy(v)) for v in (self.image_average, self.image_average_weight)
+            )
+        self.image.assign(ops.convert_to_tensor(images, "float32"))
+        optimizers_lib.carry_in_place(self.optimizer, self.image, carry)
+        if self.image_average is not None:
+            self.image_average.assign(ops.zeros_like(self.image_average))
+            self.image_average_weight.assign(ops.zeros_like(self.image_average_weight))
+            if keep is not None:
+                self._keep_average(old_average, keep, carry, shape)
 
     def _set_image(self, images, carry=canvas.resize, new_optimizer=None) -> None:
         old = self.image

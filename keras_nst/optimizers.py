@@ -308,8 +308,25 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
     new.iterations.assign(optimizer.iterations)
     if restart:
         return new
-    size = tuple(variable.shape[1:3])
-    for old_slot, new_slot in zip(optimizer.variables, new.variables):
+    _carry_slots(optimizer, new, tuple(variable.shape[1:3]), resize)
+    return new
+
+
+def carry_in_place(optimizer: keras.optimizers.Optimizer, variable, move) -> None:
+    """Moves a built `optimizer`'s per-pixel slots with `move` (as `carried_over` does, for a
+    `variable` of unchanged shape), in its own variables: a step compiled with it goes on
+    without tracing again. Not for optimizers that restart at each canvas (L-BFGS)."""
+    if restarts_each_stage(optimizer):
+        raise ValueError(
+            f"`optimizer` must not be one that restarts at each canvas. Received: {type(optimizer).__name__}"
+        )
+    _carry_slots(optimizer, optimizer, tuple(variable.shape[1:3]), move)
+
+
+def _carry_slots(old, new, size, resize) -> None:
+    """`new`'s slots from `old`'s: per-pixel ones through `resize`, the rest copied where
+    their shape fits (`old` may be `new`)."""
+    for old_slot, new_slot in zip(old.variables, new.variables):
         if new_slot.path == new.iterations.path:
             continue
         if len(old_slot.shape) == 4 and len(new_slot.shape) == 4:
@@ -320,9 +337,8 @@ def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> ker
             else:
                 values = resize(old_slot, size, "bicubic", None)
             new_slot.assign(values)
-        elif tuple(old_slot.shape) == tuple(new_slot.shape):
+        elif old_slot is not new_slot and tuple(old_slot.shape) == tuple(new_slot.shape):
             new_slot.assign(old_slot)
-    return new
 
 
 def starting_at(optimizer: keras.optimizers.Optimizer, step: int) -> keras.optimizers.Optimizer:

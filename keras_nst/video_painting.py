@@ -24,6 +24,9 @@ Frames are stages of one painting: all of them run in one `fit` on one step coun
 guards (Ctrl-C, NaN), checkpoints and TensorBoard see one run. A checkpoint records the
 frame and the step within it; the frames finished so far are kept as PNGs in the checkpoint
 directory (`frames/`), and a resumed run continues at the frame and step where it stopped.
+Every frame after the first has the size and settings of the one before, so the step fit
+compiled paints it as it is: `StyleTransferModel.set_task` assigns the frame's targets, image,
+average and optimizer state in place instead of making variables that would trace it again.
 
 Frames are sequential: each starts from the painted frame before it, and its temporal loss
 needs that frame, so frames cannot be painted side by side in this scheme. Under a

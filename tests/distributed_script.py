@@ -11,6 +11,9 @@ must be set up before TensorFlow initialises anything:
     python distributed_script.py schedule OPTIMIZER NUM_VARIANTS OUT.npz
         the same through `stylize`, coarse to fine: a stage of L-BFGS at 24 px, then
         OPTIMIZER at 32 px
+    python distributed_script.py video OPTIMIZER 1 OUT.npz
+        three frames of the shipped clip through `stylize_video` (later frames reuse the
+        compiled step, their variables assigned anew)
     TF_CONFIG=... python distributed_script.py multiworker OPTIMIZER NUM_VARIANTS OUT.npz
 """
 
@@ -69,6 +72,20 @@ for optimizer, num_variants in cases:
     )
     for name, strategy in strategies.items():
         key = f"{name}-{optimizer}-{num_variants}"
+        if mode == "video":
+            from keras_nst import video
+            from keras_nst.video_painting import stylize_video
+
+            frames = video.read_frames(examples / "clip.gif")[0][:3]
+            painted = stylize_video(
+                frames, examples / "starry_night.jpg", strategy=strategy, optimizer=optimizer,
+                size=32, min_size=None, steps=3, frame_steps=3, weights=None,
+                precision="float32", verbose=0, content_layers={"block2_conv2": 1.0},
+                style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
+            )
+            arrays[key] = np.stack(painted.frames)
+            results[key] = {"replicas": strategy.num_replicas_in_sync, "losses": painted.frame_losses}
+            continue
         if mode == "schedule":
             painted = stylize(
                 task, schedule=Schedule([Stage(24, 3, "lbfgs"), Stage(32, 3)]), strategy=strategy,

@@ -75,6 +75,19 @@ def test_a_schedule_with_a_handover_paints_the_same_under_mirrored(tmp_path):
     assert [float(tensor_value(e)) for e in events.Tensors("size")] == [24.0] * 3 + [32.0] * 3
 
 
+def test_a_clip_paints_the_same_under_mirrored(tmp_path):
+    """Frame after frame under MirroredStrategy (each later frame assigns the targets, image,
+    average and Adam's moments in place for the compiled step): what one device paints."""
+    results, frames = _paint("video", "adam", 1, tmp_path)
+    single, mirrored = results["single-adam-1"], results["mirrored-adam-1"]
+    assert mirrored["replicas"] == 2 and frames["mirrored-adam-1"].shape[0] == 3
+    assert single["losses"][2]["temporal_loss"] > 0
+    np.testing.assert_array_equal(frames["mirrored-adam-1"], frames["single-adam-1"])
+    for one, two in zip(single["losses"], mirrored["losses"], strict=True):
+        assert one.keys() == two.keys()
+        np.testing.assert_allclose([two[k] for k in one], [one[k] for k in one], rtol=1e-5)
+
+
 def test_replicas_share_the_tiles_of_one_large_image(tmp_path):
     """A tiled painting under MirroredStrategy: each replica takes every other tile of the
     image (one image gets both replicas' work), and they paint what one device paints."""

@@ -238,6 +238,34 @@ def test_a_clip_resumes_at_a_frame_boundary_with_the_same_bytes(tmp_path):
     assert [e.step for e in frames_run.Tensors("frame")] == [0, 1]
 
 
+def test_later_frames_reuse_the_compiled_step_and_paint_what_a_fresh_one_paints(monkeypatch):
+    """A frame of the size and settings of the one before is painted by the step already
+    compiled, its variables assigned anew (tracing cost 0.6-1 s a frame); the frames are
+    those of a model that makes new variables, and traces again, at every frame."""
+    from keras_nst.model import StyleTransferModel
+    from keras_nst.video_painting import stylize_video
+
+    traced = []
+    train_step = StyleTransferModel.train_step
+
+    def counted(self, data):
+        traced.append(int(self.image.shape[1]))  # runs once per trace, not per step
+        return train_step(self, data)
+
+    monkeypatch.setattr(StyleTransferModel, "train_step", counted)
+    settings = {**TINY, "min_size": 20, "average": 0.9}  # the first frame at 23 and 32 px
+    style = EXAMPLES / "starry_night.jpg"
+    reused = stylize_video(_clip(), style, **settings)
+    traces = list(traced)
+    monkeypatch.setattr(StyleTransferModel, "_same_step_targets", lambda self, task, optimizer: None)
+    fresh = stylize_video(_clip(), style, **settings)
+    assert traces == [15, 21] and traced[2:] == [15, 21, 21, 21]  # fresh: a trace a frame
+    assert reused.frame_losses[2]["temporal_loss"] > 0
+    for a, b in zip(reused.frames, fresh.frames, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert reused.frame_losses == fresh.frame_losses
+
+
 def test_the_first_frame_hands_over_to_the_clips_optimizer_at_its_final_scale():
     from conftest import record_optimizers
     from keras_nst.video_painting import stylize_video
