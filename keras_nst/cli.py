@@ -343,6 +343,18 @@ def _stages_text(schedule, optimizer: str) -> str:
     return "" if len(runs[0][1]) == 1 else f" at {sizes(runs[0][1])}"
 
 
+def _tiles_text(schedule, tiles) -> str:
+    """The first line's note of the scales painted tile by tile (each stage's tile: `tiles`)."""
+    # (size, tile) in order, once each (a clip's frames repeat the final size)
+    tiled = list(dict.fromkeys((s.size, t) for s, t in zip(schedule.stages, tiles) if t and s.size > t))
+    if not tiled:
+        return ""
+    if len({tile for _, tile in tiled}) == 1:
+        sizes = ", ".join(str(size) for size, _ in tiled)
+        return f" (tile by tile where larger than {tiled[0][1]} px: {sizes} px)"
+    return " (tile by tile: " + ", ".join(f"{size} px in tiles of {tile} px" for size, tile in tiled) + ")"
+
+
 def _announce(schedule, directory, optimizer: str) -> object:
     import keras
     from keras import ops
@@ -353,17 +365,9 @@ def _announce(schedule, directory, optimizer: str) -> object:
     def begin(logs):
         model = callback.model
         done = int(ops.convert_to_numpy(model.optimizer.iterations))
-        tiles = ""
-        if model.tile:
-            tiled = [stage.size for stage in schedule.stages if stage.size > model.tile]
-            if tiled:
-                tiles = (
-                    f" (tile by tile where larger than {model.tile} px: "
-                    + ", ".join(str(size) for size in tiled) + " px)"
-                )
         print(
-            f"Painting steps {done + 1} to {steps}{sizes}{tiles}; checkpoints in {directory}. "
-            "Ctrl-C stops after the current step.",
+            f"Painting steps {done + 1} to {steps}{sizes}{_tiles_text(schedule, model.stage_tiles)}; "
+            f"checkpoints in {directory}. Ctrl-C stops after the current step.",
             flush=True,
         )
 

@@ -290,7 +290,9 @@ class StyleTransferModel(keras.Model):
             name=name,
         )
 
-    def set_task(self, task: StyleTask, images=None, carry=None, keep_average=False, optimizer=None) -> None:
+    def set_task(
+        self, task: StyleTask, images=None, carry=None, keep_average=False, optimizer=None, tile=None,
+    ) -> None:
         """Paints `task` from now on: its targets, and the canvas at its size.
 
         A task of the canvas' shape, untiled, with the optimizer carried over (a video's next
@@ -315,14 +317,22 @@ class StyleTransferModel(keras.Model):
                 current one over: a copy of it (from its config) is made under the model's
                 distribution strategy and built here, its step count (`iterations`) set to
                 the current one's, its state empty (see `keras_nst.optimizers.starting_at`).
+            tile: the model's `tile` from now on (0: paint whole; a painting's stages each
+                have their own, `keras_nst.painting.stage_tiles`); by default it stays.
         """
         # Checked before anything changes: a refused call leaves the painting as it was.
+        if tile is not None:
+            from keras_nst import settings as settings_lib
+
+            tile = settings_lib.BY_NAME["tile"].check(tile, "tile")
         keep = None
         if keep_average is not False and self.image_average is not None:
             keep = self._checked_keep(
                 keep_average, tuple(self.image_average.shape), (task.num_variants, task.height, task.width, 3)
             )
         with self.distribute_strategy.scope():
+            if tile is not None:
+                self.tile = tile or None
             targets = self._same_step_targets(task, optimizer)
             if targets is not None:
                 self._repaint(task, targets, images, carry or canvas.resize, keep)

@@ -175,7 +175,7 @@ def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Sched
 
 def build_model(
     task: StyleTask, *, strategy=None, extractor=None, schedule: Schedule | None = None,
-    stage: int = 0, terms=None, **settings,
+    stage: int = 0, terms=None, tiles: list[int] | None = None, **settings,
 ):
     """The compiled `StyleTransferModel` `stylize` paints with (for code that drives `fit`
     itself, such as the benchmarks).
@@ -184,12 +184,14 @@ def build_model(
         task: the task, at the size to paint.
         strategy: a `tf.distribute.Strategy` to build under.
         extractor: a ready extractor to share.
-        schedule: the stages the model will paint (for the choice of tiles, which must suit
-            every stage's size and optimizer, and for the optimizer), if not one stage at
-            the task's size.
+        schedule: the stages the model will paint (for the optimizer, and for the tiles:
+            each stage's size and optimizer must fit), if not one stage at the task's size.
         stage: the index of the stage in `schedule` the model starts in (a resumed run's):
             it is compiled with that stage's optimizer (`stage_optimizer`).
         terms: the loss terms, if not the task's own (`keras_nst.terms.default_terms`).
+        tiles: each stage's `tile` (`stage_tiles`), when already planned: the model starts
+            with `tiles[stage]` (a `follow`-ed schedule sets each next one) and keeps them
+            all as `model.stage_tiles`.
         **settings: the model's and the painting's settings, as for `stylize`.
     """
     import contextlib
@@ -198,6 +200,7 @@ def build_model(
     from keras_nst.model import StyleTransferModel
 
     values = _settings(settings)
+    tiles = tiles if tiles is not None else stage_tiles(task, values, schedule)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = StyleTransferModel(
@@ -207,12 +210,14 @@ def build_model(
             precision=values["precision"],
             padding=values["padding"],
             average=values["average"],
-            tile=_tile(task, values, schedule),
+            tile=tiles[min(stage, len(tiles) - 1)],
             tile_cut=values["tile_cut"],
             max_memory=values["max_memory"],
             extractor=extractor,
             terms=terms,
         )
+        # What `follow` sets at each stage, for whoever reports the plan (the command line).
+        model.stage_tiles = tuple(tiles)
         if schedule is None:
             optimizer = optimizers.get(values["optimizer"], values["learning_rate"])
         else:
@@ -229,31 +234,31 @@ def _resume_directory(resume, checkpoint_dir) -> Path | None:
     return Path(resume)
 
 
-def _tile(task: StyleTask, values: dict, schedule: Schedule | None = None, available=None) -> int:
-    """The model's `tile`: the setting when given, else the largest crop that fits the memory
-    (`max_memory` or what is available) in every stage of the schedule (at its size, with its
-    optimizer), 0 when all fits."""
+def stage_tiles(task: StyleTask, values: dict, schedule: Schedule | None = None, available=None) -> list[int]:
+    """The model's `tile` in each stage of `schedule` (one entry without a schedule): the
+    setting when given, else the largest crop that fits the memory (`max_memory` or what is
+    available) at the stage's size with its optimizer, 0 where the stage fits whole.
+
+    Raises:
+        ValueError: a stage that cannot fit even tile by tile (or, with `tile=0`, whole).
+    """
     final = _optimizer_name(values)
-    largest = {}  # the largest size each optimizer paints at: what its estimate needs
-    for stage in schedule.stages if schedule is not None and task.size else ():
-        name = stage.optimizer or final
-        largest[name] = max(largest.get(name, 0), stage.size)
-    # The painting's own optimizer first: what cannot fit at all is refused for its `size`.
-    ordered = sorted(largest.items(), key=lambda item: item[0] != final)
-    cases = [(task.at_size(size), name) for name, size in ordered] or [(task, final)]
+    stages = schedule.stages if schedule is not None and task.size else ()
+    cases = {(stage.size, stage.optimizer or final): None for stage in stages} or {(None, final): None}
     estimate = dict(
         precision=resolve_precision_on_cpu(values["precision"]), available=available or values["max_memory"],
     )
-    if values["tile"] is None:
-        tiles = [
-            memory.plan_tile(case, optimizer=name, scale_optimizer=name != final, **estimate)
-            for case, name in cases
-        ]
-        return min((tile for tile in tiles if tile), default=0)
-    if values["tile"] == 0:  # never tile: refuse what does not fit whole
-        for case, name in cases:
+    # The painting's own optimizer first, largest first: what cannot fit at all is refused
+    # for its `size`.
+    for size, name in sorted(cases, key=lambda case: (case[1] != final, -(case[0] or 0))):
+        case = task if size is None else task.at_size(size)
+        if values["tile"] is None:
+            cases[size, name] = memory.plan_tile(case, optimizer=name, scale_optimizer=name != final, **estimate) or 0
+        elif values["tile"] == 0:  # never tile: refuse what does not fit whole
             memory.check_fits(case, optimizer=name, **estimate)
-    return values["tile"]
+    if values["tile"] is not None:
+        return [values["tile"]] * max(1, len(stages))
+    return [cases[stage.size, stage.optimizer or final] for stage in stages] or [cases[None, final]]
 
 
 def _optimizer_name(values: dict) -> str:
@@ -328,7 +333,7 @@ def check(
         directories.append(("log_dir", log_dir))
     paths.check_distinct(files, directories)
     schedule = _schedule(task, values, schedule)
-    _tile(task, values, schedule, available)  # refuses only what cannot fit at all
+    stage_tiles(task, values, schedule, available)  # refuses only what cannot fit at all
     return values
 
 
@@ -422,9 +427,10 @@ def stylize(
     schedule = _schedule(task, values, schedule)
     done = read_checkpoint(resume_from)[1]["step"] if resume_from is not None else 0
     index = schedule.locate(done)[0]
+    tiles = stage_tiles(task, values, schedule)
     model = build_model(
         task.at_size(schedule.stages[index].size) if task.size else task, strategy=strategy,
-        extractor=extractor, schedule=schedule, stage=index, **settings,
+        extractor=extractor, schedule=schedule, stage=index, tiles=tiles, **settings,
     )
     identity = {**painting_identity(model), "task": task.fingerprint(), "schedule": schedule.identity()}
 
@@ -432,7 +438,7 @@ def stylize(
         return stage_optimizer(schedule, index, values, switch_only=True)
 
     history, stopped_by, guard = run_guarded(
-        model, lambda guard: follow(schedule, task, optimizer_for), total_steps=schedule.total_steps, done=done,
+        model, lambda guard: follow(schedule, task, optimizer_for, tiles.__getitem__), total_steps=schedule.total_steps, done=done,
         checkpoint_dir=checkpoint_dir, resume_from=resume_from, identity=identity, log_dir=log_dir,
         values=values, callbacks=callbacks, verbose=verbose,
     )

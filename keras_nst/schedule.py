@@ -144,7 +144,7 @@ class Schedule:
         return f"Schedule({stages})"
 
 
-def follow(schedule: Schedule, task, optimizer_for: Callable | None = None):
+def follow(schedule: Schedule, task, optimizer_for: Callable | None = None, tile_for: Callable | None = None):
     """A Keras callback that moves a `StyleTransferModel` through `schedule`'s stages.
 
     Args:
@@ -153,6 +153,8 @@ def follow(schedule: Schedule, task, optimizer_for: Callable | None = None):
         optimizer_for: `optimizer_for(index)`: the optimizer that takes over at the start of
             stage `index`, or `None` to carry the current one over (see
             `keras_nst.painting.stage_optimizer`). By default it is always carried over.
+        tile_for: `tile_for(index)`: the model's `tile` in stage `index` (0: whole; see
+            `keras_nst.painting.stage_tiles`). By default the model's stays.
 
     With several stages, the callback also logs `size` (the stage's longest side) with every
     step's losses, so the progress bar and TensorBoard show which stage a step belongs to.
@@ -170,7 +172,10 @@ def follow(schedule: Schedule, task, optimizer_for: Callable | None = None):
             self.index = schedule.locate(self._steps_done())[0]
             size = schedule.stages[self.index].size
             if self.model.task.size != size:
-                self.model.set_task(task.at_size(size))
+                self.model.set_task(task.at_size(size), tile=self._tile(self.index))
+
+        def _tile(self, index):
+            return tile_for(index) if tile_for is not None else None
 
         def on_train_batch_end(self, batch, logs=None):
             done = self._steps_done()
@@ -183,6 +188,6 @@ def follow(schedule: Schedule, task, optimizer_for: Callable | None = None):
             optimizer = optimizer_for(index) if optimizer_for is not None else None
             size = schedule.stages[index].size
             if self.model.task.size != size or optimizer is not None:
-                self.model.set_task(task.at_size(size), optimizer=optimizer)
+                self.model.set_task(task.at_size(size), optimizer=optimizer, tile=self._tile(index))
 
     return FollowSchedule()

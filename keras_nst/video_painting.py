@@ -276,8 +276,11 @@ def _flow_carry(backward):
     return carry
 
 
-def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | None, log_dir, checked: dict):
-    """The callback that moves the model from stage to stage and frame to frame."""
+def _follow_frames(
+    plan: VideoPlan, temporal, state: dict, guard, store: Path | None, log_dir, checked: dict, tiles: list[int],
+):
+    """The callback that moves the model from stage to stage and frame to frame (`tiles`:
+    each stage's `tile`, `painting.stage_tiles`)."""
     import keras
     import tensorflow as tf
     from keras import ops
@@ -317,7 +320,7 @@ def _follow_frames(plan: VideoPlan, temporal, state: dict, guard, store: Path | 
             size = plan.schedule.stages[index].size
             if frame == old_frame:  # the first frame's next scale
                 optimizer = painting.stage_optimizer(plan.schedule, index, checked, switch_only=True)
-                self.model.set_task(plan.task(frame, size), optimizer=optimizer)
+                self.model.set_task(plan.task(frame, size), optimizer=optimizer, tile=tiles[index])
             else:
                 self._finish(old_frame, logs)
                 guide = plan.guide(state["frames"][-1], frame, size)
@@ -406,9 +409,10 @@ def stylize_video(
         guide = plan.guide(state["frames"][-1], frame, size)
         temporal.previous = (guide.warped, guide.mask)
     task = plan.task(frame, size)
+    tiles = painting.stage_tiles(plan.first, checked, plan.schedule)
     model = painting.build_model(
         task, strategy=strategy, extractor=extractor, schedule=plan.schedule, stage=stage,
-        terms=default_terms(task) + [temporal], **values,
+        terms=default_terms(task) + [temporal], tiles=tiles, **values,
     )
     identity = {
         **painting_identity(model), "task": plan.first.fingerprint(), "frames": plan.digest(),
@@ -418,7 +422,7 @@ def stylize_video(
         store.mkdir(parents=True, exist_ok=True)
     total = plan.schedule.total_steps
     history, stopped_by, guard = painting.run_guarded(
-        model, lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir, checked),
+        model, lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir, checked, tiles),
         total_steps=total, done=done, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
         identity=identity, log_dir=log_dir, values=checked, callbacks=callbacks, verbose=verbose,
     )

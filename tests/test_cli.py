@@ -492,3 +492,16 @@ def test_the_first_line_names_each_scale_and_its_optimizer(content_path, style_p
     assert cli._stages_text(Schedule([Stage(256, 2)]), "adam") == ""
     assert _run(content_path, style_path, tmp_path / "out.png", "--min-size", "16") == 0
     assert capsys.readouterr().out.startswith("Painting steps 1 to 9 with L-BFGS at 16, 23 px, then Adam at 32 px;")
+
+
+def test_the_first_line_names_the_scales_painted_tile_by_tile():
+    from keras_nst.schedule import Schedule, Stage
+
+    schedule = Schedule([Stage(1024, 2, "lbfgs"), Stage(1448, 2), Stage(2048, 2)])
+    assert cli._tiles_text(schedule, (0, 0, 0)) == ""
+    assert cli._tiles_text(schedule, (1200, 1200, 1200)) == " (tile by tile where larger than 1200 px: 1448, 2048 px)"
+    assert cli._tiles_text(schedule, (960, 1232, 1232)) == (
+        " (tile by tile: 1024 px in tiles of 960 px, 1448 px in tiles of 1232 px, 2048 px in tiles of 1232 px)"
+    )
+    frames = Schedule([Stage(1024, 2, "lbfgs"), Stage(2048, 2)] + [Stage(2048, 1)] * 3)  # a clip
+    assert cli._tiles_text(frames, (0, 1232, 1232, 1232, 1232)) == " (tile by tile where larger than 1232 px: 2048 px)"

@@ -9,7 +9,7 @@ import pytest
 
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.cli import main
-from keras_nst.memory import check_fits, estimate_peak_bytes
+from keras_nst.memory import check_fits, estimate_peak_bytes, plan_tile
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE = """
@@ -87,19 +87,23 @@ def test_an_optimizer_instance_is_estimated_as_its_kind(content_path, style_path
 
 def test_each_stage_is_estimated_at_its_size_with_its_optimizer(content_path, style_path):
     # L-BFGS at a smaller scale costs less than Adam at the final one: nothing to tile. The
-    # same L-BFGS at the final size is tiled.
-    from keras_nst.painting import build_model
+    # same L-BFGS at the final size is tiled there, and only there.
+    from keras_nst.painting import build_model, painting_settings, stage_tiles
     from keras_nst.schedule import Schedule, Stage
 
     task = StyleTask(content_path, style_path, size=512)
     cap = estimate_peak_bytes(task, optimizer="adam") + 2**20
     assert estimate_peak_bytes(task.at_size(362), optimizer="lbfgs") < cap
     settings = dict(weights=None, precision="float32", max_memory=cap, optimizer="adam")
+    values = painting_settings(settings)
     scales = Schedule([Stage(362, 2, "lbfgs"), Stage(512, 2)])
+    assert stage_tiles(task, values, scales) == [0, 0]
     assert build_model(task.at_size(362), schedule=scales, **settings).tile is None
     final = Schedule([Stage(362, 2), Stage(512, 2, "lbfgs")])
-    tile = build_model(task.at_size(362), schedule=final, **settings).tile
-    assert tile is not None and tile > 0
+    tiles = stage_tiles(task, values, final)
+    assert tiles[0] == 0 and tiles[1] == plan_tile(task, optimizer="lbfgs", available=cap) > 0
+    assert build_model(task.at_size(362), schedule=final, **settings).tile is None
+    assert build_model(task, schedule=final, stage=1, **settings).tile == tiles[1]
 
 
 def test_a_scale_optimizer_that_cannot_fit_is_refused_by_its_own_name(content_path, style_path, tmp_path, capsys):

@@ -362,6 +362,46 @@ def test_stylize_tiles_the_large_scales_under_a_memory_cap_and_resumes(tmp_path)
     np.testing.assert_array_equal(resumed.images, full.images)
 
 
+def test_each_stage_paints_with_the_largest_tile_that_fits_it_and_resumes(tmp_path):
+    """Under a cap, the tile is chosen per stage (at its size, with its optimizer), not the
+    smallest of all stages for every one: a resumed run starts with its stage's."""
+    import keras
+
+    from keras_nst.memory import estimate_tiled_bytes
+    from keras_nst.painting import painting_settings, stage_tiles
+    from keras_nst.schedule import Schedule, Stage
+    from test_painting import RaiseSignal
+
+    rng = np.random.default_rng(6)
+    photo = rng.integers(0, 256, (144, 192, 3)).astype("uint8")
+    style = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
+    task = StyleTask(photo, style, size=192, style_layers=THREE, content_layers=["block2_conv2"])
+    schedule = Schedule([Stage(136, 2, "lbfgs"), Stage(192, 2)])
+    cap = estimate_tiled_bytes(task, 96, optimizer="adam", precision="float32") + 2**16
+    common = dict(weights=None, precision="float32", max_memory=cap, optimizer="adam")
+    tiles = stage_tiles(task, painting_settings(common), schedule)
+    common["verbose"] = 0
+    assert tiles[1] == 96 and tiles[0] > tiles[1]  # the smaller scale fits larger tiles
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.seen.append((self.model.task.size, self.model.tile, self.model.plan is not None))
+
+    record = Record()
+    full = stylize(task, schedule=schedule, callbacks=[record], checkpoint_dir=tmp_path / "a", **common)
+    assert record.seen == [(136, tiles[0], True)] * 2 + [(192, 96, True)] * 2
+    assert full.model.stage_tiles == tuple(tiles)  # what the command line's first line reports
+    cut = stylize(task, schedule=schedule, checkpoint_dir=tmp_path / "b", callbacks=[RaiseSignal(3)], **common)
+    assert cut.stopped_by == "SIGINT" and cut.steps == 3
+    resumed = stylize(task, schedule=schedule, resume=tmp_path / "b", **common)
+    assert resumed.model.tile == 96 and resumed.steps == 4
+    np.testing.assert_array_equal(resumed.images, full.images)
+
+
 def test_dashboard_images_are_downsized():
     images = np.zeros((2, 3000, 1500, 3), np.uint8)
     images[:, :1500] = 200
