@@ -253,7 +253,8 @@ def stage_tiles(task: StyleTask, values: dict, schedule: Schedule | None = None,
     for size, name in sorted(cases, key=lambda case: (case[1] != final, -(case[0] or 0))):
         case = task if size is None else task.at_size(size)
         if values["tile"] is None:
-            cases[size, name] = memory.plan_tile(case, optimizer=name, scale_optimizer=name != final, **estimate) or 0
+            tile = memory.plan_tile(case, optimizer=name, scale_optimizer=name != final, **estimate)
+            cases[size, name] = tile or 0
         elif values["tile"] == 0:  # never tile: refuse what does not fit whole
             memory.check_fits(case, optimizer=name, **estimate)
     if values["tile"] is not None:
@@ -438,9 +439,10 @@ def stylize(
         return stage_optimizer(schedule, index, values, switch_only=True)
 
     history, stopped_by, guard = run_guarded(
-        model, lambda guard: follow(schedule, task, optimizer_for, tiles.__getitem__), total_steps=schedule.total_steps, done=done,
-        checkpoint_dir=checkpoint_dir, resume_from=resume_from, identity=identity, log_dir=log_dir,
-        values=values, callbacks=callbacks, verbose=verbose,
+        model, lambda guard: follow(schedule, task, optimizer_for, tiles.__getitem__),
+        total_steps=schedule.total_steps, done=done, checkpoint_dir=checkpoint_dir,
+        resume_from=resume_from, identity=identity, log_dir=log_dir, values=values,
+        callbacks=callbacks, verbose=verbose,
     )
     painted = model.images()
     written = images.save_image(output, painted[0]) if output is not None else None
