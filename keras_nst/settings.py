@@ -463,8 +463,8 @@ SETTINGS: tuple[Setting, ...] = (
             "model", sweep=True, parse=float, hparam=_float),
     Setting("tile", None, check_tile,
             "the most pixels along a side that go through VGG-19 at once; larger images are "
-            "painted tile by tile with exact whole-image statistics (default: chosen from the "
-            "memory available; 0: never tile)", "model",
+            "painted tile by tile with exact whole-image statistics (default: chosen for each "
+            "scale from the memory available; 0: never tile)", "model",
             parse=int, file_types=(int,)),
     Setting("tile_cut", "auto", check_tile_cut,
             "tiled paintings: tile only VGG-19's layers through this pooling layer and run the "
