@@ -73,16 +73,19 @@ def test_an_optimizer_instance_is_estimated_as_its_kind(content_path, style_path
     # L-BFGS keeps 20 more copies of the image than Adam: with room for Adam's copies and
     # not for L-BFGS', an L-BFGS instance must be tiled as the name "lbfgs" is.
     from keras_nst.optimizers import LBFGS
-    from keras_nst.painting import build_model
+    from keras_nst.painting import painting_settings, stage_tiles
 
     task = StyleTask(content_path, style_path, size=512)
     cap = estimate_peak_bytes(task, optimizer="adam") + 2**20
     assert estimate_peak_bytes(task, optimizer="lbfgs") > cap
-    settings = dict(weights=None, precision="float32", max_memory=cap)
-    assert build_model(task, optimizer="adam", **settings).tile is None  # untiled
-    by_name = build_model(task, optimizer="lbfgs", **settings).tile
-    assert by_name is not None and by_name > 0
-    assert build_model(task, optimizer=LBFGS(learning_rate=1.0), **settings).tile == by_name
+
+    def tiles(optimizer):
+        return stage_tiles(task, painting_settings(dict(precision="float32", max_memory=cap, optimizer=optimizer)))
+
+    assert tiles("adam") == [0]  # untiled
+    by_name = tiles("lbfgs")
+    assert by_name[0] > 0
+    assert tiles(LBFGS(learning_rate=1.0)) == by_name
 
 
 def test_each_stage_is_estimated_at_its_size_with_its_optimizer(content_path, style_path):
@@ -98,12 +101,12 @@ def test_each_stage_is_estimated_at_its_size_with_its_optimizer(content_path, st
     values = painting_settings(settings)
     scales = Schedule([Stage(362, 2, "lbfgs"), Stage(512, 2)])
     assert stage_tiles(task, values, scales) == [0, 0]
-    assert build_model(task.at_size(362), schedule=scales, **settings).tile is None
     final = Schedule([Stage(362, 2), Stage(512, 2, "lbfgs")])
     tiles = stage_tiles(task, values, final)
     assert tiles[0] == 0 and tiles[1] == plan_tile(task, optimizer="lbfgs", available=cap) > 0
-    assert build_model(task.at_size(362), schedule=final, **settings).tile is None
-    assert build_model(task, schedule=final, stage=1, **settings).tile == tiles[1]
+    # The model starts untiled; `follow` gives it tiles[1] at the last stage (test_tiles).
+    model = build_model(task.at_size(362), schedule=final, **settings)
+    assert model.tile is None and model.stage_tiles == tuple(tiles)
 
 
 def test_a_scale_optimizer_that_cannot_fit_is_refused_by_its_own_name(content_path, style_path, tmp_path, capsys):
