@@ -548,10 +548,20 @@ def _quiet_stderr():
             os.close(saved)
 
 
+def _not_retracing(record) -> bool:
+    """Drops TensorFlow's warning that a function was traced again: a painting traces its step
+    once per scale by design (a new canvas is a new variable), which with few steps per scale
+    looks to TensorFlow like a mistake."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 def _start_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with _quiet_stderr():
-        import tensorflow  # noqa: F401  (its start-up notices are held back here)
+        import tensorflow  # (its start-up notices are held back here)
+    logger = tensorflow.get_logger()
+    if _not_retracing not in logger.filters:
+        logger.addFilter(_not_retracing)
 
 
 def _warn(message, category, filename, lineno, file=None, line=None):

@@ -505,3 +505,23 @@ def test_the_first_line_names_the_scales_painted_tile_by_tile():
     )
     frames = Schedule([Stage(1024, 2, "lbfgs"), Stage(2048, 2)] + [Stage(2048, 1)] * 3)  # a clip
     assert cli._tiles_text(frames, (0, 1232, 1232, 1232, 1232)) == " (tile by tile where larger than 1232 px: 2048 px)"
+
+
+def test_tensorflows_retracing_warning_is_dropped_and_its_other_warnings_kept():
+    # A painting traces its step once per scale; with a step or two per scale TensorFlow
+    # warns "5 out of the last 5 calls ... triggered tf.function retracing" on stderr.
+    import logging
+
+    import tensorflow as tf
+
+    cli._start_tensorflow()
+    cli._start_tensorflow()  # (main may run twice in one process: one filter, not two)
+    logger = tf.get_logger()
+    assert logger.filters.count(cli._not_retracing) == 1
+
+    def record(message):
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    retracing = "5 out of the last 5 calls to <function f at 0x1> triggered tf.function retracing. Tracing is"
+    assert not logger.filter(record(retracing))
+    assert logger.filter(record("Gradients do not exist for variables"))
