@@ -581,7 +581,7 @@ COMMAND_LINE_ARGUMENTS = {
 def to_command_line(message: str) -> str:
     """Rewrites a library error for the command line: `style_size` becomes `--style-size`,
     `content` becomes `CONTENT`, so that a message names what the user typed."""
-    names = {setting.name: setting.option for setting in SETTINGS}
+    names = {setting.name: setting.option for setting in SETTINGS + VIDEO_SETTINGS}
     names.update(COMMAND_LINE_ARGUMENTS)
     for name, option in names.items():
         message = re.sub(rf"`{name}(\[[^\]`]*\])?`", rf"`{option}\1`", message)

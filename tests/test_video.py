@@ -293,6 +293,11 @@ def test_the_command_line_paints_a_clip_and_names_bad_input(tmp_path, capsys):
         "video", str(frames), str(EXAMPLES / "starry_night.jpg"), "-o", str(frames), "--weights", "random",
     ])
     assert code == 2 and "`--output` holds the `INPUT` input" in capsys.readouterr().err
+    for option, value in (("--frame-steps", "0"), ("--temporal-weight", "-1"), ("--fps", "0")):
+        code = main(["video", str(frames), str(EXAMPLES / "starry_night.jpg"), "-o", str(tmp_path / "o.gif"), option, value])
+        error = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(error) == 1, error
+        assert f"`{option}` must be" in error[0] and f"Received: {option}=" in error[0]
     output = tmp_path / "painted.gif"
     code = main([
         "video", str(frames), str(EXAMPLES / "starry_night.jpg"), "-o", str(output), "--size", "32",
