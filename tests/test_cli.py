@@ -63,7 +63,7 @@ def _error_line(capsys):
         ({"extra": ["--pooling", "min"]}, r"`--pooling` must be one of"),
         ({"extra": ["--optimizer", "adamax"]}, r"`--optimizer` must be one of"),
         ({"extra": ["--scale-optimizer", "bfgs"]},
-         r"`--scale-optimizer` must be one of \('adam', 'rmsprop', 'sgd', 'lbfgs'\)\. Received: --scale-optimizer='bfgs'"),
+         r"`--scale-optimizer` must be one of \('adam', 'rmsprop', 'sgd', 'lbfgs'\) or None \(none: one optimizer throughout\)\. Received: --scale-optimizer='bfgs'"),
         ({"extra": ["--learning-rate", "0"]}, r"`--learning-rate` must be a positive"),
         ({"extra": ["--size", "0"]}, r"`--size` must be a positive integer"),
         ({"extra": ["--steps", "0"]}, r"`--steps` must be a positive integer"),
