@@ -52,11 +52,15 @@ OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 TAKEOVER_LEARNING_RATES = {"adam": 3.0}
 
 
-def check_optimizer_name(name: Any, argument: str = "optimizer") -> str:
+def check_optimizer_name(name: Any, argument: str = "optimizer", *, otherwise: str | None = None) -> str:
+    """`name` in lower case, or a ValueError naming `argument` and the valid names (and
+    `otherwise`, what else the argument takes; by default a Keras optimizer for `optimizer`)."""
     if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
-        instance = " or a keras.optimizers.Optimizer" if argument == "optimizer" else ""
+        if otherwise is None:
+            otherwise = "a keras.optimizers.Optimizer" if argument == "optimizer" else ""
         raise ValueError(
-            f"`{argument}` must be one of {OPTIMIZERS}{instance}. Received: {argument}={name!r}"
+            f"`{argument}` must be one of {OPTIMIZERS}{' or ' + otherwise if otherwise else ''}. "
+            f"Received: {argument}={name!r}"
         )
     return name.lower()
 

@@ -257,12 +257,9 @@ def _optimizer(value: Any, argument: str) -> Any:
 
 
 def _optional_optimizer_name(value: Any, argument: str) -> str | None:
-    if value is not None and (not isinstance(value, str) or value.lower() not in choices.DEFAULT_LEARNING_RATES):
-        raise ValueError(
-            f"`{argument}` must be one of {choices.OPTIMIZERS} or None (none: one optimizer "
-            f"throughout). Received: {argument}={value!r}"
-        )
-    return None if value is None else value.lower()
+    if value is None:
+        return None
+    return choices.check_optimizer_name(value, argument, otherwise="None (none: one optimizer throughout)")
 
 
 # === Command-line parsers (text to value) ===
