@@ -330,12 +330,22 @@ class StyleTransferModel(keras.Model):
             keep = self._checked_keep(
                 keep_average, tuple(self.image_average.shape), (task.num_variants, task.height, task.width, 3)
             )
+        carry = carry or canvas.resize
+        shape = (task.num_variants, task.height, task.width, 3)
         with self.distribute_strategy.scope():
+            if images is None:
+                # The next stage starts from the average, where there is one: it is the
+                # better picture (the optimiser's last steps jitter around it).
+                images = (
+                    task.initial_images()
+                    if self.image is None
+                    else canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
+                )
             if tile is not None:
                 self.tile = tile or None
             targets = self._same_step_targets(task, optimizer)
             if targets is not None:
-                self._repaint(task, targets, images, carry or canvas.resize, keep)
+                self._repaint(task, targets, images, carry, keep)
                 return
             self.task = task
             self.plan = self._plan_for(task.height, task.width)
@@ -361,20 +371,11 @@ class StyleTransferModel(keras.Model):
                     self._variable(value, f"{term.key.replace('_loss', '')}_target_{name}")
                     for value, name in zip(values, names)
                 ])
-            shape = (task.num_variants, task.height, task.width, 3)
-            if images is None:
-                # The next stage starts from the average, where there is one: it is the
-                # better picture (the optimiser's last steps jitter around it).
-                images = (
-                    task.initial_images()
-                    if self.image is None
-                    else canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
-                )
             old_average = (self.image_average, self.image_average_weight)
-            self._set_image(images, carry or canvas.resize, optimizer)
+            self._set_image(images, carry, optimizer)
             self._set_average()
             if keep is not None:
-                self._keep_average(old_average, keep, carry or canvas.resize, shape)
+                self._keep_average(old_average, keep, carry, shape)
         for function in ("train_function", "test_function", "predict_function"):
             if getattr(self, function, None) is not None:
                 setattr(self, function, None)
@@ -419,8 +420,6 @@ class StyleTransferModel(keras.Model):
             for value, variable in zip(values, variables):
                 variable.assign(ops.cast(ops.convert_to_tensor(value), "float32"))
         shape = tuple(self.image.shape)
-        if images is None:
-            images = canvas.resize(ops.convert_to_tensor(self.painted()), shape[1:3])
         old_average = None  # (a copy: the variables are about to be reset)
         if self.image_average is not None:
             old_average = tuple(
