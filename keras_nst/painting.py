@@ -16,7 +16,6 @@ import inspect
 import os
 import signal
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,8 +80,9 @@ def _settings(values: dict) -> dict:
     for setting in PAINTING_SETTINGS:
         value = values.get(setting.name, setting.default)
         checked[setting.name] = setting.check(value, setting.name)
-    if checked["weights"] not in ("auto",):
-        weights_lib.check_weights(checked["weights"])
+    weights_lib.check_weights(checked["weights"], allow_auto=True)
+    if checked["weights"] == "random":  # one vocabulary with the command line
+        checked["weights"] = None
     return checked
 
 
@@ -339,22 +339,10 @@ def check(
 
 
 def _resolve_weights(weights):
-    """`"auto"`: ImageNet if it can be had, else seeded random weights with a warning."""
-    if weights != "auto":
-        return weights
-    from keras_nst.extractor import vgg19_base
+    """`"auto"`: the first source that can be had (`extractor.resolve_weights`)."""
+    from keras_nst.extractor import resolve_weights
 
-    try:
-        vgg19_base("imagenet")
-        return "imagenet"
-    except weights_lib.WeightsUnavailableError as error:
-        reason = " ".join(str(error).split()).split(" Pass a local")[0]
-        warnings.warn(
-            f"{reason} Using seeded random VGG-19 weights: results are approximate.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return None
+    return resolve_weights(weights)
 
 
 def stylize(

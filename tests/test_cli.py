@@ -68,7 +68,7 @@ def _error_line(capsys):
         ({"extra": ["--size", "0"]}, r"`--size` must be a positive integer"),
         ({"extra": ["--steps", "0"]}, r"`--steps` must be a positive integer"),
         ({"extra": ["--init", "static"]}, r"`--init` must be one of"),
-        ({"extra": ["--weights", "vgg.pth"]}, r"`--weights` must be one of auto, imagenet, random or a VGG-19 weight file"),
+        ({"extra": ["--weights", "vgg.pth"]}, r"`--weights` must be one of auto, imagenet, vgg16-hed, random or a VGG-19 weight file"),
         ({"extra": ["--weights", "missing.h5"]}, r"`--weights` file does not exist"),
         ({"extra": ["--size", "big"]}, r"`--size` must be a positive integer or 'auto'. Received: --size='big'"),
         ({"extra": ["--colour"]}, r"unrecognized arguments: --colour"),
@@ -491,7 +491,9 @@ def test_the_first_line_names_each_scale_and_its_optimizer(content_path, style_p
     assert cli._stages_text(Schedule([Stage(128, 2), Stage(256, 2)]), "rmsprop") == " at 128, 256 px"
     assert cli._stages_text(Schedule([Stage(256, 2)]), "adam") == ""
     assert _run(content_path, style_path, tmp_path / "out.png", "--min-size", "16") == 0
-    assert capsys.readouterr().out.startswith("Painting steps 1 to 9 with L-BFGS at 16, 23 px, then Adam at 32 px;")
+    assert capsys.readouterr().out.startswith(
+        "Painting steps 1 to 9 with L-BFGS at 16, 23 px, then Adam at 32 px on random VGG-19 weights (seed 0);"
+    )
 
 
 def test_the_first_line_names_the_scales_painted_tile_by_tile():

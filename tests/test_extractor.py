@@ -69,7 +69,7 @@ def test_random_weights_are_seeded_he_normal():
     ({"layers": ["block4_conv5"]}, r"Did you mean 'block4_conv4'\?"),
     ({"layers": []}, r"`layers` must name at least one"),
     ({"layers": ["block1_conv1"], "pooling": "min"}, r"`pooling` must be one of \('avg', 'max'\)"),
-    ({"layers": ["block1_conv1"], "weights": "vgg.npz"}, r"`weights` must be 'imagenet', None"),
+    ({"layers": ["block1_conv1"], "weights": "vgg.npz"}, r"`weights` must be one of imagenet, vgg16-hed, random or a VGG-19 weight file"),
     ({"layers": ["block1_conv1"], "weights": "missing.h5"}, r"`weights` file does not exist"),
 ])
 def test_bad_arguments(kwargs, message):

@@ -60,8 +60,8 @@ def test_errors_speak_the_command_lines_language():
 
 
 @pytest.mark.parametrize("argv, message", [
-    # The command line offers auto/imagenet/random, not Python's None.
-    (["--weights", "vgg.pth"], r"`--weights` must be one of auto, imagenet, random or a VGG-19 weight file ending in"),
+    # The command line offers its names, not Python's None.
+    (["--weights", "vgg.pth"], r"`--weights` must be one of auto, imagenet, vgg16-hed, random or a VGG-19 weight file ending in"),
     # A style image too small for its layers is reported as --style-size, not --size.
     (["--style-size", "8"], r"`STYLE` image is 8x6 pixels after resizing; .* Use a larger `--style-size`.*Received: --style-size=8"),
 ])
