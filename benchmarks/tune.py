@@ -5,7 +5,10 @@ the judge (`judge.py`) scores every picture, and a table and a contact sheet are
         --variant "beta 10: style_weight=10" --variant "beta 30: style_weight=30"
 
 A variant is `label: key=value, key=value` (values as Python literals: numbers, strings,
-`None`, dicts), on top of `--preset` and the defaults. Results go to
+`None`, dicts), on top of `--preset` and the defaults. `painter=crowsonkb` or
+`painter=tutorial` paints with that recipe instead (`recipes.py`; its other keys set the
+recipe's fields, such as `feature_scale`). `--seconds S` gives every variant the same wall
+time (`recipes.run_for`) instead of the same steps. Results go to
 `benchmarks/results/tuning/NAME.md` (appended, with the CPU flags) and `NAME.png`.
 """
 
@@ -71,6 +74,19 @@ def _split_top_level(text: str) -> list[str]:
     return parts + [current]
 
 
+def make_painter(settings: dict, preset: str | None, weights):
+    """The variant's painter: keras-nst with `settings` on top of `preset`, or a recipe."""
+    kind = settings.pop("painter", "keras-nst")
+    if kind == "crowsonkb":
+        return recipes.Crowsonkb(weights=weights, **settings)
+    if kind == "tutorial":
+        return recipes.Tutorial(weights=weights, **settings)
+    painter = recipes.KerasNst.from_preset(preset) if preset else recipes.KerasNst()
+    painter.settings.update(settings)
+    painter.weights = weights
+    return painter
+
+
 def cpu_flags() -> str:
     try:
         flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
@@ -88,6 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default=None)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60, help="steps at every scale")
+    parser.add_argument("--seconds", type=float, default=None, help="equal wall time instead of steps")
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     args = parser.parse_args(argv)
     weights = None if args.weights == "random" else args.weights
@@ -100,15 +117,17 @@ def main(argv=None) -> int:
         photo, style, style_at_size = load(photo_name, args.size), load(style_name), load(style_name, args.size)
         pictures, texts = [photo, style_at_size], ["", ""]
         for label, settings in variants:
-            painter = (recipes.KerasNst.from_preset(args.preset) if args.preset else recipes.KerasNst())
-            painter.settings.update(settings)
-            painter.weights = weights
-            stages = painter.stages(args.size)
+            painter = make_painter(dict(settings), args.preset, weights)
             start = time.perf_counter()
-            image = painter(photo, style, [args.steps] * len(stages))
-            seconds = time.perf_counter() - start
+            if args.seconds:
+                image, info = recipes.run_for(painter, photo, style, args.seconds)
+                label_steps = "/".join(map(str, info["steps"]))
+            else:
+                image = painter(photo, style, [args.steps] * len(painter.stages(args.size)))
+                label_steps = str(args.steps)
+            seconds = info["seconds"] if args.seconds else time.perf_counter() - start
             scores = judge(image, photo, style_at_size)
-            rows.append((pair, label, seconds, scores))
+            rows.append((pair, label, label_steps, seconds, scores))
             pictures.append(image)
             texts.append(f"{seconds:.0f}s G{scores['gram']:.3f} S{scores['swd']:.2f} E{scores.get('edges', float('nan')):.2f} N{scores['noise']:.1f}")
             Image.fromarray(image).save(out / f"{args.name}_{pair}_{label.replace(' ', '_').replace('/', '-')}.png")
@@ -118,21 +137,21 @@ def main(argv=None) -> int:
     sheet = contact_sheet(
         grid, row_labels=args.pairs, column_labels=["photo", "style", *[label for label, _ in variants]],
         captions=captions,
-        title=f"{args.name}: {args.size} px, {args.steps} steps per scale, weights {args.weights}"
+        title=f"{args.name}: {args.size} px, {f'{args.seconds:.0f} s each' if args.seconds else f'{args.steps} steps per scale'}, weights {args.weights}"
         f"{', preset ' + args.preset if args.preset else ''}; G Gram, S SWD, E edges, N noise",
     )
     sheet.save(out / f"{args.name}.png")
     with open(out / f"{args.name}.md", "a") as table:
         table.write(
-            f"\n## {args.name}: {args.size} px, {args.steps} steps per scale, weights {args.weights}"
+            f"\n## {args.name}: {args.size} px, {f'{args.seconds:.0f} s each' if args.seconds else f'{args.steps} steps per scale'}, weights {args.weights}"
             f"{', preset ' + args.preset if args.preset else ''} (CPU: {cpu_flags()})\n\n"
         )
         for label, settings in variants:
             table.write(f"- {label}: `{settings}`\n")
-        table.write("\n| pair | variant | s | " + " | ".join(SCORES) + " |\n|---|---|---|" + "---|" * len(SCORES) + "\n")
-        for pair, label, seconds, scores in rows:
+        table.write("\n| pair | variant | steps | s | " + " | ".join(SCORES) + " |\n|---|---|---|---|" + "---|" * len(SCORES) + "\n")
+        for pair, label, steps, seconds, scores in rows:
             values = " | ".join(f"{scores[k]:.4f}" if k in scores else "" for k in SCORES)
-            table.write(f"| {pair} | {label} | {seconds:.0f} | {values} |\n")
+            table.write(f"| {pair} | {label} | {steps} | {seconds:.0f} | {values} |\n")
     return 0
 
 

@@ -421,7 +421,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("content_weight", 1.0, check_weight,
             "alpha (the paper's 10 goes with calibration gatys2015)", "task", variant=True,
             sweep=True, parse=float, hparam=_float),
-    Setting("style_weight", 100.0, check_weight,
+    # 10: where more style stops paying on pretrained features (the judge's style distances
+    # flatten while the photo's outline goes; docs/pretrained.md). Random weights want ~100.
+    Setting("style_weight", 10.0, check_weight,
             "beta (the paper's 1e4 goes with calibration gatys2015)", "task", variant=True,
             sweep=True, parse=float, hparam=_float),
     Setting("total_variation_weight", 0.0, check_weight,

@@ -128,7 +128,7 @@ def test_help_lists_library_defaults(capsys):
         main(["stylize", "--help"])
     assert exit_info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "--style-weight STYLE_WEIGHT beta (the paper's 1e4 goes with calibration gatys2015) (default: 100.0)" in out
+    assert "--style-weight STYLE_WEIGHT beta (the paper's 1e4 goes with calibration gatys2015) (default: 10.0)" in out
     assert "--init INIT" in out and "(default: content)" in out
 
 

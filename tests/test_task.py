@@ -12,9 +12,9 @@ def test_defaults_are_gatys(content_path, style_path):
     variant = task.variants[0]
     assert variant.content_layers == {"block4_conv2": 1.0}
     assert variant.style_layers == {f"block{b}_conv1": 0.2 for b in range(1, 6)}
-    # Calibrated losses by default (content 1, style 100); the paper's alpha/beta = 1e-3
+    # Calibrated losses by default (content 1, style 10); the paper's alpha/beta = 1e-3
     # with its own arithmetic is what the report's experiments use.
-    assert (variant.content_weight, variant.style_weight, task.calibration) == (1.0, 100.0, "normalized")
+    assert (variant.content_weight, variant.style_weight, task.calibration) == (1.0, 10.0, "normalized")
     from keras_nst.experiments import PAPER_SETTINGS
 
     assert PAPER_SETTINGS["content_weight"] / PAPER_SETTINGS["style_weight"] == pytest.approx(1e-3)
