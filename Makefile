@@ -8,7 +8,7 @@ DEMO_STYLE := examples/starry_night.jpg
 DEMO_OUTPUT := outputs/demo.png
 DEMO_LOGDIR := logs/demo
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@
 
 # A real style transfer of the shipped examples: 256 px, coarse to fine (128, 181, 256 px,
-# 60 steps each: L-BFGS, then Adam at 256 px), under a minute on 2 AVX-512 CPU cores.
-# With ImageNet weights unavailable it falls back to seeded random VGG-19 weights; the
-# calibrated default weights suit both.
+# 60 steps each: L-BFGS, then Adam at 256 px), about a minute on 2 CPU cores. `--weights
+# auto`: ImageNet's VGG-19 where it can be fetched, else the pretrained VGG-16 installed above.
 demo: $(VENV)/.installed-cpu
 	@mkdir -p $(dir $(DEMO_OUTPUT))
 	$(BIN)/keras-nst stylize $(DEMO_CONTENT) $(DEMO_STYLE) -o $(DEMO_OUTPUT) \
@@ -48,11 +47,16 @@ demo: $(VENV)/.installed-cpu
 TEST_JOBS ?= auto
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n $(TEST_JOBS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "not benchmarks"
 
 # The inner loop: everything but the tests that start subprocesses or run benchmarks.
 test-fast: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "not slow and not benchmarks"
+
+# The benchmark suite and its report, shrunk to seconds: that they still run (CI runs this
+# after `make test`; about 90 s on 2 cores).
+bench-smoke: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m benchmarks tests/test_benchmarks_smoke.py
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(PIP) -e ".[cpu,test,bench]"

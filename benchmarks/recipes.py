@@ -90,6 +90,8 @@ class KerasNst:
     def schedule(self, size: int, steps=None) -> Schedule:
         """The settings' stages at `size` (their sizes and optimizers), with `steps` steps each."""
         _, painting_settings = split_task_settings(self.settings)
+        painting_settings.pop("steps", None)
+        painting_settings.pop("scale_steps", None)
         values = painting.painting_settings(painting_settings)
         stages = painting.schedule_for(size, values).stages
         return Schedule([dataclasses.replace(stage, steps=n) for stage, n in zip(stages, steps or [1] * len(stages))])
@@ -98,11 +100,17 @@ class KerasNst:
         return [stage.size for stage in self.schedule(size).stages]
 
     def ratios(self, size: int) -> list[float]:
-        return [1.0] * len(self.stages(size))
+        """Steps per stage, relative: the settings' `scale_steps` against `steps` where both
+        are given (the smaller scales all take `scale_steps`), else equal."""
+        count = len(self.stages(size))
+        if "scale_steps" in self.settings and "steps" in self.settings:
+            return [self.settings["scale_steps"] / self.settings["steps"]] * (count - 1) + [1.0]
+        return [1.0] * count
 
     def __call__(self, photo, style, steps, on_step=None):
         size = max(photo.shape[:2])
-        task_settings, painting_settings = split_task_settings(self.settings)
+        settings = {k: v for k, v in self.settings.items() if k not in ("steps", "scale_steps")}
+        task_settings, painting_settings = split_task_settings(settings)
         task = keras_nst.StyleTask(photo, style, size=size, seed=PAINTER_SEED, **task_settings)
         schedule = self.schedule(size, steps)
         callbacks = [] if on_step is None else [_StepHook(schedule, on_step)]
@@ -330,8 +338,9 @@ class Crowsonkb:
 # --- equal wall time ------------------------------------------------------------------------
 
 
-def run_for(painter, photo, style, seconds: float, pilot_steps: int = 6):
-    """Paints with as many steps as fit in `seconds` of wall time (see the module's doc).
+def run_for(painter, photo, style, seconds: float, pilot_steps: int = 6, repaint: bool = True):
+    """Paints with as many steps as fit in `seconds` of wall time (see the module's doc); with
+    `repaint`, once more with fewer steps where the stages before the last overran.
 
     Returns `(image, info)`, `info` with the steps per stage, the predicted and actual seconds.
     """
@@ -364,7 +373,7 @@ def run_for(painter, photo, style, seconds: float, pilot_steps: int = 6):
     start = time.perf_counter()
     image = painter(photo, style, steps, deadline)
     actual = time.perf_counter() - start
-    if actual > 1.05 * seconds and actual > fixed:
+    if repaint and actual > 1.05 * seconds and actual > fixed:
         # The stages before the last ran slower than the pilot said (only the last one stops
         # at the deadline): paint again with the steps scaled to what this run measured.
         shrink = max(0.0, seconds - fixed) / (actual - fixed)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # subprocesses: make test runs them, make test-fast skips them
+# A subprocess running every benchmark: `make bench-smoke` (and CI, after `make test`) runs it.
+pytestmark = [pytest.mark.slow, pytest.mark.benchmarks]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,10 +29,13 @@ def test_benchmark_suite_and_report_run(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     data = json.loads(results.read_text())
     kinds = {b["extra_info"]["kind"] for b in data["benchmarks"]}
-    assert kinds == {"step", "baseline", "matmul", "memory", "convergence", "precision", "quality",
-                     "time_to_quality", "tiles", "video"}
-    # A smoke run's pictures go to its working directory, not over the repository's results.
-    assert sorted(p.name for p in (tmp_path / "results" / "quality").glob("*.png")) == [
+    assert kinds == {"step", "step_weights", "baseline", "matmul", "memory", "convergence", "precision",
+                     "quality", "time_to_quality", "tiles", "video"}
+    # A smoke run's pictures go to its working directory, not over the repository's results,
+    # one folder per kind of weights the painters optimised.
+    painted = {p.parent.name for p in (tmp_path / "results" / "quality").glob("*/*.png")}
+    assert "random" in painted and painted <= {"random", "pretrained"}
+    assert sorted(p.name for p in (tmp_path / "results" / "quality" / "random").glob("*.png")) == [
         "tubingen-starry_night.png", "tubingen-starry_night_crowsonkb.png",
         "tubingen-starry_night_keras-nst.png", "tubingen-starry_night_keras-nst_w2.png",
         "tubingen-starry_night_tutorial.png"]
