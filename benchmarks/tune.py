@@ -131,7 +131,8 @@ def main(argv=None) -> int:
             pictures.append(image)
             texts.append(f"{seconds:.0f}s G{scores['gram']:.3f} S{scores['swd']:.2f} E{scores.get('edges', float('nan')):.2f} N{scores['noise']:.1f}")
             Image.fromarray(image).save(out / f"{args.name}_{pair}_{label.replace(' ', '_').replace('/', '-')}.png")
-            print(pair, label, f"{seconds:.0f} s", {k: round(v, 4) for k, v in scores.items()}, flush=True)
+            timing = f" ms/step {[round(t) for t in info['ms_per_step']]}" if args.seconds else ""
+            print(pair, label, label_steps, f"{seconds:.0f} s{timing}", {k: round(v, 4) for k, v in scores.items()}, flush=True)
         grid.append(pictures)
         captions.append(texts)
     sheet = contact_sheet(
