@@ -371,11 +371,10 @@ def _announce(schedule, directory, optimizer: str) -> object:
 def _paint(checked, args) -> None:
     task, where, chosen = checked
     values = painting.painting_settings(chosen)
+    schedule = painting.default_schedule(task, values)
     result = painting.stylize(
         task, **where, **chosen, verbose=0 if args.quiet else "auto",
-        callbacks=[_announce(
-            painting.default_schedule(task, values), where["checkpoint_dir"], values["optimizer"],
-        )],
+        callbacks=[_announce(schedule, where["checkpoint_dir"], values["optimizer"])],
     )
     output, directory = result.output, where["checkpoint_dir"]
     if result.stopped_by == "non-finite":
@@ -387,7 +386,7 @@ def _paint(checked, args) -> None:
         )
     if result.signal_number is not None:
         raise _Stopped(
-            f"stopped by {result.stopped_by} at step {result.steps} of {chosen['steps']}; the image "
+            f"stopped by {result.stopped_by} at step {result.steps} of {schedule.total_steps}; the image "
             f"so far is in {output} and a checkpoint in {directory}. Resume with the same command "
             f"and --resume {directory}",
             128 + result.signal_number,

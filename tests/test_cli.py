@@ -132,6 +132,27 @@ def test_help_lists_library_defaults(capsys):
     assert "--init INIT" in out and "(default: content)" in out
 
 
+def test_a_stop_counts_the_steps_of_the_whole_schedule(content_path, style_path, tmp_path, monkeypatch, capsys):
+    """Coarse to fine, `--steps` is per scale: the stop message counts all the scales' steps."""
+    from keras_nst import painting
+
+    def stopped(task, **kwargs):
+        return painting.Painting(images=None, model=None, history=None, steps=6, seconds=0.0,
+                                 output=Path(kwargs["output"]), checkpoint_dir=kwargs["checkpoint_dir"],
+                                 stopped_by="SIGTERM")
+
+    monkeypatch.setattr(painting, "stylize", stopped)
+    monkeypatch.chdir(tmp_path)
+    args = [str(content_path), str(style_path), "--size", "64", "--min-size", "32", "--steps", "4",
+            "--weights", "random", "--quiet", "-o", "out.png"]
+    task, _, chosen = cli._check_stylize(cli.build_parser().parse_args(["stylize", *args]))
+    total = painting.default_schedule(task, painting.painting_settings(chosen)).total_steps
+    assert total == 12  # 32, 45 and 64 px, 4 steps each
+    assert main(["stylize", *args]) == 128 + signal.SIGTERM
+    line = _error_line(capsys)
+    assert f"stopped by SIGTERM at step 6 of {total};" in line, line
+
+
 @pytest.mark.slow
 def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_path, style_path, tmp_path):
     common = [str(content_path), str(style_path), *TINY[:2], "--steps", "300", *TINY[4:],
