@@ -86,6 +86,16 @@ def save_checkpoint(
     return path
 
 
+def remove_checkpoint(directory: str | os.PathLike) -> None:
+    """Removes a finished painting's checkpoint file, and `directory` if that leaves it empty
+    (anything else a user put there stays, and so does the directory)."""
+    directory = Path(directory)
+    with contextlib.suppress(FileNotFoundError):
+        (directory / CHECKPOINT_NAME).unlink()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
 def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
     """The arrays and the metadata of the checkpoint in `directory`.
 

@@ -391,6 +391,12 @@ def _paint(checked, args) -> None:
             f"and --resume {directory}",
             128 + result.signal_number,
         )
+    if not (args.checkpoint_dir or args.resume):
+        # Finished: the checkpoint beside the output was only there to survive a stop.
+        # A --checkpoint-dir or --resume the user named keeps its checkpoint.
+        from keras_nst.checkpoints import remove_checkpoint
+
+        remove_checkpoint(directory)
     print(f"Wrote {output}")
     if where["log_dir"]:
         # stylize writes one run into --logdir; TensorBoard shows it from there or its parent.

@@ -34,6 +34,19 @@ def test_stylize_writes_the_image_and_tensorboard_logs(content_path, style_path,
     assert list(logdir.glob("events.out.tfevents.*"))
     out = capsys.readouterr().out
     assert f"Wrote {output}" in out and "tensorboard --logdir" in out
+    # A finished painting leaves its output and the logs asked for, no checkpoint beside them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "out.png"]
+
+
+def test_a_named_checkpoint_dir_keeps_its_checkpoint_and_a_users_files(content_path, style_path, tmp_path):
+    named, default = tmp_path / "kept", tmp_path / "mine.checkpoint"
+    assert _run(content_path, style_path, tmp_path / "a.png", "--checkpoint-dir", str(named)) == 0
+    assert sorted(os.listdir(named)) == ["checkpoint.npz"]
+    # The default folder beside the output loses only the checkpoint it wrote.
+    default.mkdir()
+    (default / "notes.txt").write_text("mine")
+    assert _run(content_path, style_path, tmp_path / "mine.png") == 0
+    assert sorted(os.listdir(default)) == ["notes.txt"]
 
 
 def test_stylize_blends_several_styles(content_path, style_path, second_style_path, tmp_path):
