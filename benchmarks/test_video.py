@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import EXAMPLES, RESULTS, SMOKE, STYLE
-from keras_nst.weights import hed_weights_path
+from conftest import EXAMPLES, RESULTS, SMOKE, STYLE, WEIGHTS
 
 pytest.importorskip("cv2")
 
@@ -29,12 +28,13 @@ CLIP = EXAMPLES / "clip.gif"
 FRAMES, SIZE, STEPS, FRAME_STEPS = (2, 32, 2, 2) if SMOKE else (12, 128, 150, 60)
 #: The pretrained features where the package is installed (`KERAS_NST_BENCH_WEIGHTS=random`
 #: for random weights).
-_PRETRAINED = os.environ.get("KERAS_NST_BENCH_WEIGHTS", "vgg16-hed") in ("vgg16-hed", "pretrained")
-WEIGHTS = "vgg16-hed" if _PRETRAINED and hed_weights_path() is not None else None
-SETTINGS = dict(weights=WEIGHTS, precision="float32", min_size=None)
-#: `KERAS_NST_BENCH_TEMPORAL_WEIGHT`: another temporal weight than the default, to compare.
+PAINTED_WITH = "pretrained" if "pretrained" in WEIGHTS else "random"
+SETTINGS = dict(weights=WEIGHTS.get(PAINTED_WITH), precision="float32", min_size=None)
+#: `KERAS_NST_BENCH_TEMPORAL_WEIGHT`: another temporal weight than the default, to compare
+#: (the video's own setting: the independent frames do not take it).
+VIDEO_SETTINGS = {}
 if os.environ.get("KERAS_NST_BENCH_TEMPORAL_WEIGHT"):
-    SETTINGS["temporal_weight"] = float(os.environ["KERAS_NST_BENCH_TEMPORAL_WEIGHT"])
+    VIDEO_SETTINGS["temporal_weight"] = float(os.environ["KERAS_NST_BENCH_TEMPORAL_WEIGHT"])
 if SMOKE:
     SETTINGS.update(style_layers=[f"block{b}_conv1" for b in (1, 2)], content_layers=["block2_conv2"])
 
@@ -64,7 +64,7 @@ def _independent(frames, style):
     for frame in frames:
         task = StyleTask(frame, style, size=SIZE, **{k: v for k, v in SETTINGS.items() if k.endswith("layers")})
         result = stylize(task, steps=STEPS, extractor=extractor, verbose=0,
-                         **{k: v for k, v in SETTINGS.items() if not k.endswith("layers") and k != "temporal_weight"})
+                         **{k: v for k, v in SETTINGS.items() if not k.endswith("layers")})
         extractor = result.model.extractor
         painted.append(result.images[0])
     return painted
@@ -100,7 +100,7 @@ def test_video_flicker(benchmark):
 
     def paint():
         started = time.perf_counter()
-        ours = stylize_video(frames, STYLE, size=SIZE, steps=STEPS, frame_steps=FRAME_STEPS, verbose=0, **SETTINGS)
+        ours = stylize_video(frames, STYLE, size=SIZE, steps=STEPS, frame_steps=FRAME_STEPS, verbose=0, **SETTINGS, **VIDEO_SETTINGS)
         ours_seconds = time.perf_counter() - started
         started = time.perf_counter()
         alone = _independent(frames, STYLE)
@@ -120,7 +120,8 @@ def test_video_flicker(benchmark):
     benchmark.group = "video"
     benchmark.extra_info.update(
         kind="video", frames=len(frames), size=SIZE, steps=STEPS, frame_steps=FRAME_STEPS,
-        weights="random" if WEIGHTS is None else WEIGHTS, temporal_weight=SETTINGS.get("temporal_weight", "default"),
+        weights="random" if SETTINGS["weights"] is None else SETTINGS["weights"],
+        temporal_weight=VIDEO_SETTINGS.get("temporal_weight", "default"),
         seconds={"keras-nst": ours_seconds, "independent": alone_seconds}, scores=scores,
         flicker_ratio=scores["keras-nst"]["flicker"] / max(scores["independent"]["flicker"], 1e-12),
     )

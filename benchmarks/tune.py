@@ -118,33 +118,33 @@ def main(argv=None) -> int:
         pictures, texts = [photo, style_at_size], ["", ""]
         for label, settings in variants:
             painter = make_painter(dict(settings), args.preset, weights)
-            start = time.perf_counter()
             if args.seconds:
                 image, info = recipes.run_for(painter, photo, style, args.seconds)
-                label_steps = "/".join(map(str, info["steps"]))
+                label_steps, seconds = "/".join(map(str, info["steps"])), info["seconds"]
+                timing = f" ms/step {[round(t) for t in info['ms_per_step']]}"
             else:
+                start = time.perf_counter()
                 image = painter(photo, style, [args.steps] * len(painter.stages(args.size)))
-                label_steps = str(args.steps)
-            seconds = info["seconds"] if args.seconds else time.perf_counter() - start
+                label_steps, seconds, timing = str(args.steps), time.perf_counter() - start, ""
             scores = judge(image, photo, style_at_size)
             rows.append((pair, label, label_steps, seconds, scores))
             pictures.append(image)
             texts.append(f"{seconds:.0f}s G{scores['gram']:.3f} S{scores['swd']:.2f} E{scores.get('edges', float('nan')):.2f} N{scores['noise']:.1f}")
             Image.fromarray(image).save(out / f"{args.name}_{pair}_{label.replace(' ', '_').replace('/', '-')}.png")
-            timing = f" ms/step {[round(t) for t in info['ms_per_step']]}" if args.seconds else ""
             print(pair, label, label_steps, f"{seconds:.0f} s{timing}", {k: round(v, 4) for k, v in scores.items()}, flush=True)
         grid.append(pictures)
         captions.append(texts)
+    budget = f"{args.seconds:.0f} s each" if args.seconds else f"{args.steps} steps per scale"
     sheet = contact_sheet(
         grid, row_labels=args.pairs, column_labels=["photo", "style", *[label for label, _ in variants]],
         captions=captions,
-        title=f"{args.name}: {args.size} px, {f'{args.seconds:.0f} s each' if args.seconds else f'{args.steps} steps per scale'}, weights {args.weights}"
+        title=f"{args.name}: {args.size} px, {budget}, weights {args.weights}"
         f"{', preset ' + args.preset if args.preset else ''}; G Gram, S SWD, E edges, N noise",
     )
     sheet.save(out / f"{args.name}.png")
     with open(out / f"{args.name}.md", "a") as table:
         table.write(
-            f"\n## {args.name}: {args.size} px, {f'{args.seconds:.0f} s each' if args.seconds else f'{args.steps} steps per scale'}, weights {args.weights}"
+            f"\n## {args.name}: {args.size} px, {budget}, weights {args.weights}"
             f"{', preset ' + args.preset if args.preset else ''} (CPU: {cpu_flags()})\n\n"
         )
         for label, settings in variants:
