@@ -12,10 +12,14 @@ from keras_nst import StyleTask
 from keras_nst.painting import build_model
 
 
-def make_model(size, optimizer="adam", pooling="avg", precision="auto", weights=None, **task_kwargs):
+def make_model(
+    size, optimizer="adam", pooling="avg", precision="auto", weights=None, **task_kwargs
+):
     """The compiled model `keras_nst.stylize` would paint this task with."""
     task = StyleTask(CONTENT, STYLE, size=size, **task_kwargs)
-    model = build_model(task, weights=weights, optimizer=optimizer, pooling=pooling, precision=precision)
+    model = build_model(
+        task, weights=weights, optimizer=optimizer, pooling=pooling, precision=precision
+    )
     return task, model
 
 
@@ -29,7 +33,12 @@ class LossCurve(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         logs = {k: float(np.asarray(v)) for k, v in (logs or {}).items()}
         self.rows.append(
-            [time.perf_counter() - self.start, logs["loss"], logs["content_loss"], logs["style_loss"]]
+            [
+                time.perf_counter() - self.start,
+                logs["loss"],
+                logs["content_loss"],
+                logs["style_loss"],
+            ]
         )
 
 

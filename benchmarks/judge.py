@@ -45,8 +45,12 @@ def _network():
     from keras_nst.extractor import vgg19_extractor
 
     return vgg19_extractor(
-        STYLE_LAYERS + [CONTENT_LAYER], pooling="max", weights=None, seed=JUDGE_SEED,
-        dtype="float32", padding="zeros",
+        STYLE_LAYERS + [CONTENT_LAYER],
+        pooling="max",
+        weights=None,
+        seed=JUDGE_SEED,
+        dtype="float32",
+        padding="zeros",
     )
 
 
@@ -75,10 +79,16 @@ def _pretrained():
     )
     with h5py.File(hed_weights_path(required=True), "r") as file:
         heads = [
-            (np.asarray(file[f"dsn{b}/vars/0"], np.float64)[0, 0, :, 0], float(file[f"dsn{b}/vars/1"][0]))
+            (
+                np.asarray(file[f"dsn{b}/vars/0"], np.float64)[0, 0, :, 0],
+                float(file[f"dsn{b}/vars/1"][0]),
+            )
             for b in range(1, 6)
         ]
-        fuse = (np.asarray(file["fuse/vars/0"], np.float64)[0, 0, :, 0], float(file["fuse/vars/1"][0]))
+        fuse = (
+            np.asarray(file["fuse/vars/0"], np.float64)[0, 0, :, 0],
+            float(file["fuse/vars/1"][0]),
+        )
     return network, heads, fuse
 
 
@@ -93,7 +103,11 @@ def edge_map(image: np.ndarray, features: dict | None = None) -> np.ndarray:
     for name, (kernel, bias) in zip(PRETRAINED_LAYERS, heads):
         side = (features[name] @ kernel + bias).astype(np.float32)
         # Bilinear upsampling to the image, as the package's model does (half-pixel centres).
-        sides.append(np.asarray(Image.fromarray(side, mode="F").resize((width, height), Image.BILINEAR), np.float64))
+        sides.append(
+            np.asarray(
+                Image.fromarray(side, mode="F").resize((width, height), Image.BILINEAR), np.float64
+            )
+        )
     fused = np.tensordot(np.stack(sides, -1), fuse[0], axes=1) + fuse[1]
     return 1.0 / (1.0 + np.exp(-fused))
 
@@ -117,20 +131,28 @@ def _sliced_wasserstein(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) 
 def _high_frequency(image: np.ndarray) -> float:
     image = np.asarray(image, np.float64)
     padded = np.pad(image, [(1, 1), (1, 1), (0, 0)], mode="edge")
-    blurred = sum(
-        padded[1 + dy : 1 + dy + image.shape[0], 1 + dx : 1 + dx + image.shape[1]]
-        for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-    ) / 9.0
+    blurred = (
+        sum(
+            padded[1 + dy : 1 + dy + image.shape[0], 1 + dx : 1 + dx + image.shape[1]]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        )
+        / 9.0
+    )
     return float(np.mean((image - blurred) ** 2))
 
 
 def _style_distances(f, s, layers, rng) -> tuple[float, float]:
-    gram = np.mean([np.sum((_gram(f[n]) - _gram(s[n])) ** 2) / np.sum(_gram(s[n]) ** 2) for n in layers])
+    gram = np.mean(
+        [np.sum((_gram(f[n]) - _gram(s[n])) ** 2) / np.sum(_gram(s[n]) ** 2) for n in layers]
+    )
     swd = np.mean([_sliced_wasserstein(f[n], s[n], rng) for n in layers])
     return float(gram), float(swd)
 
 
-def judge(painting: np.ndarray, photo: np.ndarray, style: np.ndarray, pretrained: bool | None = None) -> dict[str, float]:
+def judge(
+    painting: np.ndarray, photo: np.ndarray, style: np.ndarray, pretrained: bool | None = None
+) -> dict[str, float]:
     """The judge's scores of `painting` (uint8 or float RGB) against `photo` (same size)
     and `style` (any size). Lower is better for all but `noise`, where nearer 1 is.
 
@@ -147,7 +169,9 @@ def judge(painting: np.ndarray, photo: np.ndarray, style: np.ndarray, pretrained
     if pretrained:
         network = _pretrained()[0]
         f, p, s = _features(painting, network), _features(photo, network), _features(style, network)
-        scores["p_gram"], scores["p_swd"] = _style_distances(f, s, PRETRAINED_LAYERS, np.random.default_rng(0))
+        scores["p_gram"], scores["p_swd"] = _style_distances(
+            f, s, PRETRAINED_LAYERS, np.random.default_rng(0)
+        )
         painted_edges, photo_edges = edge_map(painting, f), edge_map(photo, p)
-        scores["edges"] = float(np.sum((painted_edges - photo_edges) ** 2) / np.sum(photo_edges ** 2))
+        scores["edges"] = float(np.sum((painted_edges - photo_edges) ** 2) / np.sum(photo_edges**2))
     return scores

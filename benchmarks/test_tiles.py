@@ -21,17 +21,29 @@ from conftest import CONTENT, HERE, SMOKE, STYLE
 LARGE = os.environ.get("KERAS_NST_BENCH_LARGE") == "1"
 STEPS = 1 if SMOKE else 3
 #: The smoke run tiles a small image: shallow layers keep the halo (and the tiles) small.
-TASK_SETTINGS = dict(style_layers=[f"block{b}_conv1" for b in (1, 2, 3)], content_layers=["block2_conv2"]) if SMOKE else {}
+TASK_SETTINGS = (
+    dict(style_layers=[f"block{b}_conv1" for b in (1, 2, 3)], content_layers=["block2_conv2"])
+    if SMOKE
+    else {}
+)
 SQUARE = CONTENT.parent / "astronaut.jpg"
 #: (size, tile: 0 untiled / None from the cap, cap in GiB or None, photo, tile_cut): the
 #: shipped 4:3 photo, and a square one for 4096 x 4096. Each cap is painted as `stylize`
 #: would (`tile_cut="auto"`: only the first layers tiled where that fits and costs less) and
 #: with every layer tiled (`None`).
-CASES = [(96, 64, None, CONTENT, "auto")] if SMOKE else [
-    case
-    for size, cap in ((512, 1.2), (1024, 2.5), (2048, 8.0))
-    for case in ((size, 0, None, CONTENT, "auto"), (size, None, cap, CONTENT, "auto"), (size, None, cap, CONTENT, None))
-]
+CASES = (
+    [(96, 64, None, CONTENT, "auto")]
+    if SMOKE
+    else [
+        case
+        for size, cap in ((512, 1.2), (1024, 2.5), (2048, 8.0))
+        for case in (
+            (size, 0, None, CONTENT, "auto"),
+            (size, None, cap, CONTENT, "auto"),
+            (size, None, cap, CONTENT, None),
+        )
+    ]
+)
 if LARGE:
     CASES += [(4096, None, 18.0, SQUARE, "auto"), (4096, None, 18.0, SQUARE, None)]
 
@@ -62,18 +74,34 @@ print(json.dumps({{"seconds_per_step": seconds, "peak_kib": peak, "tiles": tiles
 
 
 def _id(size, tile, cut):
-    return f"{size}-" + ("untiled" if tile == 0 else "tiled" if cut == "auto" else "every-layer-tiled")
+    return f"{size}-" + (
+        "untiled" if tile == 0 else "tiled" if cut == "auto" else "every-layer-tiled"
+    )
 
 
-@pytest.mark.parametrize("size, tile, cap, content, tile_cut", CASES, ids=[_id(s, t, c) for s, t, _, _, c in CASES])
+@pytest.mark.parametrize(
+    "size, tile, cap, content, tile_cut", CASES, ids=[_id(s, t, c) for s, t, _, _, c in CASES]
+)
 def test_tiled_step(benchmark, size, tile, cap, content, tile_cut):
     precision = "float32"
-    code = PROBE.format(here=str(HERE), content=str(content), style=str(STYLE), size=size, tile_cut=tile_cut,
-                        precision=precision, tile=tile, cap=cap, steps=STEPS, task_settings=TASK_SETTINGS)
+    code = PROBE.format(
+        here=str(HERE),
+        content=str(content),
+        style=str(STYLE),
+        size=size,
+        tile_cut=tile_cut,
+        precision=precision,
+        tile=tile,
+        cap=cap,
+        steps=STEPS,
+        task_settings=TASK_SETTINGS,
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
     def probe():
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env
+        )
         if result.returncode:
             return {"error": result.stderr.strip().splitlines()[-1]}
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -83,9 +111,17 @@ def test_tiled_step(benchmark, size, tile, cap, content, tile_cut):
     if "error" in result:
         pytest.skip(f"{size} px {'untiled' if tile == 0 else 'tiled'}: {result['error']}")
     benchmark.extra_info.update(
-        kind="tiles", size=size, shape=result["shape"], tiles=result["tiles"], tile=result["tile"], cap_gib=cap,
-        precision=precision, seconds_per_step=result["seconds_per_step"],
-        peak_rss_gib=result["peak_kib"] / 2**20, kept=result["kept"], split=result["split"],
+        kind="tiles",
+        size=size,
+        shape=result["shape"],
+        tiles=result["tiles"],
+        tile=result["tile"],
+        cap_gib=cap,
+        precision=precision,
+        seconds_per_step=result["seconds_per_step"],
+        peak_rss_gib=result["peak_kib"] / 2**20,
+        kept=result["kept"],
+        split=result["split"],
     )
     if cap is not None:
         assert result["peak_kib"] * 1024 <= cap * 2**30 * 1.1, "the tiled step went over its cap"

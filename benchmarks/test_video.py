@@ -36,7 +36,9 @@ VIDEO_SETTINGS = {}
 if os.environ.get("KERAS_NST_BENCH_TEMPORAL_WEIGHT"):
     VIDEO_SETTINGS["temporal_weight"] = float(os.environ["KERAS_NST_BENCH_TEMPORAL_WEIGHT"])
 if SMOKE:
-    SETTINGS.update(style_layers=[f"block{b}_conv1" for b in (1, 2)], content_layers=["block2_conv2"])
+    SETTINGS.update(
+        style_layers=[f"block{b}_conv1" for b in (1, 2)], content_layers=["block2_conv2"]
+    )
 
 
 def static_pixels(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -52,7 +54,9 @@ def flicker(painted: list, inputs: list) -> float:
     values = []
     for t in range(1, len(painted)):
         still = static_pixels(inputs[t - 1], inputs[t])
-        difference = np.abs(painted[t].astype(np.float64) - painted[t - 1].astype(np.float64)).mean(-1)
+        difference = np.abs(painted[t].astype(np.float64) - painted[t - 1].astype(np.float64)).mean(
+            -1
+        )
         values.append(difference[still].mean())
     return float(np.mean(values))
 
@@ -62,9 +66,16 @@ def _independent(frames, style):
 
     painted, extractor = [], None
     for frame in frames:
-        task = StyleTask(frame, style, size=SIZE, **{k: v for k, v in SETTINGS.items() if k.endswith("layers")})
-        result = stylize(task, steps=STEPS, extractor=extractor, verbose=0,
-                         **{k: v for k, v in SETTINGS.items() if not k.endswith("layers")})
+        task = StyleTask(
+            frame, style, size=SIZE, **{k: v for k, v in SETTINGS.items() if k.endswith("layers")}
+        )
+        result = stylize(
+            task,
+            steps=STEPS,
+            extractor=extractor,
+            verbose=0,
+            **{k: v for k, v in SETTINGS.items() if not k.endswith("layers")},
+        )
         extractor = result.model.extractor
         painted.append(result.images[0])
     return painted
@@ -100,7 +111,16 @@ def test_video_flicker(benchmark):
 
     def paint():
         started = time.perf_counter()
-        ours = stylize_video(frames, STYLE, size=SIZE, steps=STEPS, frame_steps=FRAME_STEPS, verbose=0, **SETTINGS, **VIDEO_SETTINGS)
+        ours = stylize_video(
+            frames,
+            STYLE,
+            size=SIZE,
+            steps=STEPS,
+            frame_steps=FRAME_STEPS,
+            verbose=0,
+            **SETTINGS,
+            **VIDEO_SETTINGS,
+        )
         ours_seconds = time.perf_counter() - started
         started = time.perf_counter()
         alone = _independent(frames, STYLE)
@@ -119,10 +139,15 @@ def test_video_flicker(benchmark):
     _sheet(directory / "clip_side_by_side.gif", [inputs, alone, ours])
     benchmark.group = "video"
     benchmark.extra_info.update(
-        kind="video", frames=len(frames), size=SIZE, steps=STEPS, frame_steps=FRAME_STEPS,
+        kind="video",
+        frames=len(frames),
+        size=SIZE,
+        steps=STEPS,
+        frame_steps=FRAME_STEPS,
         weights="random" if SETTINGS["weights"] is None else SETTINGS["weights"],
         temporal_weight=VIDEO_SETTINGS.get("temporal_weight", "default"),
-        seconds={"keras-nst": ours_seconds, "independent": alone_seconds}, scores=scores,
+        seconds={"keras-nst": ours_seconds, "independent": alone_seconds},
+        scores=scores,
         flicker_ratio=scores["keras-nst"]["flicker"] / max(scores["independent"]["flicker"], 1e-12),
     )
     assert all(np.isfinite(v) for s in scores.values() for v in s.values())

@@ -97,14 +97,18 @@ def cpu_flags() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("name")
     parser.add_argument("--variant", action="append", required=True)
     parser.add_argument("--weights", default="vgg16-hed", help="vgg16-hed, random, or a file")
     parser.add_argument("--preset", default=None)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60, help="steps at every scale")
-    parser.add_argument("--seconds", type=float, default=None, help="equal wall time instead of steps")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="equal wall time instead of steps"
+    )
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     args = parser.parse_args(argv)
     weights = None if args.weights == "random" else args.weights
@@ -114,7 +118,11 @@ def main(argv=None) -> int:
     rows, grid, captions = [], [], []
     for pair in args.pairs:
         photo_name, style_name = PAIRS[pair]
-        photo, style, style_at_size = load(photo_name, args.size), load(style_name), load(style_name, args.size)
+        photo, style, style_at_size = (
+            load(photo_name, args.size),
+            load(style_name),
+            load(style_name, args.size),
+        )
         pictures, texts = [photo, style_at_size], ["", ""]
         for label, settings in variants:
             painter = make_painter(dict(settings), args.preset, weights)
@@ -129,14 +137,27 @@ def main(argv=None) -> int:
             scores = judge(image, photo, style_at_size)
             rows.append((pair, label, label_steps, seconds, scores))
             pictures.append(image)
-            texts.append(f"{seconds:.0f}s G{scores['gram']:.3f} S{scores['swd']:.2f} E{scores.get('edges', float('nan')):.2f} N{scores['noise']:.1f}")
-            Image.fromarray(image).save(out / f"{args.name}_{pair}_{label.replace(' ', '_').replace('/', '-')}.png")
-            print(pair, label, label_steps, f"{seconds:.0f} s{timing}", {k: round(v, 4) for k, v in scores.items()}, flush=True)
+            texts.append(
+                f"{seconds:.0f}s G{scores['gram']:.3f} S{scores['swd']:.2f} E{scores.get('edges', float('nan')):.2f} N{scores['noise']:.1f}"
+            )
+            Image.fromarray(image).save(
+                out / f"{args.name}_{pair}_{label.replace(' ', '_').replace('/', '-')}.png"
+            )
+            print(
+                pair,
+                label,
+                label_steps,
+                f"{seconds:.0f} s{timing}",
+                {k: round(v, 4) for k, v in scores.items()},
+                flush=True,
+            )
         grid.append(pictures)
         captions.append(texts)
     budget = f"{args.seconds:.0f} s each" if args.seconds else f"{args.steps} steps per scale"
     sheet = contact_sheet(
-        grid, row_labels=args.pairs, column_labels=["photo", "style", *[label for label, _ in variants]],
+        grid,
+        row_labels=args.pairs,
+        column_labels=["photo", "style", *[label for label, _ in variants]],
         captions=captions,
         title=f"{args.name}: {args.size} px, {budget}, weights {args.weights}"
         f"{', preset ' + args.preset if args.preset else ''}; G Gram, S SWD, E edges, N noise",
@@ -149,7 +170,13 @@ def main(argv=None) -> int:
         )
         for label, settings in variants:
             table.write(f"- {label}: `{settings}`\n")
-        table.write("\n| pair | variant | steps | s | " + " | ".join(SCORES) + " |\n|---|---|---|---|" + "---|" * len(SCORES) + "\n")
+        table.write(
+            "\n| pair | variant | steps | s | "
+            + " | ".join(SCORES)
+            + " |\n|---|---|---|---|"
+            + "---|" * len(SCORES)
+            + "\n"
+        )
         for pair, label, steps, seconds, scores in rows:
             values = " | ".join(f"{scores[k]:.4f}" if k in scores else "" for k in SCORES)
             table.write(f"| {pair} | {label} | {steps} | {seconds:.0f} | {values} |\n")

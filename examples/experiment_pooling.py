@@ -22,9 +22,15 @@ args = parser.parse_args()
 
 # %% The extractor differs, so each pooling is its own model and fit.
 result = run_experiment(
-    "pooling", HERE / "tubingen.jpg", HERE / "starry_night.jpg",
-    output_dir=args.output_dir, log_dir=args.logdir, size=args.size, steps=args.steps,
-    style_weight=3e6, weights=None,  # seeded random VGG-19 weights; pass "imagenet" where they can be fetched
+    "pooling",
+    HERE / "tubingen.jpg",
+    HERE / "starry_night.jpg",
+    output_dir=args.output_dir,
+    log_dir=args.logdir,
+    size=args.size,
+    steps=args.steps,
+    style_weight=3e6,
+    weights=None,  # seeded random VGG-19 weights; pass "imagenet" where they can be fetched
 )
 
 # %% Gatys et al. prefer average pooling: smoother gradients, fewer artefacts.

@@ -22,8 +22,13 @@ args = parser.parse_args()
 
 # %% Style weight 10 ... 1e7 at content weight 10: every ratio is a variant of one fit.
 result = run_experiment(
-    "ratio", HERE / "tubingen.jpg", HERE / "starry_night.jpg",
-    output_dir=args.output_dir, log_dir=args.logdir, size=args.size, steps=args.steps,
+    "ratio",
+    HERE / "tubingen.jpg",
+    HERE / "starry_night.jpg",
+    output_dir=args.output_dir,
+    log_dir=args.logdir,
+    size=args.size,
+    steps=args.steps,
     weights=None,  # seeded random VGG-19 weights; pass "imagenet" where they can be fetched
 )
 

@@ -22,9 +22,15 @@ args = parser.parse_args()
 
 # %% One-hot style layer weights (conv1_1 ... conv5_1): each layer is a variant of one fit.
 result = run_experiment(
-    "style_layer", HERE / "tubingen.jpg", HERE / "starry_night.jpg",
-    output_dir=args.output_dir, log_dir=args.logdir, size=args.size, steps=args.steps,
-    style_weight=3e6, weights=None,  # seeded random VGG-19 weights; pass "imagenet" where they can be fetched
+    "style_layer",
+    HERE / "tubingen.jpg",
+    HERE / "starry_night.jpg",
+    output_dir=args.output_dir,
+    log_dir=args.logdir,
+    size=args.size,
+    steps=args.steps,
+    style_weight=3e6,
+    weights=None,  # seeded random VGG-19 weights; pass "imagenet" where they can be fetched
 )
 
 # %% Deeper layers match larger structures of the painting.

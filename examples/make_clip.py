@@ -26,7 +26,9 @@ DURATION = 100
 
 
 def frames() -> list[Image.Image]:
-    background = Image.open(HERE / "chelsea.jpg").convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
+    background = (
+        Image.open(HERE / "chelsea.jpg").convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
+    )
     face = Image.open(HERE / "astronaut.jpg").convert("RGB").crop((150, 20, 370, 240))
     face = face.resize((PATCH, PATCH), Image.Resampling.LANCZOS)
     result = []
@@ -47,7 +49,9 @@ def main(path: Path = HERE / "clip.gif") -> Path:
     strip.paste(pictures[FRAMES // 2], (SIZE[0], 0))
     palette = strip.quantize(colors=256, dither=Image.Dither.NONE)
     indexed = [picture.quantize(palette=palette, dither=Image.Dither.NONE) for picture in pictures]
-    indexed[0].save(path, save_all=True, append_images=indexed[1:], duration=DURATION, loop=0, optimize=False)
+    indexed[0].save(
+        path, save_all=True, append_images=indexed[1:], duration=DURATION, loop=0, optimize=False
+    )
     return path
 
 

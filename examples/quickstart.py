@@ -1,7 +1,7 @@
 """Paint the Tübingen photo in the style of The Starry Night with the Python API.
 
-    python examples/quickstart.py            # 256 px, 300 steps, a minute or two on 2 CPU cores
-    python examples/quickstart.py --size 64 --steps 5
+python examples/quickstart.py            # 256 px, 300 steps, a minute or two on 2 CPU cores
+python examples/quickstart.py --size 64 --steps 5
 """
 
 import argparse

@@ -19,7 +19,9 @@ from keras_nst.experiments import EXPERIMENTS, run_experiment
 
 HERE = Path(__file__).resolve().parent
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("names", nargs="*", default=list(EXPERIMENTS), help=f"any of {', '.join(EXPERIMENTS)}")
+parser.add_argument(
+    "names", nargs="*", default=list(EXPERIMENTS), help=f"any of {', '.join(EXPERIMENTS)}"
+)
 parser.add_argument("--size", type=int, default=128)
 parser.add_argument("--steps", type=int, default=200)
 parser.add_argument("--weights", default="auto")
@@ -32,14 +34,22 @@ for name in args.names:
 
 # %% The images: experiments 7 and 8 add two more photos and two more paintings.
 content, style = HERE / "tubingen.jpg", HERE / "starry_night.jpg"
-more = {"contents": [HERE / "astronaut.jpg", HERE / "chelsea.jpg"],
-        "styles": [HERE / "great_wave.jpg", HERE / "wheat_field.jpg"]}
+more = {
+    "contents": [HERE / "astronaut.jpg", HERE / "chelsea.jpg"],
+    "styles": [HERE / "great_wave.jpg", HERE / "wheat_field.jpg"],
+}
 
 # %% One experiment at a time; each prints where its sheet went.
 for name in args.names:
     result = run_experiment(
-        name, content, style, output_dir=Path(args.output_dir) / name,
-        size=args.size, steps=args.steps, weights=args.weights, **more,
+        name,
+        content,
+        style,
+        output_dir=Path(args.output_dir) / name,
+        size=args.size,
+        steps=args.steps,
+        weights=args.weights,
+        **more,
     )
     print(f"{name}: {result.sheet}")
     if args.sheets:

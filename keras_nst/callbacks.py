@@ -144,7 +144,10 @@ class StyleTensorBoard(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, log_dir: str | os.PathLike | None = None, image_every: int | None = 100, hparams: bool = True
+        self,
+        log_dir: str | os.PathLike | None = None,
+        image_every: int | None = 100,
+        hparams: bool = True,
     ):
         super().__init__()
         if image_every is not None and (
@@ -184,7 +187,11 @@ class StyleTensorBoard(keras.callbacks.Callback):
 
     def _write_images(self, step: int):
         with self._writer.as_default(step=step):
-            tf.summary.image("image", for_dashboard(self.model.images()), max_outputs=self.model.task.num_variants)
+            tf.summary.image(
+                "image",
+                for_dashboard(self.model.images()),
+                max_outputs=self.model.task.num_variants,
+            )
         self._last_image_step = step
 
     def on_train_end(self, logs=None):

@@ -15,7 +15,12 @@ from keras import ops
 RESIZE_METHODS = ("bicubic", "bilinear")
 
 
-def resize(values, size: tuple[int, int], method: str = "bicubic", clip: tuple[float, float] | None = (0.0, 255.0)):
+def resize(
+    values,
+    size: tuple[int, int],
+    method: str = "bicubic",
+    clip: tuple[float, float] | None = (0.0, 255.0),
+):
     """Resizes `(B, H, W, C)` float values to `size = (height, width)`.
 
     Args:

@@ -104,7 +104,9 @@ def read_checkpoint(directory: str | os.PathLike) -> tuple[dict, dict]:
     """
     path = Path(directory) / CHECKPOINT_NAME
     if not path.is_file():
-        raise ValueError(f"`resume` directory holds no {CHECKPOINT_NAME}. Received: resume='{directory}'")
+        raise ValueError(
+            f"`resume` directory holds no {CHECKPOINT_NAME}. Received: resume='{directory}'"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
@@ -134,7 +136,8 @@ def restore_checkpoint(model, directory: str | os.PathLike, identity: dict | Non
     expected = _plain(identity or painting_identity(model))
     if metadata["model"] != expected:
         differences = sorted(
-            key for key in set(expected) | set(metadata["model"])
+            key
+            for key in set(expected) | set(metadata["model"])
             if expected.get(key) != metadata["model"].get(key)
         )
         raise ValueError(
@@ -198,10 +201,16 @@ class StyleCheckpoint(keras.callbacks.Callback):
             `painting_identity(model)`).
     """
 
-    def __init__(self, directory: str | os.PathLike, every: int | None = 100, identity: dict | None = None):
+    def __init__(
+        self, directory: str | os.PathLike, every: int | None = 100, identity: dict | None = None
+    ):
         super().__init__()
-        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every <= 0):
-            raise ValueError(f"`every` must be a positive integer or None. Received: every={every!r}")
+        if every is not None and (
+            isinstance(every, bool) or not isinstance(every, int) or every <= 0
+        ):
+            raise ValueError(
+                f"`every` must be a positive integer or None. Received: every={every!r}"
+            )
         self.directory = Path(directory)
         self.every = every
         self._epoch = 0
@@ -334,7 +343,9 @@ class StopOnNonFinite(keras.callbacks.Callback):
         if bad:
             self.bad_losses = sorted(bad)
             self.bad_step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
-            self.model.assign_state_arrays(self._last_good if self._last_good is not None else self._unchecked)
+            self.model.assign_state_arrays(
+                self._last_good if self._last_good is not None else self._unchecked
+            )
             self.model.stop_training = True
         else:
             self._last_good = self._unchecked

@@ -22,9 +22,7 @@ POOLING = ("avg", "max")
 
 def check_pooling(pooling: Any, argument: str = "pooling") -> str:
     if pooling not in POOLING:
-        raise ValueError(
-            f"`{argument}` must be one of {POOLING}. Received: {argument}={pooling!r}"
-        )
+        raise ValueError(f"`{argument}` must be one of {POOLING}. Received: {argument}={pooling!r}")
     return pooling
 
 
@@ -52,7 +50,9 @@ OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 TAKEOVER_LEARNING_RATES = {"adam": 3.0}
 
 
-def check_optimizer_name(name: Any, argument: str = "optimizer", *, otherwise: str | None = None) -> str:
+def check_optimizer_name(
+    name: Any, argument: str = "optimizer", *, otherwise: str | None = None
+) -> str:
     """`name` in lower case, or a ValueError naming `argument` and the valid names (and
     `otherwise`, what else the argument takes; by default a Keras optimizer for `optimizer`)."""
     if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:

@@ -75,7 +75,9 @@ def _add_settings(parser, command: str, defaults: dict | None = None) -> None:
             continue
         default = (defaults or {}).get(setting.name, setting.command_line_default)
         shown = "" if default is None else f" (default: {settings_lib.show(default)})"
-        text = VIDEO_OUTPUT_HELP if command == "video" and setting.name == "output" else setting.help
+        text = (
+            VIDEO_OUTPUT_HELP if command == "video" and setting.name == "output" else setting.help
+        )
         kwargs = dict(default=argparse.SUPPRESS, help=text + shown, dest=setting.name)
         if setting.parse is not None:
             kwargs["type"] = setting.parse
@@ -94,15 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     add = stylize.add_argument
     add("content", nargs="?", help="content image (photo)")
     add("style", nargs="*", help="style image(s) (painting)")
-    add("--task", default=None, metavar="FILE",
+    add(
+        "--task",
+        default=None,
+        metavar="FILE",
         help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
-        "options given on the command line win")
+        "options given on the command line win",
+    )
     _add_preset(add)
     _add_settings(stylize, "stylize")
-    add("--checkpoint-dir", default=None,
-        help="where checkpoints go (default: OUTPUT's name with .checkpoint, beside it)")
-    add("--resume", default=None, metavar="DIR",
-        help="continue from the checkpoint in DIR (same arguments otherwise); --steps is the total")
+    add(
+        "--checkpoint-dir",
+        default=None,
+        help="where checkpoints go (default: OUTPUT's name with .checkpoint, beside it)",
+    )
+    add(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue from the checkpoint in DIR (same arguments otherwise); --steps is the total",
+    )
     _add_common(stylize)
 
     video = commands.add_parser(
@@ -118,11 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("style", nargs="+", help="style image(s) (painting)")
     _add_preset(add)
     _add_settings(video, "video")
-    add("--checkpoint-dir", default=None,
+    add(
+        "--checkpoint-dir",
+        default=None,
         help="where checkpoints and the finished frames go (default: OUTPUT's name with "
-        ".checkpoint, beside it)")
-    add("--resume", default=None, metavar="DIR",
-        help="continue from the checkpoint in DIR at the frame and step where it stopped")
+        ".checkpoint, beside it)",
+    )
+    add(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue from the checkpoint in DIR at the frame and step where it stopped",
+    )
     _add_common(video)
 
     sweep = commands.add_parser(
@@ -135,14 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
     add = sweep.add_argument
     add("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
     add("content", nargs="+", help="content image(s); several for the 'content' experiment")
-    add("--style", nargs="+", required=True, help="style image(s); several for the 'style' experiment")
-    add("-o", "--output-dir", required=True,
-        help="folder for the images and contact_sheet.png; it must not hold any of the inputs")
+    add(
+        "--style",
+        nargs="+",
+        required=True,
+        help="style image(s); several for the 'style' experiment",
+    )
+    add(
+        "-o",
+        "--output-dir",
+        required=True,
+        help="folder for the images and contact_sheet.png; it must not hold any of the inputs",
+    )
     from keras_nst.experiments import PAPER_SETTINGS
 
-    _add_settings(sweep, "sweep", {"size": DEFAULT_SWEEP_SIZE, "steps": DEFAULT_SWEEP_STEPS, **PAPER_SETTINGS})
-    add("--resume", action="store_true",
-        help="continue an interrupted sweep in the same --output-dir (finished fits are kept)")
+    _add_settings(
+        sweep, "sweep", {"size": DEFAULT_SWEEP_SIZE, "steps": DEFAULT_SWEEP_STEPS, **PAPER_SETTINGS}
+    )
+    add(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted sweep in the same --output-dir (finished fits are kept)",
+    )
     _add_common(sweep)
     return parser
 
@@ -150,14 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_preset(add) -> None:
     from keras_nst import presets
 
-    add("--preset", default=None, metavar="NAME",
+    add(
+        "--preset",
+        default=None,
+        metavar="NAME",
         help=f"named settings measured to paint well: {', '.join(presets.PRESETS)} (see the "
-        "README); options and --task win over it")
+        "README); options and --task win over it",
+    )
 
 
 def _add_common(parser) -> None:
     parser.add_argument(
-        "--no-clobber", action="store_true",
+        "--no-clobber",
+        action="store_true",
         help="refuse to start if an output file already exists (by default an existing output "
         "is replaced; one of the run's inputs never is)",
     )
@@ -201,7 +240,9 @@ def _read_task_file(path: str) -> dict:
             f"`--task` file could not be read ({_one_line(error)}). Received: --task='{path}'"
         ) from None
     if not isinstance(values, dict):
-        raise _TaskFileError(f"`--task` file must hold a table of settings. Received: --task='{path}'")
+        raise _TaskFileError(
+            f"`--task` file must hold a table of settings. Received: --task='{path}'"
+        )
     keys = [setting.name for setting in SETTINGS]
     for key, value in values.items():
         if key not in keys:
@@ -331,20 +372,28 @@ def _stages_text(schedule, optimizer: str) -> str:
         return ", ".join(str(size) for size in values) + " px"
 
     if len(runs) > 1:
-        return " with " + ", then ".join(f"{_OPTIMIZER_NAMES.get(n, n)} at {sizes(v)}" for n, v in runs)
+        return " with " + ", then ".join(
+            f"{_OPTIMIZER_NAMES.get(n, n)} at {sizes(v)}" for n, v in runs
+        )
     return "" if len(runs[0][1]) == 1 else f" at {sizes(runs[0][1])}"
 
 
 def _tiles_text(schedule, tiles) -> str:
     """The first line's note of the scales painted tile by tile (each stage's tile: `tiles`)."""
     # (size, tile) in order, once each (a clip's frames repeat the final size)
-    tiled = list(dict.fromkeys((s.size, t) for s, t in zip(schedule.stages, tiles) if t and s.size > t))
+    tiled = list(
+        dict.fromkeys((s.size, t) for s, t in zip(schedule.stages, tiles) if t and s.size > t)
+    )
     if not tiled:
         return ""
     if len({tile for _, tile in tiled}) == 1:
         sizes = ", ".join(str(size) for size, _ in tiled)
         return f" (tile by tile where larger than {tiled[0][1]} px: {sizes} px)"
-    return " (tile by tile: " + ", ".join(f"{size} px in tiles of {tile} px" for size, tile in tiled) + ")"
+    return (
+        " (tile by tile: "
+        + ", ".join(f"{size} px in tiles of {tile} px" for size, tile in tiled)
+        + ")"
+    )
 
 
 def _announce(schedule, directory, optimizer: str) -> object:
@@ -373,7 +422,10 @@ def _paint(checked, args) -> None:
     values = painting.painting_settings(chosen)
     schedule = painting.default_schedule(task, values)
     result = painting.stylize(
-        task, **where, **chosen, verbose=0 if args.quiet else "auto",
+        task,
+        **where,
+        **chosen,
+        verbose=0 if args.quiet else "auto",
         callbacks=[_announce(schedule, where["checkpoint_dir"], values["optimizer"])],
     )
     output, directory = result.output, where["checkpoint_dir"]
@@ -400,7 +452,9 @@ def _paint(checked, args) -> None:
     print(f"Wrote {output}")
     if where["log_dir"]:
         # stylize writes one run into --logdir; TensorBoard shows it from there or its parent.
-        print(f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}")
+        print(
+            f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}"
+        )
 
 
 # === video ===
@@ -421,10 +475,15 @@ def _check_video(args):
     elif args.checkpoint_dir:
         directory = Path(args.checkpoint_dir)
     else:
-        directory = output.with_name((output.stem if output.suffix else output.name) + ".checkpoint")
+        directory = output.with_name(
+            (output.stem if output.suffix else output.name) + ".checkpoint"
+        )
     where = dict(
-        output=output, checkpoint_dir=directory, resume=args.resume or False,
-        log_dir=values["logdir"], overwrite=not args.no_clobber,
+        output=output,
+        checkpoint_dir=directory,
+        resume=args.resume or False,
+        log_dir=values["logdir"],
+        overwrite=not args.no_clobber,
     )
     chosen = {
         **{s.name: values[s.name] for s in settings_lib.TASK_SETTINGS},
@@ -441,10 +500,18 @@ def _paint_video(checked, args) -> None:
 
     source, style, where, chosen, plan = checked
     result = video_painting.stylize_video(
-        source, style, **where, **chosen, verbose=0 if args.quiet else "auto",
-        callbacks=[_announce(
-            plan.schedule, where["checkpoint_dir"], chosen["optimizer"].lower(),
-        )],
+        source,
+        style,
+        **where,
+        **chosen,
+        verbose=0 if args.quiet else "auto",
+        callbacks=[
+            _announce(
+                plan.schedule,
+                where["checkpoint_dir"],
+                chosen["optimizer"].lower(),
+            )
+        ],
     )
     directory = where["checkpoint_dir"]
     done = f"{len(result.frames)} of {len(plan.frames)} frames are in {directory / video_painting.FRAMES_DIR}"
@@ -462,7 +529,9 @@ def _paint_video(checked, args) -> None:
         )
     print(f"Wrote {result.output} ({len(result.frames)} frames)")
     if where["log_dir"]:
-        print(f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}")
+        print(
+            f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}"
+        )
 
 
 # === sweep ===
@@ -487,9 +556,14 @@ def _check_sweep(args):
         s.name: values[s.name] for s in settings_lib.TASK_SETTINGS if s.sweep and s.name in values
     }
     arguments = dict(
-        contents=args.content[1:], styles=args.style[1:], output_dir=output,
-        log_dir=values["logdir"], resume=args.resume, overwrite=not args.no_clobber,
-        **chosen, **task_settings,
+        contents=args.content[1:],
+        styles=args.style[1:],
+        output_dir=output,
+        log_dir=values["logdir"],
+        resume=args.resume,
+        overwrite=not args.no_clobber,
+        **chosen,
+        **task_settings,
     )
     check_experiment(args.experiment, args.content[0], args.style[0], **arguments)
     return arguments
@@ -499,7 +573,10 @@ def _sweep(arguments, args) -> None:
     from keras_nst.experiments import run_experiment
 
     result = run_experiment(
-        args.experiment, args.content[0], args.style[0], verbose=0 if args.quiet else "auto",
+        args.experiment,
+        args.content[0],
+        args.style[0],
+        verbose=0 if args.quiet else "auto",
         **arguments,
     )
     for label, seconds, loss in zip(result.labels, result.seconds, result.losses):
@@ -518,7 +595,9 @@ def _sweep(arguments, args) -> None:
         )
     print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
     if arguments["log_dir"]:
-        print(f"TensorBoard logs in {arguments['log_dir']}: tensorboard --logdir {arguments['log_dir']}")
+        print(
+            f"TensorBoard logs in {arguments['log_dir']}: tensorboard --logdir {arguments['log_dir']}"
+        )
 
 
 # === Running ===
@@ -564,7 +643,9 @@ def _start_tensorflow() -> None:
 
 def _warn(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, RuntimeWarning):
-        print(f"{PROG}: warning: {settings_lib.to_command_line(_one_line(message))}", file=sys.stderr)
+        print(
+            f"{PROG}: warning: {settings_lib.to_command_line(_one_line(message))}", file=sys.stderr
+        )
 
 
 def _run(check, paint, args) -> int:
@@ -589,7 +670,9 @@ def _run(check, paint, args) -> int:
     except _Stopped as stopped:
         return _fail(_one_line(stopped), stopped.code)
     except KeyboardInterrupt:
-        return _fail("aborted; files written so far (checkpoints included) are intact", EXIT_INTERRUPTED)
+        return _fail(
+            "aborted; files written so far (checkpoints included) are intact", EXIT_INTERRUPTED
+        )
     except OSError as error:  # a full disk, a lost mount: WriteError names the file
         return _fail(_one_line(error), EXIT_FAILURE)
     finally:

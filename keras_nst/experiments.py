@@ -87,7 +87,7 @@ def experiment(name: str, *, contents: Sequence = (), styles: Sequence = ()) -> 
         styles: style images, for `"style"` (several style images).
     """
     if name == "ratio":
-        runs = [Run(f"beta={w:g}", {"style_weight": w}) for w in (10.0 ** e for e in range(1, 8))]
+        runs = [Run(f"beta={w:g}", {"style_weight": w}) for w in (10.0**e for e in range(1, 8))]
         return Experiment(name, "1. content/style weight ratio (alpha = 10)", "style weight", runs)
     if name == "content_layer":
         layers = [f"block{b}_conv2" for b in range(1, 6)]
@@ -101,7 +101,9 @@ def experiment(name: str, *, contents: Sequence = (), styles: Sequence = ()) -> 
             Run("[" + ", ".join(f"{v:g}" for v in values) + "]", {"style_layers": _weights(values)})
             for values in LAYER_WEIGHT_SETS
         ]
-        return Experiment(name, "4. style layer weights (conv1_1 ... conv5_1)", "layer weights", runs)
+        return Experiment(
+            name, "4. style layer weights (conv1_1 ... conv5_1)", "layer weights", runs
+        )
     if name == "pooling":
         runs = [Run(f"{pooling} pooling", pooling=pooling) for pooling in ("avg", "max")]
         return Experiment(name, "5. max against average pooling", "pooling", runs)
@@ -117,15 +119,20 @@ def experiment(name: str, *, contents: Sequence = (), styles: Sequence = ()) -> 
     if name == "init":
         runs = [Run(init, {"init": init}) for init in ("noise", "content+noise", "content")]
         return Experiment(name, "9. initial image", "initial image", runs)
-    raise ValueError(
-        f"`experiment` must be one of {EXPERIMENTS}. Received: experiment={name!r}"
-    )
+    raise ValueError(f"`experiment` must be one of {EXPERIMENTS}. Received: experiment={name!r}")
 
 
 #: The report's experiments, by name.
 EXPERIMENTS = (
-    "ratio", "content_layer", "style_layer", "layer_weights", "pooling", "optimizer",
-    "content", "style", "init",
+    "ratio",
+    "content_layer",
+    "style_layer",
+    "layer_weights",
+    "pooling",
+    "optimizer",
+    "content",
+    "style",
+    "init",
 )
 
 
@@ -159,7 +166,9 @@ class ExperimentResult:
     def signal_number(self) -> int | None:
         import signal
 
-        return getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+        return (
+            getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+        )
 
 
 #: The labelled grid of an experiment's images, in its output directory.
@@ -180,7 +189,12 @@ def experiment_labels(exp: Experiment) -> list[str]:
 
 
 def plan_experiment(
-    name: str | Experiment, content, style, *, contents: Sequence = (), styles: Sequence = (),
+    name: str | Experiment,
+    content,
+    style,
+    *,
+    contents: Sequence = (),
+    styles: Sequence = (),
     **task_kwargs,
 ) -> tuple[Experiment, list[tuple[list[Run], StyleTask]]]:
     """The experiment's fits, each a group of runs and the `StyleTask` that paints them.
@@ -192,8 +206,10 @@ def plan_experiment(
     Raises:
         ValueError: an unknown experiment, or any bad task setting or image.
     """
-    exp = name if isinstance(name, Experiment) else experiment(
-        name, contents=[content, *contents], styles=[style, *styles]
+    exp = (
+        name
+        if isinstance(name, Experiment)
+        else experiment(name, contents=[content, *contents], styles=[style, *styles])
     )
     if not exp.runs:
         raise ValueError(f"`experiment` {exp.name!r} has no runs.")
@@ -263,9 +279,13 @@ def check_experiment(
     inputs = [item for _, task in planned for item in painting.input_files(task)]
     output_dir = paths.check_output_directory(output_dir, "output_dir", inputs=inputs)
     if output_dir.is_dir():  # a new folder holds nothing to replace
-        for file_name in [run_output_name(label) for label in experiment_labels(exp)] + [CONTACT_SHEET]:
+        for file_name in [run_output_name(label) for label in experiment_labels(exp)] + [
+            CONTACT_SHEET
+        ]:
             paths.check_output_file(
-                output_dir / file_name, "output_dir", inputs=inputs,
+                output_dir / file_name,
+                "output_dir",
+                inputs=inputs,
                 refuse_existing=None if overwrite else "overwrite=False",
             )
     root = checkpoint_root(output_dir)
@@ -273,9 +293,12 @@ def check_experiment(
         directory = root / _fit_name(group)
         run_settings = _run_settings(group[0], painting_kwargs)
         painting.check(
-            task, checkpoint_dir=directory, overwrite=overwrite,
+            task,
+            checkpoint_dir=directory,
+            overwrite=overwrite,
             resume=directory if resume and (directory / CHECKPOINT_FILE).exists() else False,
-            log_dir=None if log_dir is None else Path(log_dir) / exp.name, **run_settings,
+            log_dir=None if log_dir is None else Path(log_dir) / exp.name,
+            **run_settings,
         )
     return exp, planned
 
@@ -337,8 +360,16 @@ def run_experiment(
 
     settings = {**PAPER_SETTINGS, **settings}
     exp, planned = check_experiment(
-        name, content, style, output_dir=output_dir, contents=contents, styles=styles,
-        log_dir=log_dir, resume=resume, overwrite=overwrite, **settings,
+        name,
+        content,
+        style,
+        output_dir=output_dir,
+        contents=contents,
+        styles=styles,
+        log_dir=log_dir,
+        resume=resume,
+        overwrite=overwrite,
+        **settings,
     )
     painting_kwargs = split_task_settings(settings)[1]
     output_dir = Path(output_dir)
@@ -356,9 +387,13 @@ def run_experiment(
             run_dir = log_root if len(group) > 1 else log_root / _slug(first.label)
             callbacks.append(StyleTensorBoard(run_dir, image_every=None, hparams=len(group) == 1))
         painted = painting.stylize(
-            task, checkpoint_dir=directory, overwrite=overwrite,
+            task,
+            checkpoint_dir=directory,
+            overwrite=overwrite,
             resume=directory if resume and (directory / CHECKPOINT_FILE).exists() else False,
-            callbacks=callbacks, strategy=strategy, verbose=verbose,
+            callbacks=callbacks,
+            strategy=strategy,
+            verbose=verbose,
             **_run_settings(first, painting_kwargs),
         )
         if painted.stopped_by is not None:
@@ -369,7 +404,12 @@ def run_experiment(
         losses = painted.model.variant_losses()["loss"]
         for row, run in enumerate(group):
             save_image(output_dir / run_output_name(run.label), painted.images[row])
-            results[run.label] = (painted.images[row], painted.seconds, float(losses[row]), len(group))
+            results[run.label] = (
+                painted.images[row],
+                painted.seconds,
+                float(losses[row]),
+                len(group),
+            )
 
     labels = [label for label in experiment_labels(exp) if label in results]
     image_paths = [output_dir / run_output_name(label) for label in labels]

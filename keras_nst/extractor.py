@@ -166,8 +166,7 @@ def _load_keras_file(model: keras.Model, path) -> None:
     ]
     if missing:
         raise ValueError(
-            f"`weights` file has no weights for VGG-19 layers {missing}. "
-            f"Received: weights='{path}'"
+            f"`weights` file has no weights for VGG-19 layers {missing}. Received: weights='{path}'"
         )
 
 
@@ -208,7 +207,9 @@ def vgg19_base(weights="imagenet", seed: int = 0) -> keras.Model:
     return model
 
 
-def _conv_weights_through(weights, seed: int, deepest: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _conv_weights_through(
+    weights, seed: int, deepest: str
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """`{layer: (kernel, bias)}` of the convolutions up to `deepest`, from any weight source.
 
     Random weights are drawn for those layers only (in network order, so the values are the
@@ -218,7 +219,10 @@ def _conv_weights_through(weights, seed: int, deepest: str) -> dict[str, tuple[n
     needed = [name for name in vgg19.layers_through(deepest) if name in vgg19.CONV_LAYERS]
     if weights is None:
         shapes = {
-            name: ((3, 3, vgg19.input_channels(name), vgg19.channels(name)), (vgg19.channels(name),))
+            name: (
+                (3, 3, vgg19.input_channels(name), vgg19.channels(name)),
+                (vgg19.channels(name),),
+            )
             for name in needed
         }
         return weights_lib.he_normal_weights(shapes, seed)
@@ -280,12 +284,16 @@ def vgg19_extractor(
     """
     if isinstance(layers, str):
         layers = [layers]
-    wanted = sorted({vgg19.check_layer_name(name, "layers") for name in layers}, key=vgg19.layer_index)
+    wanted = sorted(
+        {vgg19.check_layer_name(name, "layers") for name in layers}, key=vgg19.layer_index
+    )
     if not wanted:
         raise ValueError("`layers` must name at least one VGG-19 layer. Received: layers=[]")
     check_pooling(pooling)
     if padding not in ("zeros", "replicate"):
-        raise ValueError(f"`padding` must be one of zeros, replicate. Received: padding={padding!r}")
+        raise ValueError(
+            f"`padding` must be one of zeros, replicate. Received: padding={padding!r}"
+        )
     values = _conv_weights_through(weights, seed, wanted[-1])
 
     inputs = keras.Input(shape=(None, None, 3), name="image")
@@ -327,6 +335,9 @@ def conv_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]
             continue
         found = model.get_layer(name).get_weights()
         if not found:  # an identity convolution the extractor skips
-            found = [weights_lib.identity_kernel(vgg19.channels(name)), np.zeros(vgg19.channels(name), np.float32)]
+            found = [
+                weights_lib.identity_kernel(vgg19.channels(name)),
+                np.zeros(vgg19.channels(name), np.float32),
+            ]
         values[name] = tuple(found)
     return values

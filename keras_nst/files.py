@@ -30,8 +30,12 @@ class WriteError(OSError):
         kept: str = "any earlier version of it is intact",
     ):
         self.path = Path(path)
-        self.reason = error.reason if isinstance(error, WriteError) else error.strerror or str(error)
-        super().__init__(error.errno, f"could not write {what} '{self.path}' ({self.reason}); {kept}")
+        self.reason = (
+            error.reason if isinstance(error, WriteError) else error.strerror or str(error)
+        )
+        super().__init__(
+            error.errno, f"could not write {what} '{self.path}' ({self.reason}); {kept}"
+        )
 
     def __str__(self) -> str:
         return self.strerror

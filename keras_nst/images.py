@@ -213,7 +213,9 @@ def output_format(path: str | os.PathLike, argument: str = "path") -> str:
     suffix = Path(path).suffix.lower()
     formats = Image.registered_extensions()
     if suffix not in formats or formats[suffix] not in Image.SAVE:
-        known = sorted(ext for ext, fmt in formats.items() if fmt in ("PNG", "JPEG", "WEBP", "TIFF", "BMP"))
+        known = sorted(
+            ext for ext, fmt in formats.items() if fmt in ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
+        )
         raise ValueError(
             f"`{argument}` must end with an image extension Pillow can write, such as "
             f"{', '.join(known)}. Received: {argument}='{path}'"

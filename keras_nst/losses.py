@@ -141,7 +141,9 @@ def _sum_of_roots(product, delta):
 
     def gradient(upstream):
         slopes = tf.where(positive, 0.5 / shifted, 0.0) * upstream[:, None]
-        return tf.matmul(vectors * slopes[:, None, :], vectors, transpose_b=True), tf.zeros_like(delta)
+        return tf.matmul(vectors * slopes[:, None, :], vectors, transpose_b=True), tf.zeros_like(
+            delta
+        )
 
     return tf.reduce_sum(roots, axis=-1), gradient
 
@@ -188,5 +190,7 @@ def wasserstein2(mean, covariance, target_mean, target_covariance, target_root, 
     with `target_root` any `R` such that `R R^T = C_s` (see `trace_sqrt_product`).
     """
     mean_term = ops.sum(ops.square(mean - target_mean), axis=-1)
-    traces = ops.trace(covariance, axis1=1, axis2=2) + ops.trace(target_covariance, axis1=1, axis2=2)
+    traces = ops.trace(covariance, axis1=1, axis2=2) + ops.trace(
+        target_covariance, axis1=1, axis2=2
+    )
     return mean_term + traces - 2.0 * trace_sqrt_product(covariance, target_root, delta)

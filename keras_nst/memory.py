@@ -38,6 +38,8 @@ def bytes_per_value(precision: str, table: dict | None = None) -> float:
     from keras_nst.precision import onednn_kernels
 
     return (table or BYTES_PER_ACTIVATION)[precision] * (1 if onednn_kernels() else EIGEN_FACTOR)
+
+
 #: Copies of the image each optimizer keeps (Adam: two moments; L-BFGS: 2 per history pair + 2).
 OPTIMIZER_COPIES = {"adam": 2, "rmsprop": 1, "sgd": 0, "lbfgs": 22}
 
@@ -65,7 +67,9 @@ def estimate_peak_bytes(task, *, optimizer: str = "adam", precision: str = "floa
     return _untiled_bytes(task.height, task.width, task.num_variants, deepest, optimizer, precision)
 
 
-def _untiled_bytes(height: int, width: int, count: int, deepest: str, optimizer: str, precision: str) -> int:
+def _untiled_bytes(
+    height: int, width: int, count: int, deepest: str, optimizer: str, precision: str
+) -> int:
     """The runtime, VGG-19's activations up to `deepest` and the images (with the optimizer's
     copies) of `count` images of `height x width` painted whole."""
     values = activation_values(height, width, deepest) * count
@@ -145,7 +149,9 @@ def _full_size_bytes(task, optimizer: str) -> int:
     return 4 * 3 * pixels * copies + content
 
 
-def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision: str = "float32") -> int:
+def estimate_tiled_bytes(
+    task, crop: int, *, optimizer: str = "adam", precision: str = "float32"
+) -> int:
     """Estimated peak memory of painting `task` tile by tile, tiles' crops at most `crop` px."""
     from keras_nst.tiles import TilePlan
 
@@ -155,7 +161,11 @@ def estimate_tiled_bytes(task, crop: int, *, optimizer: str = "adam", precision:
     # crop=1376 are 1120 x 864 px at most).
     height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=deepest)
     values = activation_values(height, width, deepest) * task.num_variants
-    return int(RUNTIME_BYTES + values * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION) + _full_size_bytes(task, optimizer))
+    return int(
+        RUNTIME_BYTES
+        + values * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION)
+        + _full_size_bytes(task, optimizer)
+    )
 
 
 #: Where a tiled step may split VGG-19 to keep a tile's deeper activations between its two
@@ -191,8 +201,15 @@ def forward_share_after(cut: str, deepest: str) -> float:
     return after / total
 
 
-def keep_plan(task, crop: int, tiles: int, *, optimizer: str = "adam", precision: str = "float32",
-              available=None) -> tuple[str | None, int]:
+def keep_plan(
+    task,
+    crop: int,
+    tiles: int,
+    *,
+    optimizer: str = "adam",
+    precision: str = "float32",
+    available=None,
+) -> tuple[str | None, int]:
     """`(cut, count)`: how many of `tiles` tiles (crops at most `crop` px) a tiled step can
     keep VGG-19's activations after `cut` for, between the statistics pass and the gradient
     pass, within `available` bytes (`(None, 0)`: none). Each kept tile saves that share of
@@ -220,7 +237,9 @@ def keep_plan(task, crop: int, tiles: int, *, optimizer: str = "adam", precision
     return best
 
 
-def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", precision: str = "float32") -> int:
+def estimate_split_bytes(
+    task, cut: str, crop: int, *, optimizer: str = "adam", precision: str = "float32"
+) -> int:
     """Estimated peak memory of a tiled step that tiles only VGG-19's layers through `cut`
     (crops at most `crop` px, a halo for `cut`) and runs the layers after it on the whole
     image's `cut` output (see `StyleTransferModel`'s `tile_cut`).
@@ -235,15 +254,26 @@ def estimate_split_bytes(task, cut: str, crop: int, *, optimizer: str = "adam", 
     deepest = vgg19.deepest(task.content_layer_names + task.style_layer_names)
     count = task.num_variants
     height, width = TilePlan.largest_crop_for(task.height, task.width, crop=crop, deepest=cut)
-    front = activation_values(height, width, cut) * count * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION)
+    front = (
+        activation_values(height, width, cut)
+        * count
+        * bytes_per_value(precision, BYTES_PER_TILED_ACTIVATION)
+    )
     back = _values_from(task.height, task.width, cut, deepest) * count * bytes_per_value(precision)
     stride = vgg19.stride(cut)
     cut_values = (task.height // stride) * (task.width // stride) * channels(cut) * count
     held = FRONT_HELD if onednn_kernels() else 0.0
-    return int(RUNTIME_BYTES + _full_size_bytes(task, optimizer) + max(front, back + held * front) + 2 * 4 * cut_values)
+    return int(
+        RUNTIME_BYTES
+        + _full_size_bytes(task, optimizer)
+        + max(front, back + held * front)
+        + 2 * 4 * cut_values
+    )
 
 
-def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "float32") -> tuple[str, int] | None:
+def split_plan(
+    task, tile: int, *, optimizer: str = "adam", precision: str = "float32"
+) -> tuple[str, int] | None:
     """`(cut, crop)`: the cheapest way to paint `task` in the memory that tiles of `tile` px
     would take by tiling only VGG-19's layers through `cut` (crops of at most `crop` px) and
     running the rest on the whole image, or `None` when tiling every layer is cheaper or
@@ -263,14 +293,20 @@ def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "fl
     height, width = task.height, task.width
     budget = estimate_tiled_bytes(task, tile, optimizer=optimizer, precision=precision)
     tiles = TilePlan.count_for(height, width, crop=tile, deepest=deepest)
-    best, best_cost = None, TilePlan.overlap_for(height, width, crop=tile, deepest=deepest) * (3 - 1 / tiles)
+    best, best_cost = (
+        None,
+        TilePlan.overlap_for(height, width, crop=tile, deepest=deepest) * (3 - 1 / tiles),
+    )
     for cut in CUTS:
         if vgg19.layer_index(cut) >= vgg19.layer_index(deepest):
             break
         stride, halo = geometry(cut)
 
         def fits(crop: int) -> bool:
-            return estimate_split_bytes(task, cut, crop, optimizer=optimizer, precision=precision) <= budget
+            return (
+                estimate_split_bytes(task, cut, crop, optimizer=optimizer, precision=precision)
+                <= budget
+            )
 
         # At least two crops: the whole image in one is the untiled step with more work
         # and, measured, more memory than the untiled step's.
@@ -281,14 +317,22 @@ def split_plan(task, tile: int, *, optimizer: str = "adam", precision: str = "fl
             middle = (low + high) // 2
             low, high = (middle, high) if fits(middle) else (low, middle)
         front = 1 - forward_share_after(cut, deepest)
-        cost = 2 * (1 - front) + 3 * front * TilePlan.overlap_for(height, width, crop=low, deepest=cut)
+        cost = 2 * (1 - front) + 3 * front * TilePlan.overlap_for(
+            height, width, crop=low, deepest=cut
+        )
         if cost < best_cost:
             best, best_cost = (cut, low), cost
     return best
 
 
-def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", available=None,
-              scale_optimizer: bool = False) -> int | None:
+def plan_tile(
+    task,
+    *,
+    optimizer: str = "adam",
+    precision: str = "float32",
+    available=None,
+    scale_optimizer: bool = False,
+) -> int | None:
     """The `tile` (largest crop side) that lets `task` fit in `available` bytes: `None` when
     it fits untiled, else the largest multiple of 16 whose tiled estimate fits.
 
@@ -299,7 +343,10 @@ def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", avai
         ValueError: not even small tiles fit (the full-size copies of the image alone do not).
     """
     available = available_bytes() if available is None else available
-    if available is None or estimate_peak_bytes(task, optimizer=optimizer, precision=precision) <= available:
+    if (
+        available is None
+        or estimate_peak_bytes(task, optimizer=optimizer, precision=precision) <= available
+    ):
         return None
     from keras_nst.tiles import geometry
 
@@ -330,15 +377,25 @@ def plan_tile(task, *, optimizer: str = "adam", precision: str = "float32", avai
         middle = (low + high) // 2 // 16 * 16
         if middle <= low:
             break
-        if estimate_tiled_bytes(task, middle, optimizer=optimizer, precision=precision) <= available:
+        if (
+            estimate_tiled_bytes(task, middle, optimizer=optimizer, precision=precision)
+            <= available
+        ):
             low = middle
         else:
             high = middle
     return low // 16 * 16 if low >= 16 else low
 
 
-def largest_size(height: int, width: int, task_like, *, optimizer: str = "adam",
-                 precision: str = "float32", available=None) -> int:
+def largest_size(
+    height: int,
+    width: int,
+    task_like,
+    *,
+    optimizer: str = "adam",
+    precision: str = "float32",
+    available=None,
+) -> int:
     """The largest longest side (a multiple of 16) at which a photo of `height x width` paints
     untiled in `available` bytes, for the layers of `task_like` (anything with
     `content_layer_names`, `style_layer_names` and `num_variants`)."""
@@ -350,7 +407,9 @@ def largest_size(height: int, width: int, task_like, *, optimizer: str = "adam",
     def fits(side: int) -> bool:
         scale = side / max(height, width)
         h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        return _untiled_bytes(h, w, task_like.num_variants, deepest, optimizer, precision) <= available
+        return (
+            _untiled_bytes(h, w, task_like.num_variants, deepest, optimizer, precision) <= available
+        )
 
     side = 16
     while fits(side * 2):

@@ -49,7 +49,9 @@ class TiledFeatures:
         if name not in self._cache:
             count, height, width = (int(n) for n in self._images.shape[:3])
             stride = vgg19.stride(name)
-            full = np.zeros((count, height // stride, width // stride, vgg19.channels(name)), "float32")
+            full = np.zeros(
+                (count, height // stride, width // stride, vgg19.channels(name)), "float32"
+            )
             for tile, cores in self._cores([name]):
                 core = cores[name]
                 y, x = tile.core[0] // stride, tile.core[2] // stride
@@ -68,8 +70,16 @@ class TiledFeatures:
                 step = max(1, 2**22 // values.shape[-1])
                 for start in range(0, values.shape[1], step):
                     block = values[:, start : start + step].astype(np.float64)
-                    part = (block.sum(1), np.matmul(block.transpose(0, 2, 1), block), block.shape[1])
-                    sums[name] = part if sums[name] is None else tuple(a + b for a, b in zip(sums[name], part))
+                    part = (
+                        block.sum(1),
+                        np.matmul(block.transpose(0, 2, 1), block),
+                        block.shape[1],
+                    )
+                    sums[name] = (
+                        part
+                        if sums[name] is None
+                        else tuple(a + b for a, b in zip(sums[name], part))
+                    )
         return sums
 
 
@@ -243,8 +253,12 @@ class StyleTransferModel(keras.Model):
             memory.check_fits(task, precision=self.precision)
         if extractor is None:
             extractor = vgg19_extractor(
-                self.layer_names, pooling=pooling, weights=weights, seed=task.seed,
-                dtype=self.precision, padding=padding,
+                self.layer_names,
+                pooling=pooling,
+                weights=weights,
+                seed=task.seed,
+                dtype=self.precision,
+                padding=padding,
             )
         self.extractor = extractor
 
@@ -291,7 +305,13 @@ class StyleTransferModel(keras.Model):
         )
 
     def set_task(
-        self, task: StyleTask, images=None, carry=None, keep_average=False, optimizer=None, tile=None,
+        self,
+        task: StyleTask,
+        images=None,
+        carry=None,
+        keep_average=False,
+        optimizer=None,
+        tile=None,
     ) -> None:
         """Paints `task` from now on: its targets, and the canvas at its size.
 
@@ -328,7 +348,9 @@ class StyleTransferModel(keras.Model):
         keep = None
         if keep_average is not False and self.image_average is not None:
             keep = self._checked_keep(
-                keep_average, tuple(self.image_average.shape), (task.num_variants, task.height, task.width, 3)
+                keep_average,
+                tuple(self.image_average.shape),
+                (task.num_variants, task.height, task.width, 3),
             )
         carry = carry or canvas.resize
         shape = (task.num_variants, task.height, task.width, 3)
@@ -367,10 +389,12 @@ class StyleTransferModel(keras.Model):
                         f"Loss term {type(term).__name__} gave {len(values)} targets for "
                         f"{len(names)} target names."
                     )
-                self._state.targets.append([
-                    self._variable(value, f"{term.key.replace('_loss', '')}_target_{name}")
-                    for value, name in zip(values, names)
-                ])
+                self._state.targets.append(
+                    [
+                        self._variable(value, f"{term.key.replace('_loss', '')}_target_{name}")
+                        for value, name in zip(values, names)
+                    ]
+                )
             old_average = (self.image_average, self.image_average_weight)
             self._set_image(images, carry, optimizer)
             self._set_average()
@@ -406,7 +430,8 @@ class StyleTransferModel(keras.Model):
         targets = [term.targets(task, self._extract) for term in self.terms]
         for values, variables in zip(targets, self._state.targets):
             if len(values) != len(variables) or any(
-                tuple(ops.shape(value)) != tuple(variable.shape) for value, variable in zip(values, variables)
+                tuple(ops.shape(value)) != tuple(variable.shape)
+                for value, variable in zip(values, variables)
             ):
                 return None
         return targets
@@ -423,7 +448,8 @@ class StyleTransferModel(keras.Model):
         old_average = None  # (a copy: the variables are about to be reset)
         if self.image_average is not None:
             old_average = tuple(
-                np.array(ops.convert_to_numpy(v)) for v in (self.image_average, self.image_average_weight)
+                np.array(ops.convert_to_numpy(v))
+                for v in (self.image_average, self.image_average_weight)
             )
         self.image.assign(ops.convert_to_tensor(images, "float32"))
         optimizers_lib.carry_in_place(self.optimizer, self.image, carry)
@@ -487,7 +513,9 @@ class StyleTransferModel(keras.Model):
             self.image_average = self.image_average_weight = None
             return
         # Written by the step (from the first replica's values, like the image).
-        self.image_average = self._variable(ops.zeros_like(self.image), "image_average", written=True)
+        self.image_average = self._variable(
+            ops.zeros_like(self.image), "image_average", written=True
+        )
         # Per pixel: a video restarts the average where a frame shows something new.
         self.image_average_weight = self._variable(
             ops.zeros_like(self.image[..., :1]), "image_average_weight", written=True
@@ -523,7 +551,9 @@ class StyleTransferModel(keras.Model):
         if self.image_average is not None and "average" in arrays:
             self.image_average.assign(arrays["average"])
             # (Checkpoints before the per-pixel weight hold one number.)
-            weight = np.broadcast_to(arrays["average_weight"], tuple(self.image_average_weight.shape))
+            weight = np.broadcast_to(
+                arrays["average_weight"], tuple(self.image_average_weight.shape)
+            )
             self.image_average_weight.assign(weight)
 
     # === Tiles ===
@@ -532,7 +562,9 @@ class StyleTransferModel(keras.Model):
         """The tile plan of a `height x width` image, or `None` when it is painted whole."""
         if not self.tile or max(height, width) <= self.tile:
             return None
-        plan = TilePlan.for_image(height, width, crop=self.tile, deepest=vgg19.deepest(self.layer_names))
+        plan = TilePlan.for_image(
+            height, width, crop=self.tile, deepest=vgg19.deepest(self.layer_names)
+        )
         return plan if plan.tiled else None
 
     def _split_for(self, task: StyleTask):
@@ -576,7 +608,9 @@ class StyleTransferModel(keras.Model):
         core = {}
         for name, value in features.items():
             stride = vgg19.stride(name)
-            core[name] = value[:, top // stride : bottom // stride, left // stride : right // stride]
+            core[name] = value[
+                :, top // stride : bottom // stride, left // stride : right // stride
+            ]
         images = crop[:, top:bottom, left:right]
         statistics = []
         for term, term_targets in zip(self.terms, targets):
@@ -618,10 +652,13 @@ class StyleTransferModel(keras.Model):
                 totals = mine if others is None else tf.nest.map_structure(tf.add, others, mine)
                 flat_totals = tf.nest.flatten(totals)
                 tape.watch(flat_totals)
-                result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+                result, summed = self._score(
+                    tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows
+                )
             weights = tape.gradient(summed, flat_totals, unconnected_gradients="zero")
             return (
-                result, weights,
+                result,
+                weights,
                 tape.gradient(summed, crop, unconnected_gradients="zero"),
                 tape.gradient(summed, images, unconnected_gradients="zero"),
             )
@@ -635,7 +672,11 @@ class StyleTransferModel(keras.Model):
     def _split_chains(self, cut):
         """VGG-19 split after `cut`: `front(images) -> (features, cut output)` (the features
         of the used layers through `cut`) and `back(cut output) -> features` (those after)."""
-        layers = [layer for layer in self.extractor.layers if not isinstance(layer, keras.layers.InputLayer)]
+        layers = [
+            layer
+            for layer in self.extractor.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+        ]
         split = [layer.name for layer in layers].index(cut) + 1
         front_layers, back_layers = layers[:split], layers[split:]
         names = set(self.layer_names)
@@ -677,24 +718,32 @@ class StyleTransferModel(keras.Model):
         front, back = self._split_chains(cut)
 
         def statistics(front_features, back_features, crop, bounds, origin, targets, rows):
-            return self._tile_statistics({**front_features, **back_features}, crop, bounds, origin, targets, rows)
+            return self._tile_statistics(
+                {**front_features, **back_features}, crop, bounds, origin, targets, rows
+            )
 
         def back_weights(crop, bounds, origin, targets, rows, back_features, weights):
             # d(loss)/d(back features): the front run again (forward only) for its features.
             front_features = front(crop)[0]
             with tf.GradientTape() as tape:
                 tape.watch(back_features)
-                flat = tf.nest.flatten(statistics(front_features, back_features, crop, bounds, origin, targets, rows))
+                flat = tf.nest.flatten(
+                    statistics(front_features, back_features, crop, bounds, origin, targets, rows)
+                )
                 surrogate = _weighted_sum(flat, weights)
             return tape.gradient(surrogate, back_features, unconnected_gradients="zero")
 
-        def front_gradient(crop, bounds, origin, targets, rows, back_features, weights, cut_gradient):
+        def front_gradient(
+            crop, bounds, origin, targets, rows, back_features, weights, cut_gradient
+        ):
             # The back's features are constants here: their part of the gradient arrives
             # through the cut (`cut_gradient`).
             with tf.GradientTape() as tape:
                 tape.watch(crop)
                 front_features, cut_output = front(crop)
-                flat = tf.nest.flatten(statistics(front_features, back_features, crop, bounds, origin, targets, rows))
+                flat = tf.nest.flatten(
+                    statistics(front_features, back_features, crop, bounds, origin, targets, rows)
+                )
                 surrogate = _weighted_sum(flat, weights) + ops.sum(
                     ops.cast(cut_output, "float32") * ops.cast(cut_gradient, "float32")
                 )
@@ -713,14 +762,18 @@ class StyleTransferModel(keras.Model):
         its front statistics' and, through the cut, the back's)."""
         front, back = self._split_chains(cut)
         stride = vgg19.stride(cut)
-        front_names = [name for name in self.layer_names if vgg19.layer_index(name) <= vgg19.layer_index(cut)]
+        front_names = [
+            name for name in self.layer_names if vgg19.layer_index(name) <= vgg19.layer_index(cut)
+        ]
         back_names = [name for name in self.layer_names if name not in front_names]
 
         def empty(names, like):
             # Layers this part does not compute, as maps of no positions: their statistics
             # are zeros, which the other part's complete.
             count = ops.shape(like)[0]
-            return {name: tf.zeros([count, 0, 0, vgg19.channels(name)], like.dtype) for name in names}
+            return {
+                name: tf.zeros([count, 0, 0, vgg19.channels(name)], like.dtype) for name in names
+            }
 
         def core_of(cut_output, bounds):
             top, bottom, left, right = (bounds[i] // stride for i in range(4))
@@ -740,14 +793,17 @@ class StyleTransferModel(keras.Model):
             features.update(empty(front_names, cut_output))
             height, width = ops.shape(images)[1], ops.shape(images)[2]
             bounds = tf.stack([0, height, 0, width])
-            return self._tile_statistics(features, images, bounds, tf.constant([0, 0]), targets, rows)
+            return self._tile_statistics(
+                features, images, bounds, tf.constant([0, 0]), targets, rows
+            )
 
         def front_gradient(crop, bounds, origin, targets, rows, weights, cut_gradient):
             with tf.GradientTape() as tape:
                 tape.watch(crop)
                 statistics, cut_output = front_part(crop, bounds, origin, targets, rows)
                 surrogate = _weighted_sum(tf.nest.flatten(statistics), weights) + ops.sum(
-                    ops.cast(core_of(cut_output, bounds), "float32") * ops.cast(cut_gradient, "float32")
+                    ops.cast(core_of(cut_output, bounds), "float32")
+                    * ops.cast(cut_gradient, "float32")
                 )
             return tape.gradient(surrogate, crop)
 
@@ -772,7 +828,9 @@ class StyleTransferModel(keras.Model):
         totals, bands, band = None, [], []
         for (crop, bounds, origin), tile in zip(self._tiles(images, plan.tiles), plan.tiles):
             statistics, core = front_statistics(crop, bounds, origin, targets, rows)
-            totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+            totals = (
+                statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+            )
             if band and tile.core[2] == 0:  # the plan lists its tiles row by row
                 bands.append(tf.concat(band, axis=2))
                 band = []
@@ -784,19 +842,24 @@ class StyleTransferModel(keras.Model):
             keeper.watch(cut_output)
             back = back_statistics(cut_output, images, targets, rows)
         totals = tf.nest.map_structure(tf.add, totals, back)
-        result, weights, gradient = self._score_totals(totals, images, targets, rows, tape is not None)
+        result, weights, gradient = self._score_totals(
+            totals, images, targets, rows, tape is not None
+        )
         if tape is None:
             return result, None
         flat_back = tf.nest.flatten(back)
         cut_gradient = keeper.gradient(
-            flat_back, cut_output,
+            flat_back,
+            cut_output,
             output_gradients=[ops.cast(w, b.dtype) for w, b in zip(weights, flat_back)],
             unconnected_gradients="zero",
         )
         del keeper, back, flat_back  # the back's activations freed before the second pass
         for (crop, bounds, origin), tile in zip(self._tiles(images, plan.tiles), plan.tiles):
             top, bottom, left, right = tile.core
-            part_of_cut = cut_gradient[:, top // stride : bottom // stride, left // stride : right // stride]
+            part_of_cut = cut_gradient[
+                :, top // stride : bottom // stride, left // stride : right // stride
+            ]
             part = front_gradient(crop, bounds, origin, targets, rows, weights, part_of_cut)
             gradient = _add_crop(gradient, part, tile)
         return result, gradient
@@ -815,14 +878,23 @@ class StyleTransferModel(keras.Model):
         with tf.GradientTape() as keeper:
             keeper.watch(cut_output)
             back_features = back(cut_output)
-        statistics = statistics_of(front_features, back_features, crop, bounds, origin, targets, rows)
+        statistics = statistics_of(
+            front_features, back_features, crop, bounds, origin, targets, rows
+        )
 
         def gradient(weights):
-            feature_weights = back_weights(crop, bounds, origin, targets, rows, back_features, weights)
-            cut_gradient = keeper.gradient(
-                back_features, cut_output, output_gradients=feature_weights, unconnected_gradients="zero"
+            feature_weights = back_weights(
+                crop, bounds, origin, targets, rows, back_features, weights
             )
-            return front_gradient(crop, bounds, origin, targets, rows, back_features, weights, cut_gradient)
+            cut_gradient = keeper.gradient(
+                back_features,
+                cut_output,
+                output_gradients=feature_weights,
+                unconnected_gradients="zero",
+            )
+            return front_gradient(
+                crop, bounds, origin, targets, rows, back_features, weights, cut_gradient
+            )
 
         return statistics, gradient
 
@@ -831,7 +903,9 @@ class StyleTransferModel(keras.Model):
         for tile in tiles:
             top, bottom, left, right = tile.crop
             crop = images[:, top:bottom, left:right]
-            bounds = tf.constant([tile.core[0] - top, tile.core[1] - top, tile.core[2] - left, tile.core[3] - left])
+            bounds = tf.constant(
+                [tile.core[0] - top, tile.core[1] - top, tile.core[2] - left, tile.core[3] - left]
+            )
             yield crop, bounds, tf.constant([tile.core[0], tile.core[2]])
 
     @staticmethod
@@ -879,22 +953,32 @@ class StyleTransferModel(keras.Model):
                 statistics, kept[index] = self._kept_statistics(crop, bounds, origin, targets, rows)
             else:
                 statistics = statistics_of(crop, bounds, origin, targets, rows)
-            totals = statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+            totals = (
+                statistics if totals is None else tf.nest.map_structure(tf.add, totals, statistics)
+            )
         if fused:
             crop, bounds, origin = next(self._tiles(images, mine[-1:]))
-            result, weights, part, gradient = last_of(crop, bounds, origin, targets, rows, totals, images)
+            result, weights, part, gradient = last_of(
+                crop, bounds, origin, targets, rows, totals, images
+            )
             gradient = _add_crop(gradient, part, mine[-1])
         else:
             if replicas > 1:
                 totals = tf.nest.map_structure(lambda t: t * share, totals)
-                totals = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, totals)
-            result, weights, gradient = self._score_totals(totals, images, targets, rows, tape is not None)
+                totals = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, totals
+                )
+            result, weights, gradient = self._score_totals(
+                totals, images, targets, rows, tape is not None
+            )
             if tape is None:
                 return result, None
             # The whole-image terms' gradient: every replica computed it, the first one adds it.
             if replica > 0:
                 gradient = tf.zeros_like(gradient)
-        for index, ((crop, bounds, origin), tile) in enumerate(zip(self._tiles(images, first), first)):
+        for index, ((crop, bounds, origin), tile) in enumerate(
+            zip(self._tiles(images, first), first)
+        ):
             if index < len(kept):
                 part, kept[index] = kept[index](weights), None  # the kept activations freed
             else:
@@ -913,7 +997,12 @@ class StyleTransferModel(keras.Model):
             return None, 0
         name = optimizers_lib.name_of(getattr(self, "optimizer", None))
         return memory.keep_plan(
-            self.task, self.tile, tiles, optimizer=name, precision=self.precision, available=self.max_memory
+            self.task,
+            self.tile,
+            tiles,
+            optimizer=name,
+            precision=self.precision,
+            available=self.max_memory,
         )
 
     def _score_totals(self, totals, images, targets, rows, gradients=True):
@@ -927,7 +1016,9 @@ class StyleTransferModel(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(flat_totals)
             tape.watch(images)
-            result, summed = self._score(tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows)
+            result, summed = self._score(
+                tf.nest.pack_sequence_as(totals, flat_totals), images, targets, rows
+            )
         weights = tape.gradient(summed, flat_totals, unconnected_gradients="zero")
         return result, weights, tape.gradient(summed, images, unconnected_gradients="zero")
 
@@ -982,7 +1073,9 @@ class StyleTransferModel(keras.Model):
         if getattr(self.task, "preserve_color", None) == "luminance":
             from keras_nst.colour import LUMA
 
-            luma = ops.sum(ops.cast(images, "float32") * ops.convert_to_tensor(LUMA), axis=-1, keepdims=True)
+            luma = ops.sum(
+                ops.cast(images, "float32") * ops.convert_to_tensor(LUMA), axis=-1, keepdims=True
+            )
             images = ops.concatenate([luma, luma, luma], axis=-1)
         return images
 
@@ -1000,7 +1093,10 @@ class StyleTransferModel(keras.Model):
         """
         if rows is None:
             rows = ops.arange(self.task.num_variants)
-        if self.plan is not None and tuple(images.shape[1:3]) == (self.plan.height, self.plan.width):
+        if self.plan is not None and tuple(images.shape[1:3]) == (
+            self.plan.height,
+            self.plan.width,
+        ):
             return self._tiled_losses(tf.convert_to_tensor(images), tf.convert_to_tensor(rows))[0]
         features = self._features(images)
         result = {}
@@ -1086,9 +1182,7 @@ class StyleTransferModel(keras.Model):
                 under `MirroredStrategy`.
             **kwargs: passed to `keras.Model.compile`.
         """
-        super().compile(
-            optimizer=optimizers_lib.get(optimizer), jit_compile=jit_compile, **kwargs
-        )
+        super().compile(optimizer=optimizers_lib.get(optimizer), jit_compile=jit_compile, **kwargs)
         self._eager_by_user = bool(kwargs.get("run_eagerly", False))
         if self.plan is not None:  # a tiled step calls one compiled function per tile and pass
             self.run_eagerly = True

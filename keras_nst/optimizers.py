@@ -16,7 +16,12 @@ from keras_nst.choices import (
 )
 
 __all__ = [
-    "DEFAULT_LEARNING_RATES", "LBFGS", "OPTIMIZERS", "RestartedAdam", "carried_over", "get",
+    "DEFAULT_LEARNING_RATES",
+    "LBFGS",
+    "OPTIMIZERS",
+    "RestartedAdam",
+    "carried_over",
+    "get",
     "starting_at",
 ]
 
@@ -101,13 +106,21 @@ class LBFGS(keras.optimizers.Optimizer):
         super().build(variables)
         m = self.history_size
         self._s, self._y, self._rho, self._yy, self._previous_x, self._previous_g, self._count = (
-            [], [], [], [], [], [], []
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
         )
         for variable in variables:
             shape = (m, *variable.shape)
             axes = _problem_axes(variable)
             # 1 / (s.y) (0: no pair) and y.y per pair and problem, shaped to broadcast.
-            problems = tuple(1 if axis in axes else size for axis, size in enumerate(variable.shape))
+            problems = tuple(
+                1 if axis in axes else size for axis, size in enumerate(variable.shape)
+            )
             self._s.append(self.add_variable(shape, name="lbfgs_s"))
             self._y.append(self.add_variable(shape, name="lbfgs_y"))
             self._rho.append(self.add_variable((m, *problems), name="lbfgs_rho"))
@@ -200,7 +213,9 @@ class LBFGS(keras.optimizers.Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            history_size=self.history_size, max_step=self.max_step, damping=self.damping,
+            history_size=self.history_size,
+            max_step=self.max_step,
+            damping=self.damping,
             start_step=self.start_step,
         )
         return config
@@ -284,7 +299,9 @@ def get(identifier: Any = None, learning_rate: float | None = None) -> keras.opt
     return CLASSES[name](learning_rate=learning_rate)
 
 
-def carried_over(optimizer: keras.optimizers.Optimizer, variable, resize) -> keras.optimizers.Optimizer:
+def carried_over(
+    optimizer: keras.optimizers.Optimizer, variable, resize
+) -> keras.optimizers.Optimizer:
     """A copy of `optimizer` for a resized `variable`, with its state carried over.
 
     The step count is kept (learning-rate schedules and Adam's bias correction go on). Slots

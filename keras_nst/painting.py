@@ -65,7 +65,9 @@ class Painting:
     @property
     def signal_number(self) -> int | None:
         """The signal that stopped the painting, if one did."""
-        return getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+        return (
+            getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+        )
 
 
 def painting_settings(values: dict) -> dict:
@@ -86,7 +88,9 @@ def _settings(values: dict) -> dict:
     return checked
 
 
-def input_files(task: StyleTask, weights=None, resume_from: Path | None = None) -> list[tuple[str, Any]]:
+def input_files(
+    task: StyleTask, weights=None, resume_from: Path | None = None
+) -> list[tuple[str, Any]]:
     """The files a painting reads, as (argument, path): no output may replace one."""
     files = []
     if isinstance(task.content, (str, os.PathLike)):
@@ -122,8 +126,11 @@ def schedule_for(size: int, values: dict) -> Schedule:
     if scale_optimizer == values["optimizer"]:  # the same name: one optimizer throughout
         scale_optimizer = None
     return Schedule.coarse_to_fine(
-        size, values["steps"], min_size=values["min_size"],
-        ratio=values["scale_ratio"], scale_steps=values["scale_steps"],
+        size,
+        values["steps"],
+        min_size=values["min_size"],
+        ratio=values["scale_ratio"],
+        scale_steps=values["scale_steps"],
         scale_optimizer=scale_optimizer,
     )
 
@@ -146,13 +153,22 @@ def stage_optimizer(schedule: Schedule, index: int, values: dict, *, switch_only
     if switch_only and (index == 0 or stages[index].optimizer == stages[index - 1].optimizer):
         return None
     name = stages[index].optimizer
-    optimizer = optimizers.get(name) if name else optimizers.get(values["optimizer"], values["learning_rate"])
+    optimizer = (
+        optimizers.get(name)
+        if name
+        else optimizers.get(values["optimizer"], values["learning_rate"])
+    )
     first = index
     if not optimizers.restarts_each_stage(optimizer):
         while first > 0 and stages[first - 1].optimizer == name:
             first -= 1
     takes_over = first > 0 and stages[first - 1].optimizer != name
-    if takes_over and not name and values["learning_rate"] is None and isinstance(values["optimizer"], str):
+    if (
+        takes_over
+        and not name
+        and values["learning_rate"] is None
+        and isinstance(values["optimizer"], str)
+    ):
         rate = choices.TAKEOVER_LEARNING_RATES.get(values["optimizer"])
         optimizer = optimizers.get(values["optimizer"], rate) if rate else optimizer
     start = schedule.starts()[first]
@@ -174,8 +190,15 @@ def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Sched
 
 
 def build_model(
-    task: StyleTask, *, strategy=None, extractor=None, schedule: Schedule | None = None,
-    stage: int = 0, terms=None, tiles: list[int] | None = None, **settings,
+    task: StyleTask,
+    *,
+    strategy=None,
+    extractor=None,
+    schedule: Schedule | None = None,
+    stage: int = 0,
+    terms=None,
+    tiles: list[int] | None = None,
+    **settings,
 ):
     """The compiled `StyleTransferModel` `stylize` paints with (for code that drives `fit`
     itself, such as the benchmarks).
@@ -234,7 +257,9 @@ def _resume_directory(resume, checkpoint_dir) -> Path | None:
     return Path(resume)
 
 
-def stage_tiles(task: StyleTask, values: dict, schedule: Schedule | None = None, available=None) -> list[int]:
+def stage_tiles(
+    task: StyleTask, values: dict, schedule: Schedule | None = None, available=None
+) -> list[int]:
     """The model's `tile` in each stage of `schedule` (one entry without a schedule): the
     setting when given, else the largest crop that fits the memory (`max_memory` or what is
     available) at the stage's size with its optimizer, 0 where the stage fits whole.
@@ -244,9 +269,12 @@ def stage_tiles(task: StyleTask, values: dict, schedule: Schedule | None = None,
     """
     final = _optimizer_name(values)
     stages = schedule.stages if schedule is not None and task.size else ()
-    cases = {(stage.size, stage.optimizer or final): None for stage in stages} or {(None, final): None}
+    cases = {(stage.size, stage.optimizer or final): None for stage in stages} or {
+        (None, final): None
+    }
     estimate = dict(
-        precision=resolve_precision_on_cpu(values["precision"]), available=available or values["max_memory"],
+        precision=resolve_precision_on_cpu(values["precision"]),
+        available=available or values["max_memory"],
     )
     # The painting's own optimizer first, largest first: what cannot fit at all is refused
     # for its `size`.
@@ -319,10 +347,17 @@ def check(
     if checkpoint_dir is not None:
         checkpoint_dir = Path(checkpoint_dir)
         paths.check_output_directory(
-            checkpoint_dir, "checkpoint_dir", inputs=inputs, may_hold=inputs[-1:] if resume_from else ()
+            checkpoint_dir,
+            "checkpoint_dir",
+            inputs=inputs,
+            may_hold=inputs[-1:] if resume_from else (),
         )
         paths.check_not_in_use(checkpoint_dir, "checkpoint_dir")
-        if not overwrite and not resume_from and os.path.exists(checkpoint_dir / choices.CHECKPOINT_FILE):
+        if (
+            not overwrite
+            and not resume_from
+            and os.path.exists(checkpoint_dir / choices.CHECKPOINT_FILE)
+        ):
             raise ValueError(
                 f"`checkpoint_dir` already holds a checkpoint and {refuse} asks not to replace "
                 f"it (resume='{checkpoint_dir}' continues it). "
@@ -406,8 +441,15 @@ def stylize(
 
     started = time.perf_counter()
     check(
-        task, output=output, checkpoint_dir=checkpoint_dir, resume=resume, log_dir=log_dir,
-        overwrite=overwrite, reads=reads, schedule=schedule, **settings,
+        task,
+        output=output,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        log_dir=log_dir,
+        overwrite=overwrite,
+        reads=reads,
+        schedule=schedule,
+        **settings,
     )
     values = _settings(settings)
     resume_from = _resume_directory(resume, checkpoint_dir)
@@ -418,19 +460,35 @@ def stylize(
     index = schedule.locate(done)[0]
     tiles = stage_tiles(task, values, schedule)
     model = build_model(
-        task.at_size(schedule.stages[index].size) if task.size else task, strategy=strategy,
-        extractor=extractor, schedule=schedule, stage=index, tiles=tiles, **settings,
+        task.at_size(schedule.stages[index].size) if task.size else task,
+        strategy=strategy,
+        extractor=extractor,
+        schedule=schedule,
+        stage=index,
+        tiles=tiles,
+        **settings,
     )
-    identity = {**painting_identity(model), "task": task.fingerprint(), "schedule": schedule.identity()}
+    identity = {
+        **painting_identity(model),
+        "task": task.fingerprint(),
+        "schedule": schedule.identity(),
+    }
 
     def optimizer_for(index):
         return stage_optimizer(schedule, index, values, switch_only=True)
 
     history, stopped_by, guard = run_guarded(
-        model, lambda guard: follow(schedule, task, optimizer_for, tiles.__getitem__),
-        total_steps=schedule.total_steps, done=done, checkpoint_dir=checkpoint_dir,
-        resume_from=resume_from, identity=identity, log_dir=log_dir, values=values,
-        callbacks=callbacks, verbose=verbose,
+        model,
+        lambda guard: follow(schedule, task, optimizer_for, tiles.__getitem__),
+        total_steps=schedule.total_steps,
+        done=done,
+        checkpoint_dir=checkpoint_dir,
+        resume_from=resume_from,
+        identity=identity,
+        log_dir=log_dir,
+        values=values,
+        callbacks=callbacks,
+        verbose=verbose,
     )
     painted = model.images()
     written = images.save_image(output, painted[0]) if output is not None else None
@@ -449,8 +507,18 @@ def stylize(
 
 
 def run_guarded(
-    model, follower, *, total_steps: int, done: int, checkpoint_dir, resume_from, identity: dict,
-    log_dir, values: dict, callbacks: Sequence = (), verbose: Any = "auto",
+    model,
+    follower,
+    *,
+    total_steps: int,
+    done: int,
+    checkpoint_dir,
+    resume_from,
+    identity: dict,
+    log_dir,
+    values: dict,
+    callbacks: Sequence = (),
+    verbose: Any = "auto",
 ):
     """The steps of a painting from `done` to `total_steps` in one `fit`, with the guards,
     checkpoints (restored first when resuming) and TensorBoard: what `stylize` and
@@ -474,7 +542,9 @@ def run_guarded(
     # The guards come first: they stop fit (and fix the image) before anything is saved.
     all_callbacks = [stop, guard, follower(guard)]
     if checkpoint_dir is not None:
-        checkpoint = StyleCheckpoint(checkpoint_dir, every=values["checkpoint_every"], identity=identity)
+        checkpoint = StyleCheckpoint(
+            checkpoint_dir, every=values["checkpoint_every"], identity=identity
+        )
         if resume_from is not None:
             checkpoint.restore(model)
         all_callbacks.append(checkpoint)
@@ -483,7 +553,9 @@ def run_guarded(
     all_callbacks += list(callbacks)
     history = None
     if total_steps > done:
-        history = model.fit(epochs=1, steps_per_epoch=total_steps - done, callbacks=all_callbacks, verbose=verbose)
+        history = model.fit(
+            epochs=1, steps_per_epoch=total_steps - done, callbacks=all_callbacks, verbose=verbose
+        )
     stopped_by = None
     if guard.bad_losses:
         stopped_by = "non-finite"
@@ -498,7 +570,8 @@ def _signature(function, settings) -> inspect.Signature:
         p for p in inspect.signature(function).parameters.values() if p.kind != p.VAR_KEYWORD
     ]
     parameters += [
-        inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.default) for s in settings
+        inspect.Parameter(s.name, inspect.Parameter.KEYWORD_ONLY, default=s.default)
+        for s in settings
     ]
     return inspect.Signature(parameters)
 

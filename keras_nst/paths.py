@@ -55,7 +55,9 @@ def check_input_file(path: str | os.PathLike, argument: str, what: str = "file")
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        raise ValueError(f"`{argument}` {what} does not exist. Received: {argument}='{path}'") from None
+        raise ValueError(
+            f"`{argument}` {what} does not exist. Received: {argument}='{path}'"
+        ) from None
     except OSError as error:
         raise ValueError(
             f"`{argument}` {what} could not be looked up ({_reason(error)}). "
@@ -196,7 +198,9 @@ def check_output_directory(
     _check_name_lengths(path, argument)
     existing = _nearest_existing(path)
     if not existing.is_dir():
-        where = "is a file" if existing == Path(os.path.abspath(path)) else f"'{existing}' is a file"
+        where = (
+            "is a file" if existing == Path(os.path.abspath(path)) else f"'{existing}' is a file"
+        )
         raise ValueError(
             f"`{argument}` must be a directory, but {where}. Received: {argument}='{path}'"
         )

@@ -38,8 +38,11 @@ W2 = {
     # more at the same time than 16 : 8 : 4 : 2 : 1 (tuned on random weights), which kept
     # more of the photo's colours.
     "style_layers": {
-        "block1_conv1": 0.7507, "block2_conv1": 0.1877, "block3_conv1": 0.0469,
-        "block4_conv1": 0.0117, "block5_conv1": 0.0029,
+        "block1_conv1": 0.7507,
+        "block2_conv1": 0.1877,
+        "block3_conv1": 0.0469,
+        "block4_conv1": 0.0117,
+        "block5_conv1": 0.0029,
     },
 }
 

@@ -65,8 +65,14 @@ class Schedule:
 
     @classmethod
     def coarse_to_fine(
-        cls, size: int, steps: int, *, min_size: int | None = 128, ratio: float = 2**0.5,
-        scale_steps: int | None = None, scale_optimizer: str | None = None,
+        cls,
+        size: int,
+        steps: int,
+        *,
+        min_size: int | None = 128,
+        ratio: float = 2**0.5,
+        scale_steps: int | None = None,
+        scale_optimizer: str | None = None,
     ) -> Schedule:
         """Scales from about `min_size` up to `size`, each `ratio` times the one before.
 
@@ -85,7 +91,9 @@ class Schedule:
         while round(size / ratio ** (count + 1)) >= min_size:
             count += 1
         coarse = steps if scale_steps is None else scale_steps
-        stages = [Stage(round(size / ratio**i), coarse, scale_optimizer) for i in range(count, 0, -1)]
+        stages = [
+            Stage(round(size / ratio**i), coarse, scale_optimizer) for i in range(count, 0, -1)
+        ]
         return cls([*stages, Stage(size, steps)])
 
     @property
@@ -138,13 +146,19 @@ class Schedule:
 
     def __repr__(self) -> str:
         stages = ", ".join(
-            f"{stage.size} px x {stage.steps}" + (f" ({stage.optimizer})" if stage.optimizer else "")
+            f"{stage.size} px x {stage.steps}"
+            + (f" ({stage.optimizer})" if stage.optimizer else "")
             for stage in self.stages
         )
         return f"Schedule({stages})"
 
 
-def follow(schedule: Schedule, task, optimizer_for: Callable | None = None, tile_for: Callable | None = None):
+def follow(
+    schedule: Schedule,
+    task,
+    optimizer_for: Callable | None = None,
+    tile_for: Callable | None = None,
+):
     """A Keras callback that moves a `StyleTransferModel` through `schedule`'s stages.
 
     Args:

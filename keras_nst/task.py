@@ -30,7 +30,8 @@ from keras_nst.settings import (  # noqa: F401  (re-exported: where users found 
 
 #: Task settings that hold for every variant alike (size and style_size aside).
 TASK_WIDE = tuple(
-    setting for setting in settings_lib.TASK_SETTINGS
+    setting
+    for setting in settings_lib.TASK_SETTINGS
     if not setting.variant and setting.name not in ("size", "style_size")
 )
 
@@ -115,7 +116,9 @@ class StyleTask:
     3
     """
 
-    def __init__(self, content, style, *, variants: Sequence[Mapping[str, Any]] | None = None, **settings):
+    def __init__(
+        self, content, style, *, variants: Sequence[Mapping[str, Any]] | None = None, **settings
+    ):
         valid = [setting.name for setting in settings_lib.TASK_SETTINGS]
         settings_lib.check_known(settings, valid, "StyleTask")
         values = {**settings_lib.defaults(settings_lib.TASK_SETTINGS), **settings}
@@ -132,7 +135,8 @@ class StyleTask:
             raise ValueError("`style` must name at least one style image. Received: style=[]")
         names = ["style"] if len(styles) == 1 else [f"style[{i}]" for i in range(len(styles))]
         self._style_sources = [
-            _check_source(load_image(image, argument=name), name) for name, image in zip(names, styles)
+            _check_source(load_image(image, argument=name), name)
+            for name, image in zip(names, styles)
         ]
 
         # === Settings ===
@@ -171,7 +175,9 @@ class StyleTask:
         from keras_nst.precision import resolve_precision_on_cpu
 
         height, width = self._content_source.shape[:2]
-        largest = memory.largest_size(height, width, self, precision=resolve_precision_on_cpu("auto"))
+        largest = memory.largest_size(
+            height, width, self, precision=resolve_precision_on_cpu("auto")
+        )
         return min(largest, max(height, width))
 
     # === Validation ===
@@ -192,7 +198,9 @@ class StyleTask:
             setting = settings_lib.BY_NAME[key]
             resolved[key] = setting.check(values[key], f"{prefix}{key}")
         resolved["init"] = self._check_init(resolved["init"], f"{prefix}init")
-        resolved["style_blend"] = self._normalise_blend(resolved["style_blend"], f"{prefix}style_blend")
+        resolved["style_blend"] = self._normalise_blend(
+            resolved["style_blend"], f"{prefix}style_blend"
+        )
         variant = Variant(**resolved)
         total = (
             variant.content_weight * sum(variant.content_layers.values())
@@ -389,7 +397,11 @@ class StyleTask:
                 return os.fspath(value)
             return value
 
-        style = [plain(s) for s in self.style] if isinstance(self.style, (list, tuple)) else plain(self.style)
+        style = (
+            [plain(s) for s in self.style]
+            if isinstance(self.style, (list, tuple))
+            else plain(self.style)
+        )
         config = {"content": plain(self.content), "style": style}
         for key, value in self.settings().items():
             config[key] = plain(value)

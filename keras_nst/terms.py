@@ -188,7 +188,9 @@ class GramStyleTerm(_StyleTerm):
                 else:
                     _, outer, count = moments[name]
                     grams[name].append(ops.convert_to_tensor((outer[0] / count).astype("float32")))
-        return [ops.einsum("vs,sij->vij", self._blend, ops.stack(grams[name])) for name in self.layers]
+        return [
+            ops.einsum("vs,sij->vij", self._blend, ops.stack(grams[name])) for name in self.layers
+        ]
 
     def statistics(self, features, images, targets, rows) -> list:
         statistics = []
@@ -208,7 +210,9 @@ class GramStyleTerm(_StyleTerm):
             distance = losses.gram_distance(gram, target)
             if self.normalized:
                 # Relative to the target's own size: sum (G - A)^2 / sum A^2.
-                distance = distance / ops.maximum(losses.gram_distance(ops.zeros_like(target), target), 1e-30)
+                distance = distance / ops.maximum(
+                    losses.gram_distance(ops.zeros_like(target), target), 1e-30
+                )
             layer_loss = weights[:, index] * distance
             parts[f"style_loss/{name}"] = layer_loss
             total = total + layer_loss
@@ -274,15 +278,23 @@ class MeanCovarianceStyleTerm(_StyleTerm):
         total = zeros(rows)
         for index, name in enumerate(self.layers):
             sums, outer, count = statistics[3 * index : 3 * index + 3]
-            target_mean, target_cov, target_root = (per_row(t, rows) for t in targets[3 * index : 3 * index + 3])
+            target_mean, target_cov, target_root = (
+                per_row(t, rows) for t in targets[3 * index : 3 * index + 3]
+            )
             mean = sums / count
             covariance = outer / count - ops.einsum("bn,bm->bnm", mean, mean)
-            energy = ops.sum(ops.square(target_mean), axis=-1) + ops.trace(target_cov, axis1=1, axis2=2)
+            energy = ops.sum(ops.square(target_mean), axis=-1) + ops.trace(
+                target_cov, axis1=1, axis2=2
+            )
             num_channels = ops.cast(ops.shape(mean)[-1], "float32")
             # The square roots' regulariser (see `losses.trace_sqrt_product`): (1e-4 of the
             # target's mean variance)^2, so the distance is off by at most 1e-4 of tr(C_s).
-            delta = ops.square(1e-4 * ops.trace(target_cov, axis1=1, axis2=2) / num_channels) + 1e-30
-            distance = losses.wasserstein2(mean, covariance, target_mean, target_cov, target_root, delta)
+            delta = (
+                ops.square(1e-4 * ops.trace(target_cov, axis1=1, axis2=2) / num_channels) + 1e-30
+            )
+            distance = losses.wasserstein2(
+                mean, covariance, target_mean, target_cov, target_root, delta
+            )
             if self.normalized:
                 distance = distance / ops.maximum(energy, 1e-30)
             layer_loss = weights[:, index] * distance
@@ -346,7 +358,10 @@ class TemporalTerm(LossTerm):
 
     def targets(self, task, extract) -> list:
         if self.previous is None:
-            return [np.zeros((1, task.height, task.width, 3), "float32"), np.zeros((1, task.height, task.width, 1), "float32")]
+            return [
+                np.zeros((1, task.height, task.width, 3), "float32"),
+                np.zeros((1, task.height, task.width, 1), "float32"),
+            ]
         warped, mask = self.previous
         if tuple(warped.shape[:2]) != (task.height, task.width):
             raise ValueError(

@@ -83,7 +83,12 @@ class TilePlan:
         rows, columns = _cuts(height, tile, stride), _cuts(width, tile, stride)
         for top, bottom in rows:
             for left, right in columns:
-                crop = (max(0, top - halo), min(height, bottom + halo), max(0, left - halo), min(width, right + halo))
+                crop = (
+                    max(0, top - halo),
+                    min(height, bottom + halo),
+                    max(0, left - halo),
+                    min(width, right + halo),
+                )
                 tiles.append(Tile((top, bottom, left, right), crop))
         return cls(height, width, tile, halo, stride, tuple(tiles))
 
@@ -98,7 +103,9 @@ class TilePlan:
         """The crops' pixels over the image's in `for_image`'s plan (1 for one tile; the
         halos make it more), without listing the tiles: what a pass over the tiles costs
         against a pass over the whole image."""
-        rows, columns = (sum(b - a for a, b in _crop_spans(n, crop, deepest)) for n in (height, width))
+        rows, columns = (
+            sum(b - a for a, b in _crop_spans(n, crop, deepest)) for n in (height, width)
+        )
         return rows * columns / (height * width)
 
     @staticmethod

@@ -37,7 +37,14 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 #: Animations Pillow reads and writes frame by frame.
 ANIMATION_SUFFIXES = (".gif", ".webp")
 #: Codecs OpenCV writes each video container with.
-_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
+_FOURCC = {
+    ".mp4": "mp4v",
+    ".m4v": "mp4v",
+    ".mov": "mp4v",
+    ".avi": "MJPG",
+    ".mkv": "MJPG",
+    ".webm": "VP80",
+}
 #: Frame rate of a folder of frames (and of an animation that does not say).
 DEFAULT_FPS = 12.0
 #: Names a painted folder's frames get.
@@ -77,12 +84,15 @@ def frame_files(folder: str | os.PathLike) -> list[Path]:
     """The image files of a folder of frames, in name order (hidden files skipped)."""
     known = set(Image.registered_extensions())
     return sorted(
-        p for p in Path(folder).iterdir()
+        p
+        for p in Path(folder).iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
     )
 
 
-def read_frames(source: str | os.PathLike, argument: str = "input") -> tuple[list[np.ndarray], float]:
+def read_frames(
+    source: str | os.PathLike, argument: str = "input"
+) -> tuple[list[np.ndarray], float]:
     """The frames of `source` as `uint8 (H, W, 3)` arrays, and its frame rate.
 
     Args:
@@ -114,7 +124,9 @@ def read_frames(source: str | os.PathLike, argument: str = "input") -> tuple[lis
         try:
             with Image.open(path) as animation:
                 duration = animation.info.get("duration")
-                frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(animation)]
+                frames = [
+                    np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(animation)
+                ]
         except (OSError, ValueError) as error:
             raise ValueError(
                 f"`{argument}` could not be read as an animation ({error}). Received: {argument}='{source}'"
@@ -164,7 +176,9 @@ def read_frames(source: str | os.PathLike, argument: str = "input") -> tuple[lis
     return [np.ascontiguousarray(f, np.uint8) for f in frames], fps
 
 
-def check_output(path: str | os.PathLike, argument: str = "output", *, inputs=(), refuse_existing=None) -> Path:
+def check_output(
+    path: str | os.PathLike, argument: str = "output", *, inputs=(), refuse_existing=None
+) -> Path:
     """Checks, without writing, that painted frames can be written at `path` (a folder of
     PNGs, an animation or a video file) and replace none of `inputs`."""
     path = Path(path)
@@ -206,18 +220,26 @@ def write_frames(path: str | os.PathLike, frames, fps: float = DEFAULT_FPS) -> P
         pictures = [Image.fromarray(frame, "RGB") for frame in frames]
         with atomic_write(path, "the animation") as handle:
             pictures[0].save(
-                handle, format=images_lib.output_format(path), save_all=True,
-                append_images=pictures[1:], duration=round(1000.0 / fps), loop=0,
+                handle,
+                format=images_lib.output_format(path),
+                save_all=True,
+                append_images=pictures[1:],
+                duration=round(1000.0 / fps),
+                loop=0,
             )
         return path
     cv2 = require_opencv()
     height, width = frames[0].shape[:2]
     # OpenCV writes to a name (its suffix picks the container): a temporary one beside the
     # output, renamed onto it when complete.
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=path.suffix, dir=path.parent)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name[:40]}.", suffix=path.suffix, dir=path.parent
+    )
     os.close(descriptor)
     try:
-        writer = cv2.VideoWriter(temporary, cv2.VideoWriter_fourcc(*_FOURCC[path.suffix.lower()]), fps, (width, height))
+        writer = cv2.VideoWriter(
+            temporary, cv2.VideoWriter_fourcc(*_FOURCC[path.suffix.lower()]), fps, (width, height)
+        )
         if not writer.isOpened():
             raise OSError(f"OpenCV cannot encode {path.suffix} here")
         for frame in frames:
@@ -266,11 +288,16 @@ def warp(image, flow) -> np.ndarray:
             f"Received: flow of shape {flow.shape}"
         )
     cv2 = require_opencv()
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x, grid_y = np.meshgrid(
+        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    )
     map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
     channels = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[-1])]
     # OpenCV's remap takes at most 4 channels at once: one channel at a time.
-    warped = [cv2.remap(c, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in channels]
+    warped = [
+        cv2.remap(c, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        for c in channels
+    ]
     return warped[0] if image.ndim == 2 else np.stack(warped, axis=-1)
 
 

@@ -82,7 +82,9 @@ class VideoPainting:
 
     @property
     def signal_number(self) -> int | None:
-        return getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+        return (
+            getattr(signal, self.stopped_by) if self.stopped_by in ("SIGINT", "SIGTERM") else None
+        )
 
 
 def _split(settings: dict) -> tuple[dict, dict, dict]:
@@ -93,7 +95,10 @@ def _split(settings: dict) -> tuple[dict, dict, dict]:
     settings_lib.check_known(settings, task_names + painting_names + video_names, "stylize_video")
     task = {k: v for k, v in settings.items() if k in task_names}
     values = {k: v for k, v in settings.items() if k in painting_names}
-    chosen = {s.name: s.check(settings.get(s.name, s.default), s.name) for s in settings_lib.VIDEO_SETTINGS}
+    chosen = {
+        s.name: s.check(settings.get(s.name, s.default), s.name)
+        for s in settings_lib.VIDEO_SETTINGS
+    }
     return task, values, chosen
 
 
@@ -135,7 +140,9 @@ class VideoPlan:
         first_stages = painting.default_schedule(self.first, values).stages
         size = first_stages[-1].size
         self.frame_steps = frame_steps or max(1, values["steps"] // 2)
-        self.schedule = Schedule(list(first_stages) + [Stage(size, self.frame_steps)] * (len(frames) - 1))
+        self.schedule = Schedule(
+            list(first_stages) + [Stage(size, self.frame_steps)] * (len(frames) - 1)
+        )
         self.frame_of_stage = [0] * len(first_stages) + list(range(1, len(frames)))
         self._tasks = {}
 
@@ -143,7 +150,11 @@ class VideoPlan:
         """Frame `frame`'s task at `size`."""
         key = (frame, size)
         if key not in self._tasks:
-            task = self.first if frame == 0 else StyleTask(self.frames[frame], self.style, **self.task_settings)
+            task = (
+                self.first
+                if frame == 0
+                else StyleTask(self.frames[frame], self.style, **self.task_settings)
+            )
             # The previous frame's and this one's: what `guide` reads.
             self._tasks = {k: v for k, v in self._tasks.items() if k[0] >= frame - 1}
             self._tasks[key] = task.at_size(size) if task.size else task
@@ -191,7 +202,11 @@ def _frames(frames, argument: str = "frames") -> tuple[list[np.ndarray], float, 
     if isinstance(frames, (str, os.PathLike)):
         read, fps = video.read_frames(frames, argument)
         path = Path(frames)
-        files = [(argument, f) for f in video.frame_files(path)] if path.is_dir() else [(argument, path)]
+        files = (
+            [(argument, f) for f in video.frame_files(path)]
+            if path.is_dir()
+            else [(argument, path)]
+        )
         return read, fps, files
     if not isinstance(frames, Sequence) or isinstance(frames, (bytes, str)) or len(frames) == 0:
         raise ValueError(
@@ -233,12 +248,20 @@ def check_video(
     video.require_opencv()  # the flow needs it: fail before anything starts
     task_settings, values, chosen = _split(settings)
     read, fps, files = _frames(frames)
-    plan = VideoPlan(read, style, task_settings, painting.painting_settings(values), chosen["frame_steps"])
+    plan = VideoPlan(
+        read, style, task_settings, painting.painting_settings(values), chosen["frame_steps"]
+    )
     inputs = list(reads) + files
     refuse = None if overwrite else "overwrite=False"
     painting.check(
-        plan.first, checkpoint_dir=checkpoint_dir, resume=resume, log_dir=log_dir,
-        overwrite=overwrite, reads=inputs, schedule=None, **values,
+        plan.first,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        log_dir=log_dir,
+        overwrite=overwrite,
+        reads=inputs,
+        schedule=None,
+        **values,
     )
     if output is not None:
         inputs_all = inputs + painting.input_files(plan.first, values.get("weights"))
@@ -259,7 +282,9 @@ def check_video(
 
 def _losses(logs) -> dict:
     """The loss entries of a step's logs, as floats."""
-    return {key: float(np.asarray(value)) for key, value in (logs or {}).items() if key.endswith("loss")}
+    return {
+        key: float(np.asarray(value)) for key, value in (logs or {}).items() if key.endswith("loss")
+    }
 
 
 def _flow_carry(backward):
@@ -277,7 +302,14 @@ def _flow_carry(backward):
 
 
 def _follow_frames(
-    plan: VideoPlan, temporal, state: dict, guard, store: Path | None, log_dir, checked: dict, tiles: list[int],
+    plan: VideoPlan,
+    temporal,
+    state: dict,
+    guard,
+    store: Path | None,
+    log_dir,
+    checked: dict,
+    tiles: list[int],
 ):
     """The callback that moves the model from stage to stage and frame to frame (`tiles`:
     each stage's `tile`, `painting.stage_tiles`)."""
@@ -293,7 +325,11 @@ def _follow_frames(
 
         def on_train_begin(self, logs=None):
             self.stage = plan.locate(self._steps())[0]
-            self.writer = None if log_dir is None else tf.summary.create_file_writer(os.path.join(log_dir, "frames"))
+            self.writer = (
+                None
+                if log_dir is None
+                else tf.summary.create_file_writer(os.path.join(log_dir, "frames"))
+            )
 
         def _finish(self, frame: int, logs) -> None:
             painted = images_lib.to_uint8(ops.convert_to_numpy(self.model.painted())[0])
@@ -319,7 +355,9 @@ def _follow_frames(
             old_frame = plan.frame_of_stage[self.stage]
             size = plan.schedule.stages[index].size
             if frame == old_frame:  # the first frame's next scale
-                optimizer = painting.stage_optimizer(plan.schedule, index, checked, switch_only=True)
+                optimizer = painting.stage_optimizer(
+                    plan.schedule, index, checked, switch_only=True
+                )
                 self.model.set_task(plan.task(frame, size), optimizer=optimizer, tile=tiles[index])
             else:
                 self._finish(old_frame, logs)
@@ -329,7 +367,9 @@ def _follow_frames(
                 # docstring.
                 start = plan.start(self.model.image, frame, size, guide)
                 self.model.set_task(
-                    plan.task(frame, size), images=start, carry=_flow_carry(guide.backward),
+                    plan.task(frame, size),
+                    images=start,
+                    carry=_flow_carry(guide.backward),
                     keep_average=1.0 - guide.new,
                 )
             self.stage = index
@@ -383,8 +423,15 @@ def stylize_video(
 
     started = time.perf_counter()
     plan, values, chosen, fps, inputs = check_video(
-        frames, style, output=output, checkpoint_dir=checkpoint_dir, resume=resume,
-        log_dir=log_dir, overwrite=overwrite, reads=reads, **settings,
+        frames,
+        style,
+        output=output,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        log_dir=log_dir,
+        overwrite=overwrite,
+        reads=reads,
+        **settings,
     )
     checked = painting.painting_settings(values)
     resume_from = painting._resume_directory(resume, checkpoint_dir)
@@ -411,20 +458,37 @@ def stylize_video(
     task = plan.task(frame, size)
     tiles = painting.stage_tiles(plan.first, checked, plan.schedule)
     model = painting.build_model(
-        task, strategy=strategy, extractor=extractor, schedule=plan.schedule, stage=stage,
-        terms=default_terms(task) + [temporal], tiles=tiles, **values,
+        task,
+        strategy=strategy,
+        extractor=extractor,
+        schedule=plan.schedule,
+        stage=stage,
+        terms=default_terms(task) + [temporal],
+        tiles=tiles,
+        **values,
     )
     identity = {
-        **painting_identity(model), "task": plan.first.fingerprint(), "frames": plan.digest(),
-        "schedule": plan.schedule.identity(), "temporal_weight": chosen["temporal_weight"],
+        **painting_identity(model),
+        "task": plan.first.fingerprint(),
+        "frames": plan.digest(),
+        "schedule": plan.schedule.identity(),
+        "temporal_weight": chosen["temporal_weight"],
     }
     if store is not None:
         store.mkdir(parents=True, exist_ok=True)
     total = plan.schedule.total_steps
     history, stopped_by, guard = painting.run_guarded(
-        model, lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir, checked, tiles),
-        total_steps=total, done=done, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-        identity=identity, log_dir=log_dir, values=checked, callbacks=callbacks, verbose=verbose,
+        model,
+        lambda guard: _follow_frames(plan, temporal, state, guard, store, log_dir, checked, tiles),
+        total_steps=total,
+        done=done,
+        checkpoint_dir=checkpoint_dir,
+        resume_from=resume_from,
+        identity=identity,
+        log_dir=log_dir,
+        values=checked,
+        callbacks=callbacks,
+        verbose=verbose,
     )
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     written = None
@@ -437,10 +501,16 @@ def stylize_video(
         if output is not None:
             written = video.write_frames(output, state["frames"], fps)
     return VideoPainting(
-        frames=state["frames"], fps=fps, model=model, history=history, steps=steps,
-        seconds=time.perf_counter() - started, output=written,
+        frames=state["frames"],
+        fps=fps,
+        model=model,
+        history=history,
+        steps=steps,
+        seconds=time.perf_counter() - started,
+        output=written,
         checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
-        stopped_by=stopped_by, bad_losses=guard.bad_losses, bad_step=guard.bad_step,
+        stopped_by=stopped_by,
+        bad_losses=guard.bad_losses,
+        bad_step=guard.bad_step,
         frame_losses=state["losses"],
     )
-

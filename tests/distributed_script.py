@@ -67,7 +67,8 @@ for optimizer, num_variants in cases:
         content_layers={"block2_conv2": 1.0},
         style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
         variants=[
-            {"style_weight": 10.0 ** (2 + i), "init": "content+noise"} for i in range(num_variants - 1)
+            {"style_weight": 10.0 ** (2 + i), "init": "content+noise"}
+            for i in range(num_variants - 1)
         ],
     )
     for name, strategy in strategies.items():
@@ -78,19 +79,37 @@ for optimizer, num_variants in cases:
 
             frames = video.read_frames(examples / "clip.gif")[0][:3]
             painted = stylize_video(
-                frames, examples / "starry_night.jpg", strategy=strategy, optimizer=optimizer,
-                size=32, min_size=None, steps=3, frame_steps=3, weights=None,
-                precision="float32", verbose=0, content_layers={"block2_conv2": 1.0},
+                frames,
+                examples / "starry_night.jpg",
+                strategy=strategy,
+                optimizer=optimizer,
+                size=32,
+                min_size=None,
+                steps=3,
+                frame_steps=3,
+                weights=None,
+                precision="float32",
+                verbose=0,
+                content_layers={"block2_conv2": 1.0},
                 style_layers={"block1_conv1": 0.5, "block2_conv1": 0.5},
             )
             arrays[key] = np.stack(painted.frames)
-            results[key] = {"replicas": strategy.num_replicas_in_sync, "losses": painted.frame_losses}
+            results[key] = {
+                "replicas": strategy.num_replicas_in_sync,
+                "losses": painted.frame_losses,
+            }
             continue
         if mode == "schedule":
             painted = stylize(
-                task, schedule=Schedule([Stage(24, 3, "lbfgs"), Stage(32, 3)]), strategy=strategy,
-                optimizer=optimizer, weights=None, precision="float32", verbose=0,
-                log_dir=Path(output).parent / f"logs-{key}", image_every=3,
+                task,
+                schedule=Schedule([Stage(24, 3, "lbfgs"), Stage(32, 3)]),
+                strategy=strategy,
+                optimizer=optimizer,
+                weights=None,
+                precision="float32",
+                verbose=0,
+                log_dir=Path(output).parent / f"logs-{key}",
+                image_every=3,
             )
             arrays[key] = painted.model.image.numpy()
             results[key] = {
@@ -103,7 +122,9 @@ for optimizer, num_variants in cases:
         with strategy.scope():
             # Every layer tiled on one device too (`tile_cut=None`), so that both share out
             # the same tiles.
-            model = StyleTransferModel(task, weights=None, precision="float32", tile=tile, tile_cut=None)
+            model = StyleTransferModel(
+                task, weights=None, precision="float32", tile=tile, tile_cut=None
+            )
             model.compile(optimizer=optimizer)
         # The TensorBoard callback runs on the host, whatever the strategy.
         callbacks = [StyleTensorBoard(Path(output).parent / f"logs-{key}", image_every=3)]

@@ -9,7 +9,11 @@ from PIL import Image
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from conftest import (
-    TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, hparams_dashboard, read_events, tensor_value,
+    TINY_CONTENT_LAYERS,
+    TINY_STYLE_LAYERS,
+    hparams_dashboard,
+    read_events,
+    tensor_value,
 )
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.callbacks import StyleTensorBoard
@@ -23,15 +27,22 @@ def _scalars(accumulator, tag):
 @pytest.fixture
 def painted(content_path, style_path, tmp_path):
     task = StyleTask(
-        content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-        style_layers=TINY_STYLE_LAYERS, total_variation_weight=1e-3,
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        total_variation_weight=1e-3,
         variants=[{"style_weight": 1e3, "init": "noise"}],
     )
     model = StyleTransferModel(task, weights=None)
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=2.0))
     run = tmp_path / "logs" / "run1"
     history = model.fit(
-        task, epochs=2, steps_per_epoch=3, verbose=0,
+        task,
+        epochs=2,
+        steps_per_epoch=3,
+        verbose=0,
         callbacks=[
             StyleTensorBoard(run, image_every=2),
             keras.callbacks.TensorBoard(log_dir=str(run), update_freq=1),
@@ -104,8 +115,13 @@ def test_hparams_dashboard_shows_metric_values_at_either_root(painted, root):
 def test_progress_bar_shows_the_main_losses_only(content_path, style_path, capsys):
     import re
 
-    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS)
+    task = StyleTask(
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+    )
     model = StyleTransferModel(task, weights=None)
     model.compile()
     history = model.fit(task, epochs=1, steps_per_epoch=3, verbose=1)

@@ -10,14 +10,25 @@ import pytest
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.checkpoints import (
-    CHECKPOINT_NAME, StopOnNonFinite, StopOnSignal, StyleCheckpoint, restore_checkpoint,
+    CHECKPOINT_NAME,
+    StopOnNonFinite,
+    StopOnSignal,
+    StyleCheckpoint,
+    restore_checkpoint,
     save_checkpoint,
 )
 
 
 def _model(content_path, style_path, optimizer="adam", **kwargs):
-    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS, init="content+noise", **kwargs)
+    task = StyleTask(
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        init="content+noise",
+        **kwargs,
+    )
     model = StyleTransferModel(task, weights=None, precision="float32")
     model.compile(optimizer=optimizer)
     return task, model
@@ -36,8 +47,14 @@ def test_resumed_run_ends_with_the_same_bytes(content_path, style_path, tmp_path
     checkpoint = StyleCheckpoint(tmp_path, every=None)
     done = checkpoint.restore(resumed)
     assert (done["step"], done["epoch"]) == (6, 2)
-    resumed.fit(task, epochs=4, steps_per_epoch=3, initial_epoch=done["epoch"], verbose=0,
-                callbacks=[checkpoint])
+    resumed.fit(
+        task,
+        epochs=4,
+        steps_per_epoch=3,
+        initial_epoch=done["epoch"],
+        verbose=0,
+        callbacks=[checkpoint],
+    )
     np.testing.assert_array_equal(resumed.image.numpy(), straight.image.numpy())
     assert int(resumed.optimizer.iterations) == 12
 
@@ -67,7 +84,9 @@ def test_restore_refuses_another_task_or_optimizer(content_path, style_path, tmp
     with pytest.raises(ValueError, match=r"written for another task or model \(differs in task\)"):
         restore_checkpoint(other, tmp_path)
     _, lbfgs = _model(content_path, style_path, "lbfgs")
-    with pytest.raises(ValueError, match=r"state of a Adam optimizer; the model is compiled with LBFGS"):
+    with pytest.raises(
+        ValueError, match=r"state of a Adam optimizer; the model is compiled with LBFGS"
+    ):
         restore_checkpoint(lbfgs, tmp_path)
     with pytest.raises(ValueError, match=r"holds no checkpoint.npz"):
         restore_checkpoint(model, tmp_path / "empty")
@@ -92,7 +111,9 @@ def test_first_signal_stops_after_the_step(content_path, style_path, number):
     task, model = _model(content_path, style_path)
     stop = StopOnSignal()
     previous = signal.getsignal(number)
-    model.fit(task, epochs=1, steps_per_epoch=20, verbose=0, callbacks=[_RaiseSignal(3, number), stop])
+    model.fit(
+        task, epochs=1, steps_per_epoch=20, verbose=0, callbacks=[_RaiseSignal(3, number), stop]
+    )
     assert stop.signal_received == number
     assert int(model.optimizer.iterations) == 3
     assert signal.getsignal(number) == previous
@@ -108,8 +129,13 @@ def test_second_signal_aborts_at_once(content_path, style_path):
                 signal.raise_signal(self.number)
 
     with pytest.raises(KeyboardInterrupt):
-        model.fit(task, epochs=1, steps_per_epoch=20, verbose=0,
-                  callbacks=[StopOnSignal(), Twice(2, signal.SIGINT)])
+        model.fit(
+            task,
+            epochs=1,
+            steps_per_epoch=20,
+            verbose=0,
+            callbacks=[StopOnSignal(), Twice(2, signal.SIGINT)],
+        )
 
 
 def test_nan_stops_and_keeps_the_last_good_image(content_path, style_path):
@@ -136,13 +162,20 @@ def test_nan_stops_and_keeps_the_last_good_image(content_path, style_path):
 def test_fit_stops_on_a_signal_by_default(content_path, style_path, tmp_path):
     task, model = _model(content_path, style_path)
     checkpoint = StyleCheckpoint(tmp_path, every=None)
-    model.fit(task, epochs=1, steps_per_epoch=20, verbose=0,
-              callbacks=[_RaiseSignal(2, signal.SIGINT), checkpoint])
+    model.fit(
+        task,
+        epochs=1,
+        steps_per_epoch=20,
+        verbose=0,
+        callbacks=[_RaiseSignal(2, signal.SIGINT), checkpoint],
+    )
     assert int(model.optimizer.iterations) == 2
     assert checkpoint.last_saved_step == 2 and (tmp_path / CHECKPOINT_NAME).exists()
 
 
-def test_checkpoints_know_a_task_by_its_pixels_not_its_paths(content_path, style_path, tmp_path, monkeypatch):
+def test_checkpoints_know_a_task_by_its_pixels_not_its_paths(
+    content_path, style_path, tmp_path, monkeypatch
+):
     import shutil
 
     from PIL import Image

@@ -16,8 +16,17 @@ from keras_nst.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = [
-    "--size", "32", "--steps", "3", "--weights", "random", "--quiet",
-    "--content-layers", "block2_conv2", "--style-layers", "block1_conv1=0.5,block2_conv1=0.5",
+    "--size",
+    "32",
+    "--steps",
+    "3",
+    "--weights",
+    "random",
+    "--quiet",
+    "--content-layers",
+    "block2_conv2",
+    "--style-layers",
+    "block1_conv1=0.5,block2_conv1=0.5",
 ]
 
 
@@ -38,7 +47,9 @@ def test_stylize_writes_the_image_and_tensorboard_logs(content_path, style_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "out.png"]
 
 
-def test_a_named_checkpoint_dir_keeps_its_checkpoint_and_a_users_files(content_path, style_path, tmp_path):
+def test_a_named_checkpoint_dir_keeps_its_checkpoint_and_a_users_files(
+    content_path, style_path, tmp_path
+):
     named, default = tmp_path / "kept", tmp_path / "mine.checkpoint"
     assert _run(content_path, style_path, tmp_path / "a.png", "--checkpoint-dir", str(named)) == 0
     assert sorted(os.listdir(named)) == ["checkpoint.npz"]
@@ -51,10 +62,23 @@ def test_a_named_checkpoint_dir_keeps_its_checkpoint_and_a_users_files(content_p
 
 def test_stylize_blends_several_styles(content_path, style_path, second_style_path, tmp_path):
     output = tmp_path / "blend.jpg"
-    code = main([
-        "stylize", str(content_path), str(style_path), str(second_style_path), "-o", str(output),
-        *TINY, "--style-blend", "0.7,0.3", "--optimizer", "lbfgs", "--init", "content+noise",
-    ])
+    code = main(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            str(second_style_path),
+            "-o",
+            str(output),
+            *TINY,
+            "--style-blend",
+            "0.7,0.3",
+            "--optimizer",
+            "lbfgs",
+            "--init",
+            "content+noise",
+        ]
+    )
     assert code == 0 and output.exists()
 
 
@@ -75,15 +99,23 @@ def _error_line(capsys):
         ({"extra": ["--content-weight", "nan"]}, r"`--content-weight` must be a finite number"),
         ({"extra": ["--pooling", "min"]}, r"`--pooling` must be one of"),
         ({"extra": ["--optimizer", "adamax"]}, r"`--optimizer` must be one of"),
-        ({"extra": ["--scale-optimizer", "bfgs"]},
-         r"`--scale-optimizer` must be one of \('adam', 'rmsprop', 'sgd', 'lbfgs'\) or None \(none: one optimizer throughout\)\. Received: --scale-optimizer='bfgs'"),
+        (
+            {"extra": ["--scale-optimizer", "bfgs"]},
+            r"`--scale-optimizer` must be one of \('adam', 'rmsprop', 'sgd', 'lbfgs'\) or None \(none: one optimizer throughout\)\. Received: --scale-optimizer='bfgs'",
+        ),
         ({"extra": ["--learning-rate", "0"]}, r"`--learning-rate` must be a positive"),
         ({"extra": ["--size", "0"]}, r"`--size` must be a positive integer"),
         ({"extra": ["--steps", "0"]}, r"`--steps` must be a positive integer"),
         ({"extra": ["--init", "static"]}, r"`--init` must be one of"),
-        ({"extra": ["--weights", "vgg.pth"]}, r"`--weights` must be one of auto, imagenet, vgg16-hed, random or a VGG-19 weight file"),
+        (
+            {"extra": ["--weights", "vgg.pth"]},
+            r"`--weights` must be one of auto, imagenet, vgg16-hed, random or a VGG-19 weight file",
+        ),
         ({"extra": ["--weights", "missing.h5"]}, r"`--weights` file does not exist"),
-        ({"extra": ["--size", "big"]}, r"`--size` must be a positive integer or 'auto'. Received: --size='big'"),
+        (
+            {"extra": ["--size", "big"]},
+            r"`--size` must be a positive integer or 'auto'. Received: --size='big'",
+        ),
         ({"extra": ["--colour"]}, r"unrecognized arguments: --colour"),
         ({"output": "nowhere/out.png"}, r"`--output`'s directory does not exist"),
         ({"output": "out.xyz"}, r"`--output` must end with an image extension"),
@@ -96,7 +128,9 @@ def test_bad_input_is_one_line_and_no_output(
     monkeypatch.chdir(tmp_path)
     content = change.get("content", str(content_path))
     output = change.get("output", "out.png")
-    code = main(["stylize", content, str(style_path), "-o", output, *TINY, *change.get("extra", [])])
+    code = main(
+        ["stylize", content, str(style_path), "-o", output, *TINY, *change.get("extra", [])]
+    )
     assert code == 2
     assert re.search(message, _error_line(capsys))
     assert sorted(os.listdir(tmp_path)) == []
@@ -114,20 +148,36 @@ def _subprocess(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return subprocess.run(
-        [sys.executable, "-m", "keras_nst", *args], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "keras_nst", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 @pytest.mark.slow
-def test_python_m_error_is_one_clean_line_even_after_tensorflow_starts(content_path, style_path, tmp_path):
+def test_python_m_error_is_one_clean_line_even_after_tensorflow_starts(
+    content_path, style_path, tmp_path
+):
     # A corrupt weight file is only found once TensorFlow runs: its start-up notices must not
     # reach stderr, and no traceback either.
     weights = tmp_path / "vgg19.weights.h5"
     weights.write_bytes(b"not hdf5" * 10)
     result = _subprocess(
-        "stylize", str(content_path), str(style_path), "-o", "out.png", "--size", "32",
-        "--steps", "1", "--weights", str(weights), cwd=tmp_path,
+        "stylize",
+        str(content_path),
+        str(style_path),
+        "-o",
+        "out.png",
+        "--size",
+        "32",
+        "--steps",
+        "1",
+        "--weights",
+        str(weights),
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -141,23 +191,48 @@ def test_help_lists_library_defaults(capsys):
         main(["stylize", "--help"])
     assert exit_info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "--style-weight STYLE_WEIGHT beta (the paper's 1e4 goes with calibration gatys2015) (default: 10.0)" in out
+    assert (
+        "--style-weight STYLE_WEIGHT beta (the paper's 1e4 goes with calibration gatys2015) (default: 10.0)"
+        in out
+    )
     assert "--init INIT" in out and "(default: content)" in out
 
 
-def test_a_stop_counts_the_steps_of_the_whole_schedule(content_path, style_path, tmp_path, monkeypatch, capsys):
+def test_a_stop_counts_the_steps_of_the_whole_schedule(
+    content_path, style_path, tmp_path, monkeypatch, capsys
+):
     """Coarse to fine, `--steps` is per scale: the stop message counts all the scales' steps."""
     from keras_nst import painting
 
     def stopped(task, **kwargs):
-        return painting.Painting(images=None, model=None, history=None, steps=6, seconds=0.0,
-                                 output=Path(kwargs["output"]), checkpoint_dir=kwargs["checkpoint_dir"],
-                                 stopped_by="SIGTERM")
+        return painting.Painting(
+            images=None,
+            model=None,
+            history=None,
+            steps=6,
+            seconds=0.0,
+            output=Path(kwargs["output"]),
+            checkpoint_dir=kwargs["checkpoint_dir"],
+            stopped_by="SIGTERM",
+        )
 
     monkeypatch.setattr(painting, "stylize", stopped)
     monkeypatch.chdir(tmp_path)
-    args = [str(content_path), str(style_path), "--size", "64", "--min-size", "32", "--steps", "4",
-            "--weights", "random", "--quiet", "-o", "out.png"]
+    args = [
+        str(content_path),
+        str(style_path),
+        "--size",
+        "64",
+        "--min-size",
+        "32",
+        "--steps",
+        "4",
+        "--weights",
+        "random",
+        "--quiet",
+        "-o",
+        "out.png",
+    ]
     task, _, chosen = cli._check_stylize(cli.build_parser().parse_args(["stylize", *args]))
     total = painting.default_schedule(task, painting.painting_settings(chosen)).total_steps
     assert total == 12  # 32, 45 and 64 px, 4 steps each
@@ -167,13 +242,29 @@ def test_a_stop_counts_the_steps_of_the_whole_schedule(content_path, style_path,
 
 
 @pytest.mark.slow
-def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_path, style_path, tmp_path):
-    common = [str(content_path), str(style_path), *TINY[:2], "--steps", "300", *TINY[4:],
-              "--precision", "float32", "--checkpoint-every", "1000"]
+def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(
+    content_path, style_path, tmp_path
+):
+    common = [
+        str(content_path),
+        str(style_path),
+        *TINY[:2],
+        "--steps",
+        "300",
+        *TINY[4:],
+        "--precision",
+        "float32",
+        "--checkpoint-every",
+        "1000",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
         [sys.executable, "-m", "keras_nst", "stylize", *common, "-o", "cut.png"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # The CLI announces the painting once its signal handlers are in place.
@@ -188,22 +279,41 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(content_pa
     assert "--resume cut.checkpoint" in lines[0]
     stopped_at = int(re.search(r"at step (\d+) of 300", lines[0]).group(1))
     assert 0 < stopped_at < 300
-    assert (tmp_path / "cut.png").exists() and (tmp_path / "cut.checkpoint" / "checkpoint.npz").exists()
+    assert (tmp_path / "cut.png").exists() and (
+        tmp_path / "cut.checkpoint" / "checkpoint.npz"
+    ).exists()
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "keras_nst", "stylize", *common, "-o", "cut.png", "--resume", "cut.checkpoint"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "keras_nst",
+            "stylize",
+            *common,
+            "-o",
+            "cut.png",
+            "--resume",
+            "cut.checkpoint",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert f"Painting steps {stopped_at + 1} to 300" in resumed.stdout
     straight = main(["stylize", *common, "-o", str(tmp_path / "straight.png")])
     assert straight == 0
     np.testing.assert_array_equal(
-        np.asarray(Image.open(tmp_path / "cut.png")), np.asarray(Image.open(tmp_path / "straight.png"))
+        np.asarray(Image.open(tmp_path / "cut.png")),
+        np.asarray(Image.open(tmp_path / "straight.png")),
     )
 
 
-def test_nan_loss_keeps_the_last_good_image(content_path, style_path, tmp_path, monkeypatch, capsys):
+def test_nan_loss_keeps_the_last_good_image(
+    content_path, style_path, tmp_path, monkeypatch, capsys
+):
     from keras_nst import losses
 
     def poisoned(images):
@@ -217,7 +327,9 @@ def test_nan_loss_keeps_the_last_good_image(content_path, style_path, tmp_path, 
     # Not one step had finite losses: the initial image (the content photo) is kept.
     from keras_nst import load_image
 
-    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), load_image(content_path, 32))
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "out.png")), load_image(content_path, 32)
+    )
 
 
 def test_resume_needs_a_checkpoint(content_path, style_path, tmp_path, capsys):
@@ -231,8 +343,12 @@ def _write_task(tmp_path, text, name="task.toml"):
     return str(path)
 
 
-def test_task_file_supplies_settings_and_the_command_line_wins(content_path, style_path, tmp_path, capsys):
-    task = _write_task(tmp_path, f"""
+def test_task_file_supplies_settings_and_the_command_line_wins(
+    content_path, style_path, tmp_path, capsys
+):
+    task = _write_task(
+        tmp_path,
+        f"""
 content = "{content_path}"
 style = ["{style_path}"]
 output = "painted.png"
@@ -242,21 +358,29 @@ weights = "random"
 style_weight = 1e5
 content_layers = {{ block2_conv2 = 1.0 }}
 style_layers = {{ block1_conv1 = 0.5, block2_conv1 = 0.5 }}
-""")
+""",
+    )
     assert main(["stylize", "--task", task, "--size", "32", "--quiet"]) == 0
     with Image.open(tmp_path / "painted.png") as image:  # relative to the task file
         assert image.size == (32, 24)
 
 
-@pytest.mark.parametrize("text, name, message", [
-    ('stlye = "x.jpg"', "task.toml", r"unknown key 'stlye'\. Did you mean 'style'\?"),
-    ('steps = "ten"', "task.toml", r"key 'steps' must be of type int\. Received: steps='ten'"),
-    ('size = true', "task.toml", r"key 'size' must be of type int"),
-    ('{"content_weight": [1]}', "task.json", r"key 'content_weight' must be of type int or float"),
-    ('steps = ', "task.toml", r"`--task` file could not be read"),
-    ('[1, 2]', "task.json", r"must hold a table of settings"),
-    ('steps: 3', "task.yaml", r"must end in \.toml or \.json"),
-])
+@pytest.mark.parametrize(
+    "text, name, message",
+    [
+        ('stlye = "x.jpg"', "task.toml", r"unknown key 'stlye'\. Did you mean 'style'\?"),
+        ('steps = "ten"', "task.toml", r"key 'steps' must be of type int\. Received: steps='ten'"),
+        ("size = true", "task.toml", r"key 'size' must be of type int"),
+        (
+            '{"content_weight": [1]}',
+            "task.json",
+            r"key 'content_weight' must be of type int or float",
+        ),
+        ("steps = ", "task.toml", r"`--task` file could not be read"),
+        ("[1, 2]", "task.json", r"must hold a table of settings"),
+        ("steps: 3", "task.yaml", r"must end in \.toml or \.json"),
+    ],
+)
 def test_bad_task_files_are_one_line(tmp_path, capsys, text, name, message):
     task = _write_task(tmp_path, text, name)
     assert main(["stylize", "--task", task]) == 2
@@ -287,6 +411,7 @@ def workspace(content_path, style_path, tmp_path, monkeypatch):
     Path("w/vgg.weights.h5").write_bytes(b"weights")
     Path("conf").mkdir()
     Path("conf/task.toml").write_text("steps = 1\n")
+
     # Any resizing before a refusal would mean work (and memory) spent on a doomed run.
     def no_resizing(*args, **kwargs):
         raise AssertionError("an image was resized before the arguments were refused")
@@ -305,27 +430,65 @@ def _snapshot(folder):
 LONG = "x" * 300 + ".jpg"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["-o", "photo.jpg"], r"`--output` would write over the `CONTENT` input 'photo\.jpg'"),
-    (["-o", "style.jpg"], r"`--output` would write over the `STYLE` input 'style\.jpg'"),
-    (["-o", "sub/../photo.jpg"], r"`--output` would write over the `CONTENT` input"),
-    (["-o", "init.png", "--init", "init.png"], r"`--output` would write over the `--init` input"),
-    (["-o", "out.png", "--logdir", "."], r"`--logdir` holds the `CONTENT` input 'photo\.jpg'"),
-    (["-o", "out.png", "--checkpoint-dir", "."], r"`--checkpoint-dir` holds the `CONTENT` input"),
-    (["-o", "out.png", "--weights", "w/vgg.weights.h5", "--checkpoint-dir", "w"],
-     r"`--checkpoint-dir` holds the `--weights` input 'w/vgg\.weights\.h5'"),
-    (["-o", "out.png", "--task", "conf/task.toml", "--logdir", "conf"], r"`--logdir` holds the `--task` input"),
-    (["-o", "out.png", "--checkpoint-dir", "notes.txt"], r"`--checkpoint-dir` must be a directory, but is a file"),
-    (["-o", "out.png", "--logdir", "notes.txt"], r"`--logdir` must be a directory, but is a file"),
-    (["-o", "out.png", "--logdir", "notes.txt/run1"], r"`--logdir` must be a directory, but '.*notes\.txt' is a file"),
-    (["-o", "notes.txt.png", "--logdir", "notes.txt.png"], r"`--output` and `--logdir` must be different places"),
-    (["-o", "out.png", "--logdir", "/proc/keras-nst/run1"], r"`--logdir`'s directory is not writable: '/proc'"),
-    (["-o", LONG[:-4] + ".png"], r"`--output` has a name of 304 bytes; this file system allows at most 255"),
-    (["-o", "x" * 250 + ".png"], r"`--checkpoint-dir` has a name of 261 bytes"),
-    (["-o", "out.png", "--size", "1000000000"], r"`--size` is too large: 1 image\(s\) of 1000000000x750000000 need"),
-    (["-o", "out.png", "--style-size", "1000000000"], r"`--style-size` is too large"),
-    (["-o", "out.png", "--size", "16000"], r"`--size` is too large: even tile by tile, painting 1 image\(s\) of 16000x12000 needs"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-o", "photo.jpg"], r"`--output` would write over the `CONTENT` input 'photo\.jpg'"),
+        (["-o", "style.jpg"], r"`--output` would write over the `STYLE` input 'style\.jpg'"),
+        (["-o", "sub/../photo.jpg"], r"`--output` would write over the `CONTENT` input"),
+        (
+            ["-o", "init.png", "--init", "init.png"],
+            r"`--output` would write over the `--init` input",
+        ),
+        (["-o", "out.png", "--logdir", "."], r"`--logdir` holds the `CONTENT` input 'photo\.jpg'"),
+        (
+            ["-o", "out.png", "--checkpoint-dir", "."],
+            r"`--checkpoint-dir` holds the `CONTENT` input",
+        ),
+        (
+            ["-o", "out.png", "--weights", "w/vgg.weights.h5", "--checkpoint-dir", "w"],
+            r"`--checkpoint-dir` holds the `--weights` input 'w/vgg\.weights\.h5'",
+        ),
+        (
+            ["-o", "out.png", "--task", "conf/task.toml", "--logdir", "conf"],
+            r"`--logdir` holds the `--task` input",
+        ),
+        (
+            ["-o", "out.png", "--checkpoint-dir", "notes.txt"],
+            r"`--checkpoint-dir` must be a directory, but is a file",
+        ),
+        (
+            ["-o", "out.png", "--logdir", "notes.txt"],
+            r"`--logdir` must be a directory, but is a file",
+        ),
+        (
+            ["-o", "out.png", "--logdir", "notes.txt/run1"],
+            r"`--logdir` must be a directory, but '.*notes\.txt' is a file",
+        ),
+        (
+            ["-o", "notes.txt.png", "--logdir", "notes.txt.png"],
+            r"`--output` and `--logdir` must be different places",
+        ),
+        (
+            ["-o", "out.png", "--logdir", "/proc/keras-nst/run1"],
+            r"`--logdir`'s directory is not writable: '/proc'",
+        ),
+        (
+            ["-o", LONG[:-4] + ".png"],
+            r"`--output` has a name of 304 bytes; this file system allows at most 255",
+        ),
+        (["-o", "x" * 250 + ".png"], r"`--checkpoint-dir` has a name of 261 bytes"),
+        (
+            ["-o", "out.png", "--size", "1000000000"],
+            r"`--size` is too large: 1 image\(s\) of 1000000000x750000000 need",
+        ),
+        (["-o", "out.png", "--style-size", "1000000000"], r"`--style-size` is too large"),
+        (
+            ["-o", "out.png", "--size", "16000"],
+            r"`--size` is too large: even tile by tile, painting 1 image\(s\) of 16000x12000 needs",
+        ),
+    ],
+)
 def test_bad_output_paths_are_refused_before_anything_starts(workspace, capsys, argv, message):
     if "/proc" in " ".join(argv) and not os.path.isdir("/proc/self"):
         pytest.skip("needs Linux's /proc")
@@ -344,7 +507,9 @@ def test_a_content_name_too_long_is_one_line(workspace, capsys):
 def test_no_clobber_refuses_existing_outputs(workspace, capsys):
     Path("out.png").write_bytes(b"an earlier painting")
     assert main(["stylize", "photo.jpg", "style.jpg", "-o", "out.png", "--no-clobber", *TINY]) == 2
-    assert "`--output` already exists and --no-clobber asks not to replace it" in _error_line(capsys)
+    assert "`--output` already exists and --no-clobber asks not to replace it" in _error_line(
+        capsys
+    )
     Path("new.checkpoint").mkdir()
     Path("new.checkpoint/checkpoint.npz").write_bytes(b"an earlier checkpoint")
     assert main(["stylize", "photo.jpg", "style.jpg", "-o", "new.png", "--no-clobber", *TINY]) == 2
@@ -386,8 +551,24 @@ def test_a_named_pipe_is_refused_not_read(workspace, capsys):
 
 
 def test_sweep_refuses_a_folder_holding_its_inputs(workspace, capsys):
-    code = main(["sweep", "content", "photo.jpg", "init.png", "--style", "style.jpg", "-o", ".",
-                 "--size", "32", "--steps", "1", "--weights", "random"])
+    code = main(
+        [
+            "sweep",
+            "content",
+            "photo.jpg",
+            "init.png",
+            "--style",
+            "style.jpg",
+            "-o",
+            ".",
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--weights",
+            "random",
+        ]
+    )
     assert code == 2
     assert "`--output-dir` holds the `CONTENT` input 'photo.jpg'" in _error_line(capsys)
 
@@ -429,13 +610,26 @@ def test_a_full_disk_for_a_checkpoint_keeps_the_previous_one(workspace, capsys, 
     monkeypatch.undo()
     os.chdir(workspace)
     _full_disk_for(monkeypatch, "checkpoint.npz", after=1)
-    argv = ["stylize", "photo.jpg", "style.jpg", "-o", "out.png", *TINY[:2], "--steps", "6",
-            *TINY[4:], "--checkpoint-every", "2"]
+    argv = [
+        "stylize",
+        "photo.jpg",
+        "style.jpg",
+        "-o",
+        "out.png",
+        *TINY[:2],
+        "--steps",
+        "6",
+        *TINY[4:],
+        "--checkpoint-every",
+        "2",
+    ]
     assert main(argv) == 1
     line = _error_line(capsys)
     assert re.search(
         r"could not write the checkpoint of step 4 'out\.checkpoint/checkpoint\.npz' "
-        r"\(No space left on device\); the checkpoint of step 2 is intact", line)
+        r"\(No space left on device\); the checkpoint of step 2 is intact",
+        line,
+    )
     from keras_nst.checkpoints import read_checkpoint
 
     _, metadata = read_checkpoint("out.checkpoint")
@@ -452,8 +646,12 @@ def test_a_checkpoint_directory_in_use_is_refused(workspace, capsys):
     assert not Path("out.png").exists()
 
 
-def test_an_option_given_at_its_default_still_wins_over_the_task_file(content_path, style_path, tmp_path):
-    task = _write_task(tmp_path, f"""
+def test_an_option_given_at_its_default_still_wins_over_the_task_file(
+    content_path, style_path, tmp_path
+):
+    task = _write_task(
+        tmp_path,
+        f"""
 content = "{content_path}"
 style = "{style_path}"
 output = "painted.png"
@@ -462,14 +660,17 @@ steps = 1
 weights = "random"
 content_layers = {{ block1_conv1 = 1.0 }}
 style_layers = {{ block1_conv1 = 1.0 }}
-""")
+""",
+    )
     # 512 is --size's default: it was once taken as "not given" and lost to the file's 48.
     assert main(["stylize", "--task", task, "--size", "512", "--quiet"]) == 0
     with Image.open(tmp_path / "painted.png") as image:
         assert image.size == (512, 384)
 
 
-def test_the_shipped_w2_preset_paints_and_yields_to_task_files_and_options(content_path, style_path, tmp_path):
+def test_the_shipped_w2_preset_paints_and_yields_to_task_files_and_options(
+    content_path, style_path, tmp_path
+):
     from keras_nst import presets
 
     w2 = presets.get("w2")
@@ -485,25 +686,66 @@ def test_the_shipped_w2_preset_paints_and_yields_to_task_files_and_options(conte
     # A --task file wins over the preset, and the command line over both.
     task_file = tmp_path / "task.toml"
     task_file.write_text('pooling = "avg"\nstyle_weight = 7\n')
-    values = cli._settings(cli.build_parser().parse_args(
-        [*base, "--preset", "w2", "--task", str(task_file), "--style-weight", "9"]))
+    values = cli._settings(
+        cli.build_parser().parse_args(
+            [*base, "--preset", "w2", "--task", str(task_file), "--style-weight", "9"]
+        )
+    )
     assert values["pooling"] == "avg" and values["style_weight"] == 9.0
     assert values["style_loss"] == "mean_cov" and values["learning_rate"] == 1.0
     output = tmp_path / "painted.png"
-    assert main(["stylize", str(content_path), str(style_path), "--preset", "w2", "-o", str(output),
-                 "--size", "32", "--steps", "1", "--min-size", "0", "--weights", "random", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "stylize",
+                str(content_path),
+                str(style_path),
+                "--preset",
+                "w2",
+                "-o",
+                str(output),
+                "--size",
+                "32",
+                "--steps",
+                "1",
+                "--min-size",
+                "0",
+                "--weights",
+                "random",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with Image.open(output) as image:
         assert image.size == (32, 24)
 
 
-def test_an_unknown_preset_is_one_line_naming_the_option(content_path, style_path, tmp_path, capsys):
+def test_an_unknown_preset_is_one_line_naming_the_option(
+    content_path, style_path, tmp_path, capsys
+):
     from keras_nst import presets
 
-    with pytest.raises(ValueError, match=r"^`preset` must be one of \('w2',\)\. Received: preset='w3'$"):
+    with pytest.raises(
+        ValueError, match=r"^`preset` must be one of \('w2',\)\. Received: preset='w3'$"
+    ):
         presets.get("w3")
-    code = main(["stylize", str(content_path), str(style_path), "--preset", "w3", "-o", str(tmp_path / "o.png")])
+    code = main(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "--preset",
+            "w3",
+            "-o",
+            str(tmp_path / "o.png"),
+        ]
+    )
     assert code == 2
-    assert _error_line(capsys) == "keras-nst: error: `--preset` must be one of ('w2',). Received: --preset='w3'"
+    assert (
+        _error_line(capsys)
+        == "keras-nst: error: `--preset` must be one of ('w2',). Received: --preset='w3'"
+    )
     assert not (tmp_path / "o.png").exists()
 
 
@@ -517,12 +759,20 @@ def test_none_turns_an_optional_choice_off_in_a_task_file_as_on_the_command_line
     assert args.scale_optimizer is None
 
 
-def test_the_first_line_names_each_scale_and_its_optimizer(content_path, style_path, tmp_path, capsys):
+def test_the_first_line_names_each_scale_and_its_optimizer(
+    content_path, style_path, tmp_path, capsys
+):
     from keras_nst.schedule import Schedule, Stage
 
-    assert cli._stages_text(Schedule([Stage(128, 2, "lbfgs"), Stage(181, 2, "lbfgs"), Stage(256, 2)]),
-                            "adam") == " with L-BFGS at 128, 181 px, then Adam at 256 px"
-    assert cli._stages_text(Schedule([Stage(128, 2), Stage(256, 2)]), "rmsprop") == " at 128, 256 px"
+    assert (
+        cli._stages_text(
+            Schedule([Stage(128, 2, "lbfgs"), Stage(181, 2, "lbfgs"), Stage(256, 2)]), "adam"
+        )
+        == " with L-BFGS at 128, 181 px, then Adam at 256 px"
+    )
+    assert (
+        cli._stages_text(Schedule([Stage(128, 2), Stage(256, 2)]), "rmsprop") == " at 128, 256 px"
+    )
     assert cli._stages_text(Schedule([Stage(256, 2)]), "adam") == ""
     assert _run(content_path, style_path, tmp_path / "out.png", "--min-size", "16") == 0
     assert capsys.readouterr().out.startswith(
@@ -535,12 +785,18 @@ def test_the_first_line_names_the_scales_painted_tile_by_tile():
 
     schedule = Schedule([Stage(1024, 2, "lbfgs"), Stage(1448, 2), Stage(2048, 2)])
     assert cli._tiles_text(schedule, (0, 0, 0)) == ""
-    assert cli._tiles_text(schedule, (1200, 1200, 1200)) == " (tile by tile where larger than 1200 px: 1448, 2048 px)"
+    assert (
+        cli._tiles_text(schedule, (1200, 1200, 1200))
+        == " (tile by tile where larger than 1200 px: 1448, 2048 px)"
+    )
     assert cli._tiles_text(schedule, (960, 1232, 1232)) == (
         " (tile by tile: 1024 px in tiles of 960 px, 1448 px in tiles of 1232 px, 2048 px in tiles of 1232 px)"
     )
     frames = Schedule([Stage(1024, 2, "lbfgs"), Stage(2048, 2)] + [Stage(2048, 1)] * 3)  # a clip
-    assert cli._tiles_text(frames, (0, 1232, 1232, 1232, 1232)) == " (tile by tile where larger than 1232 px: 2048 px)"
+    assert (
+        cli._tiles_text(frames, (0, 1232, 1232, 1232, 1232))
+        == " (tile by tile where larger than 1232 px: 2048 px)"
+    )
 
 
 def test_tensorflows_retracing_warning_is_dropped_and_its_other_warnings_kept():

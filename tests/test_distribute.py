@@ -30,7 +30,10 @@ def _paint(mode, optimizer, num_variants, tmp_path, env=None):
     output = tmp_path / f"{mode}.npz"
     result = subprocess.run(
         [sys.executable, str(SCRIPT), mode, optimizer, str(num_variants), str(output)],
-        env=env or _env(), capture_output=True, text=True, timeout=240,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1]), np.load(output)
@@ -93,14 +96,20 @@ def test_replicas_share_the_tiles_of_one_large_image(tmp_path):
     image (one image gets both replicas' work), and they paint what one device paints."""
     results, images = _paint("tiled", "adam", "1", tmp_path)
     for num_variants in (1,):
-        single, mirrored = results[f"single-adam-{num_variants}"], results[f"mirrored-adam-{num_variants}"]
+        single, mirrored = (
+            results[f"single-adam-{num_variants}"],
+            results[f"mirrored-adam-{num_variants}"],
+        )
         tiles = single["tiles"]
         assert tiles > 2 and mirrored["tiles"] == tiles
         # 6 steps of two passes each (and the last variant_losses' one): one device went through
         # every tile (the last one once per step: its forward pass serves both), each replica
         # through half of them.
         assert single["tiles_seen"] == {"0": 6 * (2 * tiles - 1) + tiles}
-        assert mirrored["tiles_seen"] == {"0": 6 * 2 * -(-tiles // 2) + tiles, "1": 6 * 2 * (tiles // 2)}
+        assert mirrored["tiles_seen"] == {
+            "0": 6 * 2 * -(-tiles // 2) + tiles,
+            "1": 6 * 2 * (tiles // 2),
+        }
         # The tiles' statistics are summed in another order: equal to float rounding, which
         # Adam's division by small gradients magnifies in a few pixels (as tiled vs untiled).
         a, b = images[f"mirrored-adam-{num_variants}"], images[f"single-adam-{num_variants}"]
@@ -124,10 +133,18 @@ def test_multi_worker_matches_one_device(tmp_path):
     for index in range(2):
         config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         output = tmp_path / f"worker{index}.npz"
-        workers.append((subprocess.Popen(
-            [sys.executable, str(SCRIPT), "multiworker", "adam", "3", str(output)],
-            env=_env(TF_CONFIG=config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ), output))
+        workers.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, str(SCRIPT), "multiworker", "adam", "3", str(output)],
+                    env=_env(TF_CONFIG=config),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+                output,
+            )
+        )
     try:
         outs = [process.communicate(timeout=240) for process, _ in workers]
     finally:

@@ -47,9 +47,7 @@ def test_features_match_keras_preprocessing_and_vgg19(random_base, rng):
     extractor = vgg19_extractor(["block1_conv2"], pooling="max", weights=None, seed=3)
     reference = keras.Model(random_base.input, random_base.get_layer("block1_conv2").output)
     expected = reference(keras.applications.vgg19.preprocess_input(images.copy()))
-    np.testing.assert_allclose(
-        extractor(images)["block1_conv2"], expected, rtol=1e-4, atol=1e-3
-    )
+    np.testing.assert_allclose(extractor(images)["block1_conv2"], expected, rtol=1e-4, atol=1e-3)
 
 
 def test_random_weights_are_seeded_he_normal():
@@ -65,13 +63,22 @@ def test_random_weights_are_seeded_he_normal():
     assert abs(kernel.mean()) < 1e-3 and not bias.any()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"layers": ["block4_conv5"]}, r"Did you mean 'block4_conv4'\?"),
-    ({"layers": []}, r"`layers` must name at least one"),
-    ({"layers": ["block1_conv1"], "pooling": "min"}, r"`pooling` must be one of \('avg', 'max'\)"),
-    ({"layers": ["block1_conv1"], "weights": "vgg.npz"}, r"`weights` must be one of imagenet, vgg16-hed, random or a VGG-19 weight file"),
-    ({"layers": ["block1_conv1"], "weights": "missing.h5"}, r"`weights` file does not exist"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"layers": ["block4_conv5"]}, r"Did you mean 'block4_conv4'\?"),
+        ({"layers": []}, r"`layers` must name at least one"),
+        (
+            {"layers": ["block1_conv1"], "pooling": "min"},
+            r"`pooling` must be one of \('avg', 'max'\)",
+        ),
+        (
+            {"layers": ["block1_conv1"], "weights": "vgg.npz"},
+            r"`weights` must be one of imagenet, vgg16-hed, random or a VGG-19 weight file",
+        ),
+        ({"layers": ["block1_conv1"], "weights": "missing.h5"}, r"`weights` file does not exist"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         vgg19_extractor(**kwargs)
@@ -102,7 +109,9 @@ def _write_legacy_h5(path, weights, extra_layers=()):
 @pytest.mark.parametrize("with_classifier", [False, True])
 def test_legacy_h5_file_loads_by_layer_name(random_base, tmp_path, with_classifier):
     weights = conv_weights(random_base)
-    extra = [("fc1", (np.ones((8, 4), "float32"), np.zeros(4, "float32")))] if with_classifier else []
+    extra = (
+        [("fc1", (np.ones((8, 4), "float32"), np.zeros(4, "float32")))] if with_classifier else []
+    )
     path = tmp_path / "vgg19.h5"
     _write_legacy_h5(path, weights, extra)
     loaded = conv_weights(vgg19_base(weights=path))
@@ -152,13 +161,17 @@ def test_corrupt_weight_files_raise_value_errors(tmp_path, name):
 
 def test_imagenet_fails_fast_offline_with_alternatives(monkeypatch):
     cached = Path(keras.config.keras_home() if hasattr(keras.config, "keras_home") else "~/.keras")
-    if (cached.expanduser() / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").exists():
+    if (
+        cached.expanduser() / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ).exists():
         pytest.skip("ImageNet weights are cached on this machine")
 
     def offline(*args, **kwargs):
         raise socket.gaierror(-2, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", offline)
-    with pytest.raises(WeightsUnavailableError, match="Could not fetch the VGG-19 ImageNet") as error:
+    with pytest.raises(
+        WeightsUnavailableError, match="Could not fetch the VGG-19 ImageNet"
+    ) as error:
         vgg19_extractor(["block1_conv1"], weights="imagenet")
     assert "weights=None" in str(error.value) and ".mat" in str(error.value)

@@ -176,7 +176,10 @@ def test_save_rejects_wrong_shape(tmp_path):
 
 def test_float_images_in_zero_to_one_are_refused_not_painted_black(tmp_path, rng, content_path):
     unit = rng.uniform(0.0, 1.0, size=(20, 24, 3))
-    with pytest.raises(ValueError, match=r"`content` is a float array with every value in \[0, 1\].*Multiply it by 255"):
+    with pytest.raises(
+        ValueError,
+        match=r"`content` is a float array with every value in \[0, 1\].*Multiply it by 255",
+    ):
         load_image(unit, argument="content")
     np.testing.assert_array_equal(load_image(unit * 255), np.rint(unit * 255).astype(np.uint8))
     assert load_image(np.zeros((20, 24, 3), "float32")).max() == 0  # black is black

@@ -31,9 +31,7 @@ def test_style_loss_matches_paper_for_equal_sizes(rng):
     style = rng.normal(size=(1, 5, 7, 4)).astype("float32")
     f, a = _flat(features), _flat(style)[0]
     n, m = 4, 35
-    expected = [
-        ((f[b].T @ f[b] - a.T @ a) ** 2).sum() / (4 * n**2 * m**2) for b in range(3)
-    ]
+    expected = [((f[b].T @ f[b] - a.T @ a) ** 2).sum() / (4 * n**2 * m**2) for b in range(3)]
     result = np.asarray(losses.style_loss(features, losses.gram_matrix(style)))
     assert result.shape == (3,)
     np.testing.assert_allclose(result, expected, rtol=1e-5)
@@ -108,6 +106,10 @@ def test_trace_sqrt_product_from_the_style_root_matches_the_square_root_with_its
         covariance_tensor = tf.constant(covariance)
         with tf.GradientTape() as tape:
             tape.watch(covariance_tensor)
-            value = losses.trace_sqrt_product(covariance_tensor, tf.constant(given), tf.constant(delta))
+            value = losses.trace_sqrt_product(
+                covariance_tensor, tf.constant(given), tf.constant(delta)
+            )
         np.testing.assert_allclose(value, expected_values, rtol=1e-6)
-        np.testing.assert_allclose(tape.gradient(value, covariance_tensor), expected_gradients, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            tape.gradient(value, covariance_tensor), expected_gradients, rtol=1e-6, atol=1e-9
+        )

@@ -27,8 +27,11 @@ with open("/proc/self/status") as status:
 def test_estimate_is_close_to_a_measured_peak(content_path, style_path):
     code = PROBE.format(content=str(content_path), style=str(style_path))
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     measured = int(result.stdout.strip().splitlines()[-1]) * 1024
@@ -45,11 +48,15 @@ def test_estimate_grows_with_size_variants_and_precision(content_path, style_pat
     assert estimate_peak_bytes(large, precision="mixed_bfloat16") < estimate_peak_bytes(large)
 
 
-def test_too_large_is_refused_with_the_largest_size_that_fits(content_path, style_path, monkeypatch):
+def test_too_large_is_refused_with_the_largest_size_that_fits(
+    content_path, style_path, monkeypatch
+):
     task = StyleTask(content_path, style_path, size=512)
     fits = StyleTask(content_path, style_path, size=256)
     available = estimate_peak_bytes(fits)
-    with pytest.raises(ValueError, match=r"`size` is too large: .* the largest size that fits is about (\d+) px") as error:
+    with pytest.raises(
+        ValueError, match=r"`size` is too large: .* the largest size that fits is about (\d+) px"
+    ) as error:
         check_fits(task, available=available)
     largest = int(str(error.value).split("about ")[-1].split(" px")[0])
     assert 224 <= largest <= 256
@@ -59,10 +66,23 @@ def test_too_large_is_refused_with_the_largest_size_that_fits(content_path, styl
         StyleTransferModel(task, weights=None, precision="float32")
 
 
-def test_cli_refuses_before_tensorflow_starts(content_path, style_path, tmp_path, monkeypatch, capsys):
+def test_cli_refuses_before_tensorflow_starts(
+    content_path, style_path, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr("keras_nst.memory.available_bytes", lambda: 900 * 2**20)
-    code = main(["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"),
-                 "--size", "4096", "--weights", "random"])
+    code = main(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--size",
+            "4096",
+            "--weights",
+            "random",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "`--size` is too large" in err[0] and "--size" in err[0]
@@ -80,7 +100,9 @@ def test_an_optimizer_instance_is_estimated_as_its_kind(content_path, style_path
     assert estimate_peak_bytes(task, optimizer="lbfgs") > cap
 
     def tiles(optimizer):
-        return stage_tiles(task, painting_settings(dict(precision="float32", max_memory=cap, optimizer=optimizer)))
+        return stage_tiles(
+            task, painting_settings(dict(precision="float32", max_memory=cap, optimizer=optimizer))
+        )
 
     assert tiles("adam") == [0]  # untiled
     by_name = tiles("lbfgs")
@@ -109,7 +131,9 @@ def test_each_stage_is_estimated_at_its_size_with_its_optimizer(content_path, st
     assert model.tile is None and model.stage_tiles == tuple(tiles)
 
 
-def test_a_scale_optimizer_that_cannot_fit_is_refused_by_its_own_name(content_path, style_path, tmp_path, capsys):
+def test_a_scale_optimizer_that_cannot_fit_is_refused_by_its_own_name(
+    content_path, style_path, tmp_path, capsys
+):
     # L-BFGS' history at the scale below the final one (half the pixels, 22 copies of the
     # image) outgrows what Adam needs at the final size (2 copies): the painting is refused
     # for `scale_optimizer`, not for a `size` the user never gave, and fits without it.
@@ -121,15 +145,32 @@ def test_a_scale_optimizer_that_cannot_fit_is_refused_by_its_own_name(content_pa
     available = estimate_tiled_bytes(task, 64, optimizer="adam") + 2**20
     assert estimate_tiled_bytes(below, 64, optimizer="lbfgs") > available
     settings = dict(weights=None, precision="float32", max_memory=available)
-    with pytest.raises(ValueError, match=r"^`scale_optimizer` does not fit: even tile by tile, painting the "
-                       r"smaller scale of \d+x\d+ with 'lbfgs' \(22 copies of the image\) needs about .* GiB "
-                       r".*scale_optimizer=None paints every scale with `optimizer`\. "
-                       r"Received: scale_optimizer='lbfgs'$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^`scale_optimizer` does not fit: even tile by tile, painting the "
+        r"smaller scale of \d+x\d+ with 'lbfgs' \(22 copies of the image\) needs about .* GiB "
+        r".*scale_optimizer=None paints every scale with `optimizer`\. "
+        r"Received: scale_optimizer='lbfgs'$",
+    ):
         painting.check(task, **settings)
     assert painting.check(task, scale_optimizer=None, **settings)["scale_optimizer"] is None
-    code = main(["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png"),
-                 "--size", "8192", "--weights", "random", "--precision", "float32",
-                 "--max-memory", str(available)])
+    code = main(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--size",
+            "8192",
+            "--weights",
+            "random",
+            "--precision",
+            "float32",
+            "--max-memory",
+            str(available),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "`--scale-optimizer` does not fit" in err[0]
     assert err[0].endswith("Received: --scale-optimizer='lbfgs'")

@@ -32,7 +32,10 @@ def _reference_losses(model, task):
     }
     style_grams = []
     for image in task.style_images:
-        f = {k: np.asarray(v, np.float64) for k, v in model.extractor(image[None].astype("float32")).items()}
+        f = {
+            k: np.asarray(v, np.float64)
+            for k, v in model.extractor(image[None].astype("float32")).items()
+        }
         style_grams.append(f)
     totals = []
     for row, variant in enumerate(task.variants):
@@ -49,7 +52,9 @@ def _reference_losses(model, task):
                 s = grams[name][0].reshape(-1, n)
                 # Gatys' A for a style map of another size, rescaled to this image's M.
                 target = target + blend * (s.T @ s) * m / s.shape[0]
-            style_loss += variant.style_weight * w * ((f.T @ f - target) ** 2).sum() / (4 * n**2 * m**2)
+            style_loss += (
+                variant.style_weight * w * ((f.T @ f - target) ** 2).sum() / (4 * n**2 * m**2)
+            )
         totals.append((content_loss, style_loss))
     return np.array(totals)
 
@@ -167,8 +172,12 @@ def test_variants_get_their_own_losses(content_path, style_path):
 
 
 def test_fit_without_steps_per_epoch_ends(content_path, style_path):
-    task = _task(content_path, style_path, content_layers={"block1_conv1": 1.0},
-                 style_layers={"block1_conv1": 1.0})
+    task = _task(
+        content_path,
+        style_path,
+        content_layers={"block1_conv1": 1.0},
+        style_layers={"block1_conv1": 1.0},
+    )
     model = _model(task)
     steps = []
     callback = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: steps.append(b))
@@ -192,7 +201,9 @@ def test_compile_defaults(content_path, style_path):
     assert model.jit_compile is False
     model.compile(optimizer="rmsprop", jit_compile=False)
     assert isinstance(model.optimizer, keras.optimizers.RMSprop)
-    with pytest.raises(ValueError, match=r"`optimizer` must be one of \('adam', 'rmsprop', 'sgd', 'lbfgs'\)"):
+    with pytest.raises(
+        ValueError, match=r"`optimizer` must be one of \('adam', 'rmsprop', 'sgd', 'lbfgs'\)"
+    ):
         model.compile(optimizer="adamw")
 
 

@@ -15,8 +15,19 @@ from keras_nst.cli import main
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-TINY = ["--size", "32", "--weights", "random", "--quiet", "--precision", "float32",
-        "--content-layers", "block2_conv2", "--style-layers", "block1_conv1=0.5,block2_conv1=0.5"]
+TINY = [
+    "--size",
+    "32",
+    "--weights",
+    "random",
+    "--quiet",
+    "--precision",
+    "float32",
+    "--content-layers",
+    "block2_conv2",
+    "--style-layers",
+    "block1_conv1=0.5,block2_conv1=0.5",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +43,16 @@ def _complete_image(path):
 
 
 def test_sigkill_at_any_moment_loses_nothing(content_path, style_path, tmp_path):
-    common = ["stylize", str(content_path), str(style_path), *TINY, "--steps", "12",
-              "--checkpoint-every", "2"]
+    common = [
+        "stylize",
+        str(content_path),
+        str(style_path),
+        *TINY,
+        "--steps",
+        "12",
+        "--checkpoint-every",
+        "2",
+    ]
     assert main([*common, "-o", str(tmp_path / "straight.png")]) == 0
     straight = _complete_image(tmp_path / "straight.png")
 
@@ -44,9 +63,22 @@ def test_sigkill_at_any_moment_loses_nothing(content_path, style_path, tmp_path)
     for point, nth, step_on_disk in [("step", 5, 4), ("checkpoint", 2, 6), ("output", 1, 12)]:
         resume = ["--resume", str(checkpoint)] if checkpoint.exists() else []
         result = subprocess.run(
-            [sys.executable, str(HERE / "faults_script.py"), point, str(nth), "--",
-             *common, "-o", "cut.png", *resume],
-            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                str(HERE / "faults_script.py"),
+                point,
+                str(nth),
+                "--",
+                *common,
+                "-o",
+                "cut.png",
+                *resume,
+            ],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
         _, metadata = read_checkpoint(checkpoint)
@@ -54,7 +86,11 @@ def test_sigkill_at_any_moment_loses_nothing(content_path, style_path, tmp_path)
         assert not (tmp_path / "cut.png").exists()  # never written half
     resumed = subprocess.run(
         [sys.executable, "-m", "keras_nst", *common, "-o", "cut.png", "--resume", str(checkpoint)],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     np.testing.assert_array_equal(_complete_image(tmp_path / "cut.png"), straight)
@@ -65,9 +101,23 @@ def test_sigkill_at_any_moment_loses_nothing(content_path, style_path, tmp_path)
 def test_two_runs_at_once_neither_mix_nor_corrupt(content_path, style_path, tmp_path, capsys):
     common = ["stylize", str(content_path), str(style_path), *TINY, "-o", "out.png"]
     first = subprocess.Popen(
-        [sys.executable, "-m", "keras_nst", *common, "--steps", "100000", "--checkpoint-every", "5",
-         "--seed", "7"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "keras_nst",
+            *common,
+            "--steps",
+            "100000",
+            "--checkpoint-every",
+            "5",
+            "--seed",
+            "7",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         # Announced once the checkpoint directory is held and painting began.

@@ -42,8 +42,13 @@ def test_lbfgs_steps_are_capped():
 
 
 def test_lbfgs_damping_fills_the_history_on_a_style_task(content_path, style_path):
-    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS)
+    task = StyleTask(
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+    )
     model = StyleTransferModel(task, weights=None)
     optimizer = optimizers.LBFGS(history_size=5)
     model.compile(optimizer=optimizer)
@@ -55,8 +60,14 @@ def test_lbfgs_damping_fills_the_history_on_a_style_task(content_path, style_pat
 
 def test_lbfgs_beats_adam_on_a_tiny_style_task(content_path, style_path):
     def final_loss(optimizer):
-        task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                         style_layers=TINY_STYLE_LAYERS, style_weight=1e5)
+        task = StyleTask(
+            content_path,
+            style_path,
+            size=32,
+            content_layers=TINY_CONTENT_LAYERS,
+            style_layers=TINY_STYLE_LAYERS,
+            style_weight=1e5,
+        )
         model = StyleTransferModel(task, weights=None)
         model.compile(optimizer=optimizer)
         model.fit(task, epochs=1, steps_per_epoch=30, verbose=0)
@@ -77,11 +88,14 @@ def test_get_names_and_learning_rates():
         optimizers.get("adam", -1.0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"history_size": 0}, r"`history_size` must be a positive integer"),
-    ({"max_step": float("inf")}, r"`max_step` must be a positive finite number"),
-    ({"damping": 1.0}, r"`damping` must be in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"history_size": 0}, r"`history_size` must be a positive integer"),
+        ({"max_step": float("inf")}, r"`max_step` must be a positive finite number"),
+        ({"damping": 1.0}, r"`damping` must be in \[0, 1\)"),
+    ],
+)
 def test_lbfgs_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         optimizers.LBFGS(**kwargs)
@@ -127,7 +141,9 @@ def test_an_adam_taking_over_mid_painting_steps_as_a_fresh_one(rng):
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-5)
     # Keras' own Adam at step 1000 skips the bias correction: its first step is 2.5x as long.
     plain = _updates(keras.optimizers.Adam(learning_rate=5.0), gradients, start=1000)[0]
-    np.testing.assert_allclose(np.abs(plain), 5.0 * np.sqrt(1 - 0.999**1001) * 0.1 / np.sqrt(0.001), rtol=1e-3)
+    np.testing.assert_allclose(
+        np.abs(plain), 5.0 * np.sqrt(1 - 0.999**1001) * 0.1 / np.sqrt(0.001), rtol=1e-3
+    )
 
 
 def test_starting_at_copies_never_the_instance_and_keeps_the_config():
@@ -141,7 +157,9 @@ def test_starting_at_copies_never_the_instance_and_keeps_the_config():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(restarted))
     assert type(clone) is optimizers.RestartedAdam and clone.start_step == 9 and clone.beta_1 == 0.5
     assert optimizers.name_of(restarted) == "adam"
-    with pytest.raises(ValueError, match=r"`start_step` must be an integer >= 0. Received: start_step=-1"):
+    with pytest.raises(
+        ValueError, match=r"`start_step` must be an integer >= 0. Received: start_step=-1"
+    ):
         optimizers.RestartedAdam(start_step=-1)
 
 
@@ -165,8 +183,14 @@ def test_lbfgs_paints_each_variant_as_it_would_be_painted_alone(content_path, st
     # The variants are one batch variable: L-BFGS' inner products, curvature pairs, descent
     # check and step cap are per image, so one variant does not steer another.
     def painted(**kwargs):
-        task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                         style_layers=TINY_STYLE_LAYERS, **kwargs)
+        task = StyleTask(
+            content_path,
+            style_path,
+            size=32,
+            content_layers=TINY_CONTENT_LAYERS,
+            style_layers=TINY_STYLE_LAYERS,
+            **kwargs,
+        )
         model = StyleTransferModel(task, weights=None, precision="float32", average=0.0)
         model.compile(optimizer=optimizers.LBFGS(history_size=4))
         model.fit(task, epochs=1, steps_per_epoch=8, verbose=0)

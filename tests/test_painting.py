@@ -14,7 +14,12 @@ import pytest
 from PIL import Image
 
 from conftest import (
-    TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, read_events, record_optimizers, stand_in_extractor, tensor_value,
+    TINY_CONTENT_LAYERS,
+    TINY_STYLE_LAYERS,
+    read_events,
+    record_optimizers,
+    stand_in_extractor,
+    tensor_value,
 )
 from keras_nst import StyleTask, StyleTransferModel, choices, stylize
 from keras_nst.canvas import resize
@@ -29,8 +34,15 @@ FAST = dict(weights=None, precision="float32", verbose=0)
 
 def _task(content, style, **kwargs):
     kwargs.setdefault("calibration", "gatys2015")  # the arithmetic the references compute
-    return StyleTask(content, style, size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS, init="content+noise", **kwargs)
+    return StyleTask(
+        content,
+        style,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        init="content+noise",
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +62,14 @@ class RaiseSignal(keras.callbacks.Callback):
 
 def test_stylize_paints_saves_and_checkpoints(content_path, style_path, tmp_path, extractor):
     task = _task(content_path, style_path)
-    result = stylize(task, output=tmp_path / "out.png", checkpoint_dir=tmp_path / "run.checkpoint",
-                     steps=4, extractor=extractor, **FAST)
+    result = stylize(
+        task,
+        output=tmp_path / "out.png",
+        checkpoint_dir=tmp_path / "run.checkpoint",
+        steps=4,
+        extractor=extractor,
+        **FAST,
+    )
     assert result.steps == 4 and result.stopped_by is None
     assert result.images.shape == (1, 24, 32, 3)
     np.testing.assert_array_equal(np.asarray(Image.open(result.output)), result.images[0])
@@ -60,10 +78,18 @@ def test_stylize_paints_saves_and_checkpoints(content_path, style_path, tmp_path
     assert set(result.history.history) >= {"loss", "content_loss", "style_loss"}
 
 
-def test_a_schedule_is_one_run_for_callbacks_and_tensorboard(content_path, style_path, tmp_path, extractor):
+def test_a_schedule_is_one_run_for_callbacks_and_tensorboard(
+    content_path, style_path, tmp_path, extractor
+):
     task = _task(content_path, style_path)
-    result = stylize(task, schedule=SCHEDULE, log_dir=tmp_path / "run", image_every=2,
-                     extractor=extractor, **FAST)
+    result = stylize(
+        task,
+        schedule=SCHEDULE,
+        log_dir=tmp_path / "run",
+        image_every=2,
+        extractor=extractor,
+        **FAST,
+    )
     assert result.steps == 7 and result.images.shape == (1, 24, 32, 3)
     events = read_events(tmp_path / "run")
     assert [e.step for e in events.Tensors("loss")] == [1, 2, 3, 4, 5, 6, 7]
@@ -74,8 +100,9 @@ def test_a_schedule_is_one_run_for_callbacks_and_tensorboard(content_path, style
 
 def test_a_larger_canvas_keeps_floats_and_the_optimizer_state(content_path, style_path, extractor):
     task = _task(content_path, style_path)
-    model = build_model(task.at_size(24), extractor=extractor, weights=None, precision="float32",
-                        average=0.0)  # the next stage starts from the image itself
+    model = build_model(
+        task.at_size(24), extractor=extractor, weights=None, precision="float32", average=0.0
+    )  # the next stage starts from the image itself
     model.fit(epochs=1, steps_per_epoch=3, verbose=0)
     before = model.image.numpy()
     momentum, velocity = (v for v in model.optimizer.variables if len(v.shape) == 4)
@@ -97,8 +124,9 @@ def test_a_larger_canvas_keeps_floats_and_the_optimizer_state(content_path, styl
 
 def test_lbfgs_history_starts_afresh_on_a_new_canvas(content_path, style_path, extractor):
     task = _task(content_path, style_path)
-    model = build_model(task.at_size(24), extractor=extractor, optimizer="lbfgs", weights=None,
-                        precision="float32")
+    model = build_model(
+        task.at_size(24), extractor=extractor, optimizer="lbfgs", weights=None, precision="float32"
+    )
     model.fit(epochs=1, steps_per_epoch=3, verbose=0)
     model.set_task(task)
     count = [v for v in model.optimizer.variables if "count" in v.path][0]
@@ -108,8 +136,14 @@ def test_lbfgs_history_starts_afresh_on_a_new_canvas(content_path, style_path, e
 def _cut_and_resumed(task, schedule, cut_at, directory, extractor):
     """A painting straight through, and the same one stopped after `cut_at` steps and resumed."""
     straight = stylize(task, schedule=schedule, extractor=extractor, **FAST)
-    cut = stylize(task, schedule=schedule, checkpoint_dir=directory, extractor=extractor,
-                  callbacks=[RaiseSignal(cut_at)], **FAST)
+    cut = stylize(
+        task,
+        schedule=schedule,
+        checkpoint_dir=directory,
+        extractor=extractor,
+        callbacks=[RaiseSignal(cut_at)],
+        **FAST,
+    )
     assert cut.stopped_by == "SIGINT" and cut.steps == cut_at
     resumed = stylize(task, schedule=schedule, resume=directory, extractor=extractor, **FAST)
     assert resumed.steps == schedule.total_steps
@@ -118,7 +152,9 @@ def _cut_and_resumed(task, schedule, cut_at, directory, extractor):
 
 
 @pytest.mark.parametrize("cut_at", [3, 5])  # at the stage boundary, and inside the second stage
-def test_resume_mid_schedule_gives_the_same_bytes(content_path, style_path, tmp_path, extractor, cut_at):
+def test_resume_mid_schedule_gives_the_same_bytes(
+    content_path, style_path, tmp_path, extractor, cut_at
+):
     _cut_and_resumed(_task(content_path, style_path), SCHEDULE, cut_at, tmp_path / "c", extractor)
 
 
@@ -128,8 +164,9 @@ SWITCHING = Schedule([Stage(24, 3, "lbfgs"), Stage(32, 4)])
 def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_path, extractor):
     task = _task(content_path, style_path)
     record = record_optimizers()
-    result = stylize(task, schedule=SWITCHING, learning_rate=4.0, callbacks=[record],
-                     extractor=extractor, **FAST)
+    result = stylize(
+        task, schedule=SWITCHING, learning_rate=4.0, callbacks=[record], extractor=extractor, **FAST
+    )
     # L-BFGS paints the first stage; Adam, its bias correction counted from the handover,
     # the second; the step counter goes on.
     assert record.seen == [("LBFGS", 0)] * 3 + [("RestartedAdam", 3)] * 4
@@ -138,23 +175,41 @@ def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_
     # The same through the settings, by default: L-BFGS paints the scales below the final one
     # (`scale_optimizer`), and Adam takes over at its takeover learning rate, 3, not 10.
     record = record_optimizers()
-    result = stylize(task, steps=2, scale_steps=2, min_size=20, callbacks=[record], extractor=extractor, **FAST)
+    result = stylize(
+        task, steps=2, scale_steps=2, min_size=20, callbacks=[record], extractor=extractor, **FAST
+    )
     assert record.seen == [("LBFGS", 0)] * 2 + [("RestartedAdam", 2)] * 2
-    assert float(result.model.optimizer.learning_rate) == choices.TAKEOVER_LEARNING_RATES["adam"] == 3.0
+    assert (
+        float(result.model.optimizer.learning_rate)
+        == choices.TAKEOVER_LEARNING_RATES["adam"]
+        == 3.0
+    )
     # A learning rate given is the learning rate.
-    result = stylize(task, steps=2, scale_steps=2, min_size=20, learning_rate=4.0, extractor=extractor, **FAST)
+    result = stylize(
+        task, steps=2, scale_steps=2, min_size=20, learning_rate=4.0, extractor=extractor, **FAST
+    )
     assert float(result.model.optimizer.learning_rate) == 4.0
     # Naming the painting's own optimizer, or none, is one optimizer throughout, at its own rate.
     for scale_optimizer in ("adam", None):
         record = record_optimizers()
-        result = stylize(task, steps=2, scale_steps=2, min_size=20, scale_optimizer=scale_optimizer,
-                         callbacks=[record], extractor=extractor, **FAST)
+        result = stylize(
+            task,
+            steps=2,
+            scale_steps=2,
+            min_size=20,
+            scale_optimizer=scale_optimizer,
+            callbacks=[record],
+            extractor=extractor,
+            **FAST,
+        )
         assert [name for name, _ in record.seen] == ["Adam"] * 4
         assert float(result.model.optimizer.learning_rate) == choices.DEFAULT_LEARNING_RATES["adam"]
 
 
 @pytest.mark.parametrize("cut_at", [2, 3, 5])  # in L-BFGS' stage, at the handover, in Adam's
-def test_resume_on_either_side_of_a_handover_gives_the_same_bytes(content_path, style_path, tmp_path, extractor, cut_at):
+def test_resume_on_either_side_of_a_handover_gives_the_same_bytes(
+    content_path, style_path, tmp_path, extractor, cut_at
+):
     task = _task(content_path, style_path)
     resumed = _cut_and_resumed(task, SWITCHING, cut_at, tmp_path / "c", extractor)
     assert type(resumed.model.optimizer).__name__ == "RestartedAdam"
@@ -164,23 +219,35 @@ def test_resume_on_either_side_of_a_handover_gives_the_same_bytes(content_path, 
         stylize(task, schedule=other, resume=tmp_path / "c", extractor=extractor, **FAST)
 
 
-def test_a_checkpoint_is_known_by_its_pixels_not_its_paths(content_path, style_path, tmp_path, monkeypatch, extractor):
+def test_a_checkpoint_is_known_by_its_pixels_not_its_paths(
+    content_path, style_path, tmp_path, monkeypatch, extractor
+):
     monkeypatch.chdir(tmp_path)
     shutil.copy(content_path, "x.jpg")
     stylize(_task("x.jpg", style_path), steps=2, checkpoint_dir="c", extractor=extractor, **FAST)
     # The same file spelt another way: the same painting.
-    resumed = stylize(_task("./x.jpg", style_path), steps=4, resume="c", extractor=extractor, **FAST)
+    resumed = stylize(
+        _task("./x.jpg", style_path), steps=4, resume="c", extractor=extractor, **FAST
+    )
     assert resumed.steps == 4
     # Another picture under the same name: another painting.
     Image.open("x.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save("x.jpg")
-    with pytest.raises(ValueError, match=r"`resume` checkpoint was written for another task or model \(differs in task\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`resume` checkpoint was written for another task or model \(differs in task\)",
+    ):
         stylize(_task("x.jpg", style_path), steps=6, resume="c", extractor=extractor, **FAST)
 
 
 def test_task_config_round_trips(content_path, style_path, second_style_path):
-    task = StyleTask(str(content_path), [str(style_path), str(second_style_path)], size=32,
-                     style_blend=[3, 1], init=str(style_path),
-                     variants=[{"style_weight": 5.0, "style_layers": ["block1_conv1"]}])
+    task = StyleTask(
+        str(content_path),
+        [str(style_path), str(second_style_path)],
+        size=32,
+        style_blend=[3, 1],
+        init=str(style_path),
+        variants=[{"style_weight": 5.0, "style_layers": ["block1_conv1"]}],
+    )
     config = task.get_config()
     rebuilt = StyleTask.from_config(json.loads(json.dumps(config)))
     assert rebuilt.fingerprint() == task.fingerprint()
@@ -202,12 +269,18 @@ def test_model_config_and_keras_save_round_trip(content_path, style_path, tmp_pa
     assert int(loaded.optimizer.iterations) == 2
     for saved, restored in zip(model.optimizer.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(saved.numpy(), restored.numpy())
-    np.testing.assert_allclose(loaded.variant_losses()["loss"], model.variant_losses()["loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.variant_losses()["loss"], model.variant_losses()["loss"], rtol=1e-6
+    )
 
 
 def test_a_model_with_its_own_parts_says_it_has_no_config(content_path, style_path, extractor):
-    model = StyleTransferModel(_task(content_path, style_path), extractor=extractor, precision="float32")
-    with pytest.raises(ValueError, match=r"built with its own `extractor` or `terms` has no config"):
+    model = StyleTransferModel(
+        _task(content_path, style_path), extractor=extractor, precision="float32"
+    )
+    with pytest.raises(
+        ValueError, match=r"built with its own `extractor` or `terms` has no config"
+    ):
         model.get_config()
 
 
@@ -217,8 +290,14 @@ def test_stand_in_losses_match_a_numpy_reference(content_path, style_path, extra
     model = StyleTransferModel(task, extractor=extractor, precision="float32")
     losses = model.variant_losses()
     features = {k: np.asarray(v, np.float64) for k, v in extractor(model.image).items()}
-    content = {k: np.asarray(v, np.float64) for k, v in extractor(task.content_image[None].astype("float32")).items()}
-    style = {k: np.asarray(v, np.float64) for k, v in extractor(task.style_images[0][None].astype("float32")).items()}
+    content = {
+        k: np.asarray(v, np.float64)
+        for k, v in extractor(task.content_image[None].astype("float32")).items()
+    }
+    style = {
+        k: np.asarray(v, np.float64)
+        for k, v in extractor(task.style_images[0][None].astype("float32")).items()
+    }
     for row, variant in enumerate(task.variants):
         expected_content = sum(
             variant.content_weight * w * 0.5 * ((features[n][row] - content[n][0]) ** 2).sum()
@@ -229,7 +308,9 @@ def test_stand_in_losses_match_a_numpy_reference(content_path, style_path, extra
             f = features[name][row].reshape(-1, features[name].shape[-1])
             s = style[name][0].reshape(-1, f.shape[1])
             gram, target = f.T @ f / len(f), s.T @ s / len(s)
-            expected_style += variant.style_weight * w * ((gram - target) ** 2).sum() / (4 * f.shape[1] ** 2)
+            expected_style += (
+                variant.style_weight * w * ((gram - target) ** 2).sum() / (4 * f.shape[1] ** 2)
+            )
         assert losses["content_loss"][row] == pytest.approx(expected_content, rel=1e-4)
         assert losses["style_loss"][row] == pytest.approx(expected_style, rel=1e-4)
 

@@ -30,9 +30,13 @@ def test_input_must_be_a_regular_file(tmp_path, photo):
 
 def test_a_name_too_long_is_a_value_error(tmp_path):
     long_name = tmp_path / ("x" * 300 + ".jpg")
-    with pytest.raises(ValueError, match=r"`content` file could not be looked up \(File name too long\)"):
+    with pytest.raises(
+        ValueError, match=r"`content` file could not be looked up \(File name too long\)"
+    ):
         paths.check_input_file(long_name, "content")
-    with pytest.raises(ValueError, match=r"`--output` has a name of 304 bytes; this file system allows at most 255"):
+    with pytest.raises(
+        ValueError, match=r"`--output` has a name of 304 bytes; this file system allows at most 255"
+    ):
         paths.check_output_file(long_name, "--output")
     with pytest.raises(ValueError, match=r"`--logdir` has a name of 304 bytes"):
         paths.check_output_directory(long_name, "--logdir")
@@ -51,7 +55,9 @@ def test_an_output_that_is_an_input_is_refused_however_spelt(tmp_path, photo, sp
         output.symlink_to(photo)
     elif spelling == "hardlink":
         os.link(photo, output)
-    with pytest.raises(ValueError, match=r"`--output` would write over the `CONTENT` input '.*photo\.jpg'"):
+    with pytest.raises(
+        ValueError, match=r"`--output` would write over the `CONTENT` input '.*photo\.jpg'"
+    ):
         paths.check_output_file(output, "--output", inputs=[("CONTENT", photo)])
 
 
@@ -59,7 +65,9 @@ def test_an_existing_output_is_replaced_unless_refused(tmp_path, photo):
     existing = tmp_path / "old.png"
     existing.write_bytes(b"old")
     assert paths.check_output_file(existing, "--output", inputs=[("CONTENT", photo)]) == existing
-    with pytest.raises(ValueError, match=r"`--output` already exists and --no-clobber asks not to replace it"):
+    with pytest.raises(
+        ValueError, match=r"`--output` already exists and --no-clobber asks not to replace it"
+    ):
         paths.check_output_file(existing, "--output", refuse_existing="--no-clobber")
     assert existing.read_bytes() == b"old"
 
@@ -71,7 +79,9 @@ def test_output_directories(tmp_path, photo):
     assert not (tmp_path / "logs").exists()
     with pytest.raises(ValueError, match=r"`--logdir` must be a directory, but is a file"):
         paths.check_output_directory(photo, "--logdir")
-    with pytest.raises(ValueError, match=r"`--checkpoint-dir` must be a directory, but '.*photo\.jpg' is a file"):
+    with pytest.raises(
+        ValueError, match=r"`--checkpoint-dir` must be a directory, but '.*photo\.jpg' is a file"
+    ):
         paths.check_output_directory(photo / "checkpoints", "--checkpoint-dir")
     with pytest.raises(ValueError, match=r"`--logdir` holds the `CONTENT` input '.*photo\.jpg'"):
         paths.check_output_directory(tmp_path, "--logdir", inputs=[("CONTENT", photo)])
@@ -79,7 +89,10 @@ def test_output_directories(tmp_path, photo):
     checkpoint = tmp_path / "checkpoint.npz"
     checkpoint.write_bytes(b"")
     assert paths.check_output_directory(
-        tmp_path, "--checkpoint-dir", inputs=[("--resume", checkpoint)], may_hold=[("--resume", checkpoint)]
+        tmp_path,
+        "--checkpoint-dir",
+        inputs=[("--resume", checkpoint)],
+        may_hold=[("--resume", checkpoint)],
     )
     # Every check leaves the folder as it was.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "photo.jpg"]
@@ -105,7 +118,9 @@ def test_one_run_per_directory(tmp_path):
     paths.check_not_in_use(directory, "--checkpoint-dir")  # nothing there yet
     with paths.exclusive_directory(directory, "--checkpoint-dir"):
         assert directory.is_dir()
-        with pytest.raises(ValueError, match=r"`--checkpoint-dir` '.*run\.checkpoint' is in use by another run"):
+        with pytest.raises(
+            ValueError, match=r"`--checkpoint-dir` '.*run\.checkpoint' is in use by another run"
+        ):
             paths.check_not_in_use(directory, "--checkpoint-dir")
         # From another thread too: the lock belongs to the open directory, not the thread.
         errors = []

@@ -20,9 +20,12 @@ def cpu_flags(monkeypatch):
 
 @pytest.mark.parametrize(
     "flags, expected",
-    [({"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}, "mixed_bfloat16"), ({"amx_bf16"}, "mixed_bfloat16"),
-     ({"avx512f", "avx512_bf16"}, "float32"),  # measured slower than float32 without AMX
-     ({"avx2", "avx512f"}, "float32")],
+    [
+        ({"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+        ({"amx_bf16"}, "mixed_bfloat16"),
+        ({"avx512f", "avx512_bf16"}, "float32"),  # measured slower than float32 without AMX
+        ({"avx2", "avx512f"}, "float32"),
+    ],
 )
 def test_auto_picks_bfloat16_only_where_native(cpu_flags, flags, expected):
     cpu_flags(flags)
@@ -48,8 +51,14 @@ def test_bfloat16_extractor_is_close_to_float32(rng):
 
 
 def test_model_losses_agree_across_precisions(content_path, style_path):
-    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS, init="content+noise")
+    task = StyleTask(
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        init="content+noise",
+    )
     losses = {}
     for precision in ("float32", "mixed_bfloat16"):
         model = StyleTransferModel(task, weights=None, precision=precision)

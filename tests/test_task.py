@@ -14,7 +14,11 @@ def test_defaults_are_gatys(content_path, style_path):
     assert variant.style_layers == {f"block{b}_conv1": 0.2 for b in range(1, 6)}
     # Calibrated losses by default (content 1, style 10); the paper's alpha/beta = 1e-3
     # with its own arithmetic is what the report's experiments use.
-    assert (variant.content_weight, variant.style_weight, task.calibration) == (1.0, 10.0, "normalized")
+    assert (variant.content_weight, variant.style_weight, task.calibration) == (
+        1.0,
+        10.0,
+        "normalized",
+    )
     from keras_nst.experiments import PAPER_SETTINGS
 
     assert PAPER_SETTINGS["content_weight"] / PAPER_SETTINGS["style_weight"] == pytest.approx(1e-3)
@@ -82,7 +86,9 @@ def test_init_modes(content_path, style_path, tmp_path):
 
 def test_noise_depends_on_the_seed_only(content_path, style_path):
     def noise(seed):
-        return StyleTask(content_path, style_path, size=32, init="noise", seed=seed).initial_images()
+        return StyleTask(
+            content_path, style_path, size=32, init="noise", seed=seed
+        ).initial_images()
 
     np.testing.assert_array_equal(noise(3), noise(3))
     assert not np.array_equal(noise(3), noise(4))

@@ -23,10 +23,15 @@ PHOTO, PAINTING = str(EXAMPLES / "tubingen.jpg"), str(EXAMPLES / "starry_night.j
 # === The plan ===
 
 
-@pytest.mark.parametrize("height, width, crop, deepest", [
-    (96, 112, 96, "block3_conv1"), (257, 300, 320, "block5_conv1"), (50, 40, 40, "block1_conv1"),
-    (1000, 33, 200, "block4_conv2"),
-])
+@pytest.mark.parametrize(
+    "height, width, crop, deepest",
+    [
+        (96, 112, 96, "block3_conv1"),
+        (257, 300, 320, "block5_conv1"),
+        (50, 40, 40, "block1_conv1"),
+        (1000, 33, 200, "block4_conv2"),
+    ],
+)
 def test_cores_partition_the_image_and_crops_hold_their_halo(height, width, crop, deepest):
     plan = TilePlan.for_image(height, width, crop=crop, deepest=deepest)
     covered = np.zeros((height, width), int)
@@ -35,8 +40,16 @@ def test_cores_partition_the_image_and_crops_hold_their_halo(height, width, crop
         covered[top:bottom, left:right] += 1
         c_top, c_bottom, c_left, c_right = tile.crop
         # Every boundary inside the image is on the deepest layer's stride.
-        for value, limit in ((top, height), (bottom, height), (left, width), (right, width),
-                             (c_top, height), (c_bottom, height), (c_left, width), (c_right, width)):
+        for value, limit in (
+            (top, height),
+            (bottom, height),
+            (left, width),
+            (right, width),
+            (c_top, height),
+            (c_bottom, height),
+            (c_left, width),
+            (c_right, width),
+        ):
             assert value in (0, limit) or value % plan.stride == 0
         # The halo is there, unless the image ends first.
         assert c_top == max(0, top - plan.halo) and c_bottom == min(height, bottom + plan.halo)
@@ -66,7 +79,9 @@ PLENTY, NONE = 2**40, 1
 
 def _pair(photo, style, crop, max_memory=PLENTY, tile_cut=None, **task_settings):
     """An untiled model and a tiled one (every layer tiled unless `tile_cut` says)."""
-    task = StyleTask(photo, style, size=max(photo.shape[:2]), total_variation_weight=1.0, **task_settings)
+    task = StyleTask(
+        photo, style, size=max(photo.shape[:2]), total_variation_weight=1.0, **task_settings
+    )
     whole = StyleTransferModel(task, weights=None, precision="float32")
     tiled = StyleTransferModel(
         task, weights=None, precision="float32", tile=crop, max_memory=max_memory, tile_cut=tile_cut
@@ -89,16 +104,26 @@ def _loss_and_gradient(model, image, rows=None):
 # Five layers reach block5 (a 96 px halo): two tiles side by side keep the case small, and
 # one style loss checks that halo (the geometry does not depend on the loss). Each case with
 # the first pass's deeper activations kept for the second (as memory allows) and without.
-@pytest.mark.parametrize("style_loss, layers, crop, size, tiles, tolerance, keep", [
-    (loss, THREE, 96, (96, 112), 4, tolerance, keep)
-    for loss, tolerance in (("gram", 1e-5), ("mean_cov", 1e-4)) for keep in (True, False)
-] + [("mean_cov", FIVE, 400, (208, 416), 2, 2e-3, True)])
+@pytest.mark.parametrize(
+    "style_loss, layers, crop, size, tiles, tolerance, keep",
+    [
+        (loss, THREE, 96, (96, 112), 4, tolerance, keep)
+        for loss, tolerance in (("gram", 1e-5), ("mean_cov", 1e-4))
+        for keep in (True, False)
+    ]
+    + [("mean_cov", FIVE, 400, (208, 416), 2, 2e-3, True)],
+)
 def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles, tolerance, keep):
     rng = np.random.default_rng(3)
     photo = rng.integers(0, 256, (*size, 3)).astype("uint8")
     style = rng.integers(0, 256, (80, 72, 3)).astype("uint8")
     task, whole, tiled = _pair(
-        photo, style, crop, style_loss=style_loss, style_layers=layers, content_layers=["block2_conv2"],
+        photo,
+        style,
+        crop,
+        style_loss=style_loss,
+        style_layers=layers,
+        content_layers=["block2_conv2"],
         max_memory=PLENTY if keep else NONE,
     )
     assert tiled.plan is not None and len(tiled.plan.tiles) == tiles
@@ -116,7 +141,9 @@ def _assert_same_step(whole, tiled, image, tolerance):
     got, gradient = _loss_and_gradient(tiled, image, rows)
     assert set(got) == set(expected)
     for key in expected:
-        np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), rtol=tolerance, err_msg=key)
+        np.testing.assert_allclose(
+            got[key].numpy(), expected[key].numpy(), rtol=tolerance, err_msg=key
+        )
     scale = float(tf.reduce_max(tf.abs(expected_gradient)))
     assert float(tf.reduce_max(tf.abs(gradient - expected_gradient))) <= tolerance * scale
     # The whole image's loss: not the sum of per-tile styles, which differs.
@@ -124,11 +151,22 @@ def _assert_same_step(whole, tiled, image, tolerance):
 
 
 # Each cut, each style loss once; two variants (a batch of two images) through the deepest cut.
-@pytest.mark.parametrize("style_loss, layers, cut, crop, size, tolerance, variants", [
-    ("gram", THREE, "block1_pool", 40, (96, 112), 1e-5, []),
-    ("mean_cov", THREE, "block2_pool", 48, (96, 112), 1e-4, []),
-    ("gram", FIVE, "block3_pool", 96, (96, 112), 1e-5, [{"style_weight": 3.0, "init": "noise"}]),
-])
+@pytest.mark.parametrize(
+    "style_loss, layers, cut, crop, size, tolerance, variants",
+    [
+        ("gram", THREE, "block1_pool", 40, (96, 112), 1e-5, []),
+        ("mean_cov", THREE, "block2_pool", 48, (96, 112), 1e-4, []),
+        (
+            "gram",
+            FIVE,
+            "block3_pool",
+            96,
+            (96, 112),
+            1e-5,
+            [{"style_weight": 3.0, "init": "noise"}],
+        ),
+    ],
+)
 def test_a_step_that_tiles_only_the_first_layers_is_the_untiled_step(
     style_loss, layers, cut, crop, size, tolerance, variants
 ):
@@ -136,8 +174,14 @@ def test_a_step_that_tiles_only_the_first_layers_is_the_untiled_step(
     photo = rng.integers(0, 256, (*size, 3)).astype("uint8")
     style = rng.integers(0, 256, (80, 72, 3)).astype("uint8")
     task, whole, tiled = _pair(
-        photo, style, crop, tile_cut=cut, style_loss=style_loss, style_layers=layers,
-        content_layers=["block2_conv2"], variants=variants,
+        photo,
+        style,
+        crop,
+        tile_cut=cut,
+        style_loss=style_loss,
+        style_layers=layers,
+        content_layers=["block2_conv2"],
+        variants=variants,
     )
     split_cut, front = tiled.split
     assert split_cut == cut and len(front.tiles) > 4
@@ -150,14 +194,24 @@ def test_a_step_that_tiles_only_the_first_layers_is_the_untiled_step(
 def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch):
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # the figures of oneDNN's kernels
     task = StyleTask(PHOTO, PAINTING, size=1024)  # conv1_1 to conv5_1: crops of 768 x 608
-    height, width = TilePlan.largest_crop_for(task.height, task.width, crop=1008, deepest="block5_conv1")
+    height, width = TilePlan.largest_crop_for(
+        task.height, task.width, crop=1008, deepest="block5_conv1"
+    )
     assert (height, width) == (768, 608)
     # Values VGG-19 computes after each cut, the cut's output included, by hand:
     # (channels, area divisor) of pool1, conv2_1-2, pool2, conv3_1-4, pool3, conv4_1-4,
     # pool4, conv5_1.
-    after_pool1 = [(64, 4), (128, 4), (128, 4), (128, 16)] + [(256, 16)] * 4 + [(256, 64)] + [(512, 64)] * 4 + [(512, 256), (512, 256)]
+    after_pool1 = (
+        [(64, 4), (128, 4), (128, 4), (128, 16)]
+        + [(256, 16)] * 4
+        + [(256, 64)]
+        + [(512, 64)] * 4
+        + [(512, 256), (512, 256)]
+    )
     after_pool2 = after_pool1[3:]
-    values = lambda layers: sum(channels * height * width // divisor for channels, divisor in layers)
+    values = lambda layers: sum(
+        channels * height * width // divisor for channels, divisor in layers
+    )
     base = memory.estimate_tiled_bytes(task, 1008)
     one_pool1, one_pool2 = 4 * values(after_pool1), 4 * values(after_pool2)
     assert memory.keep_plan(task, 1008, 2, available=base + 2 * one_pool1) == ("block1_pool", 2)
@@ -170,21 +224,34 @@ def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch)
     assert memory.keep_plan(task, 1008, 3, available=base + one_pool1 - 1) == ("block3_pool", 3)
     assert memory.keep_plan(task, 1008, 3, available=base - 1) == (None, 0)
     # Multiply-adds after each cut over the whole forward pass, per pixel, by hand.
-    convs = [(3, 64, 1), (64, 64, 1), (64, 128, 4), (128, 128, 4), (128, 256, 16)] + [(256, 256, 16)] * 3 + [
-        (256, 512, 64)] + [(512, 512, 64)] * 3 + [(512, 512, 256)]
+    convs = (
+        [(3, 64, 1), (64, 64, 1), (64, 128, 4), (128, 128, 4), (128, 256, 16)]
+        + [(256, 256, 16)] * 3
+        + [(256, 512, 64)]
+        + [(512, 512, 64)] * 3
+        + [(512, 512, 256)]
+    )
     macs = [9 * cin * cout / area for cin, cout, area in convs]
-    assert memory.forward_share_after("block1_pool", "block5_conv1") == pytest.approx(sum(macs[2:]) / sum(macs))
-    assert memory.forward_share_after("block2_pool", "block5_conv1") == pytest.approx(sum(macs[4:]) / sum(macs))
+    assert memory.forward_share_after("block1_pool", "block5_conv1") == pytest.approx(
+        sum(macs[2:]) / sum(macs)
+    )
+    assert memory.forward_share_after("block2_pool", "block5_conv1") == pytest.approx(
+        sum(macs[4:]) / sum(macs)
+    )
 
 
 def test_overlap_and_count_are_the_listed_plans():
     for height, width, crop, deepest in [
-        (96, 112, 96, "block3_conv1"), (768, 1024, 400, "block2_pool"), (1000, 33, 200, "block4_conv2"),
+        (96, 112, 96, "block3_conv1"),
+        (768, 1024, 400, "block2_pool"),
+        (1000, 33, 200, "block4_conv2"),
         (64, 64, 200, "block1_pool"),
     ]:
         plan = TilePlan.for_image(height, width, crop=crop, deepest=deepest)
         pixels = sum((t.crop[1] - t.crop[0]) * (t.crop[3] - t.crop[2]) for t in plan.tiles)
-        assert TilePlan.overlap_for(height, width, crop=crop, deepest=deepest) == pytest.approx(pixels / (height * width))
+        assert TilePlan.overlap_for(height, width, crop=crop, deepest=deepest) == pytest.approx(
+            pixels / (height * width)
+        )
         assert TilePlan.count_for(height, width, crop=crop, deepest=deepest) == len(plan.tiles)
 
 
@@ -203,7 +270,9 @@ def test_tiling_only_the_first_layers_fits_in_the_memory_of_the_tiles_it_replace
         assert memory.estimate_split_bytes(task, cut, crop) <= budget
         # The largest crop that fits, and never the whole image in one.
         assert crop < 1024
-        assert crop + stride >= 1024 or memory.estimate_split_bytes(task, cut, crop + stride) > budget
+        assert (
+            crop + stride >= 1024 or memory.estimate_split_bytes(task, cut, crop + stride) > budget
+        )
         assert TilePlan.count_for(768, 1024, crop=crop, deepest=cut) >= 2
     # With room for the whole image's activations after pool1, the front (conv1_1, conv1_2)
     # goes through in crops; with less, the cut moves deeper (the whole image's back
@@ -213,10 +282,14 @@ def test_tiling_only_the_first_layers_fits_in_the_memory_of_the_tiles_it_replace
     # `FRONT_HELD` of the front's in a crop (8 and 10 bytes per value in float32).
     crop = 300
     height, width = TilePlan.largest_crop_for(768, 1024, crop=crop, deepest="block3_pool")
-    back = memory.activation_values(768, 1024, "block5_conv1") - memory.activation_values(768, 1024, "block3_conv4")
+    back = memory.activation_values(768, 1024, "block5_conv1") - memory.activation_values(
+        768, 1024, "block3_conv4"
+    )
     front = memory.activation_values(height, width, "block3_pool")
     expected = (
-        memory.RUNTIME_BYTES + memory._full_size_bytes(task, "adam") + max(10 * front, 8 * back + memory.FRONT_HELD * 10 * front)
+        memory.RUNTIME_BYTES
+        + memory._full_size_bytes(task, "adam")
+        + max(10 * front, 8 * back + memory.FRONT_HELD * 10 * front)
         + 2 * 4 * (768 // 8) * (1024 // 8) * 256
     )
     assert memory.estimate_split_bytes(task, "block3_pool", crop) == pytest.approx(expected, abs=1)
@@ -224,7 +297,9 @@ def test_tiling_only_the_first_layers_fits_in_the_memory_of_the_tiles_it_replace
     # and the back only (their measured peaks stayed under the back's estimate).
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     expected = (
-        memory.RUNTIME_BYTES + memory._full_size_bytes(task, "adam") + max(20 * front, 16 * back)
+        memory.RUNTIME_BYTES
+        + memory._full_size_bytes(task, "adam")
+        + max(20 * front, 16 * back)
         + 2 * 4 * (768 // 8) * (1024 // 8) * 256
     )
     assert memory.estimate_split_bytes(task, "block3_pool", crop) == pytest.approx(expected, abs=1)
@@ -251,12 +326,20 @@ def test_tensorflows_own_kernels_are_estimated_at_twice_the_bytes(monkeypatch):
 def test_a_bad_tile_cut_is_refused_by_name():
     rng = np.random.default_rng(8)
     photo = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
-    task = StyleTask(photo, photo, size=64, style_layers=["block1_conv1"], content_layers=["block1_conv2"])
-    with pytest.raises(ValueError, match=r"`tile_cut` must be auto, none or one of block1_pool, "
-                                         r"block2_pool, block3_pool. Received: tile_cut='block4_pool'"):
+    task = StyleTask(
+        photo, photo, size=64, style_layers=["block1_conv1"], content_layers=["block1_conv2"]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"`tile_cut` must be auto, none or one of block1_pool, "
+        r"block2_pool, block3_pool. Received: tile_cut='block4_pool'",
+    ):
         StyleTransferModel(task, weights=None, tile=48, tile_cut="block4_pool")
-    with pytest.raises(ValueError, match=r"`tile_cut` must come before the deepest layer used "
-                                         r"\(block1_conv2\). Received: tile_cut='block1_pool'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`tile_cut` must come before the deepest layer used "
+        r"\(block1_conv2\). Received: tile_cut='block1_pool'",
+    ):
         StyleTransferModel(task, weights=None, tile=48, tile_cut="block1_pool")
 
 
@@ -264,18 +347,28 @@ def test_targets_of_a_tiled_style_image_are_the_whole_images():
     rng = np.random.default_rng(4)
     photo = rng.integers(0, 256, (96, 112, 3)).astype("uint8")
     for style_loss in ("gram", "mean_cov"):
-        task, whole, tiled = _pair(photo, photo, 96, style_loss=style_loss, style_layers=THREE,
-                                   content_layers=["block3_conv1"])
+        task, whole, tiled = _pair(
+            photo,
+            photo,
+            96,
+            style_loss=style_loss,
+            style_layers=THREE,
+            content_layers=["block3_conv1"],
+        )
         for ours, theirs in zip(tiled._state.targets, whole._state.targets):
             for a, b in zip(ours, theirs):
-                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5 * np.abs(np.asarray(b)).max())
+                np.testing.assert_allclose(
+                    np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5 * np.abs(np.asarray(b)).max()
+                )
 
 
 def test_fit_tiled_paints_what_fit_untiled_paints():
     rng = np.random.default_rng(5)
     photo = rng.integers(0, 256, (96, 112, 3)).astype("uint8")
     style = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
-    task, whole, tiled = _pair(photo, style, 96, style_layers=THREE, content_layers=["block2_conv2"])
+    task, whole, tiled = _pair(
+        photo, style, 96, style_layers=THREE, content_layers=["block2_conv2"]
+    )
     for model in (whole, tiled):
         model.compile(optimizer="adam")
         model.fit(task, epochs=1, steps_per_epoch=3, verbose=0)
@@ -297,7 +390,11 @@ def test_the_memory_cap_tiles_a_painting_instead_of_refusing_it():
     assert needed > cap
     crop = memory.plan_tile(task, available=cap)
     assert crop is not None and crop % 16 == 0
-    assert memory.estimate_tiled_bytes(task, crop) <= cap < memory.estimate_tiled_bytes(task, crop + 32)
+    assert (
+        memory.estimate_tiled_bytes(task, crop)
+        <= cap
+        < memory.estimate_tiled_bytes(task, crop + 32)
+    )
     assert memory.plan_tile(task, available=needed) is None
     with pytest.raises(ValueError, match=r"`size` is too large: even tile by tile"):
         memory.plan_tile(task, available=2**30)
@@ -318,22 +415,33 @@ def test_size_auto_is_the_largest_untiled_size_and_no_larger_than_the_photo(monk
     assert StyleTask(PHOTO, PAINTING, size="auto").size == 1024
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("12GiB", 12 * 2**30), ("8G", 8 * 10**9), ("500 MB", 500 * 10**6), (1024, 1024), (None, None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("12GiB", 12 * 2**30),
+        ("8G", 8 * 10**9),
+        ("500 MB", 500 * 10**6),
+        (1024, 1024),
+        (None, None),
+    ],
+)
 def test_max_memory_reads_units(value, expected):
     assert settings.check_memory(value, "max_memory") == expected
 
 
 @pytest.mark.parametrize("value", ["lots", "-3GB", 0, "12XB", True])
 def test_bad_max_memory_is_refused_by_name(value):
-    with pytest.raises(ValueError, match=r"`max_memory` must be a positive number of bytes.*Received: max_memory="):
+    with pytest.raises(
+        ValueError, match=r"`max_memory` must be a positive number of bytes.*Received: max_memory="
+    ):
         settings.check_memory(value, "max_memory")
 
 
 @pytest.mark.parametrize("value", [-1, 8, "big", 2.5])
 def test_bad_tile_is_refused_by_name(value):
-    with pytest.raises(ValueError, match=r"`tile` must be 0 \(never tile\), a tile side of at least 16"):
+    with pytest.raises(
+        ValueError, match=r"`tile` must be 0 \(never tile\), a tile side of at least 16"
+    ):
         settings.check_tile(value, "tile")
 
 
@@ -392,10 +500,14 @@ def test_each_stage_paints_with_the_largest_tile_that_fits_it_and_resumes(tmp_pa
             self.seen.append((self.model.task.size, self.model.tile, self.model.plan is not None))
 
     record = Record()
-    full = stylize(task, schedule=schedule, callbacks=[record], checkpoint_dir=tmp_path / "a", **common)
+    full = stylize(
+        task, schedule=schedule, callbacks=[record], checkpoint_dir=tmp_path / "a", **common
+    )
     assert record.seen == [(96, tiles[0], True)] * 2 + [(128, 64, True)] * 2
     assert full.model.stage_tiles == tuple(tiles)  # what the command line's first line reports
-    cut = stylize(task, schedule=schedule, checkpoint_dir=tmp_path / "b", callbacks=[RaiseSignal(3)], **common)
+    cut = stylize(
+        task, schedule=schedule, checkpoint_dir=tmp_path / "b", callbacks=[RaiseSignal(3)], **common
+    )
     assert cut.stopped_by == "SIGINT" and cut.steps == 3
     resumed = stylize(task, schedule=schedule, resume=tmp_path / "b", **common)
     assert resumed.model.tile == 64 and resumed.steps == 4

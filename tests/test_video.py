@@ -32,10 +32,14 @@ def test_the_warp_follows_a_known_shift():
     warped = video.warp(previous, flow)
     np.testing.assert_allclose(warped[:, shift:], current[:, shift:], atol=1e-4)
     # The left border (no pixel came from there) repeats the image's edge column.
-    np.testing.assert_allclose(warped[:, :shift], np.repeat(previous[:, :1], shift, axis=1), atol=1e-4)
+    np.testing.assert_allclose(
+        warped[:, :shift], np.repeat(previous[:, :1], shift, axis=1), atol=1e-4
+    )
     # A sub-pixel shift interpolates linearly between neighbours.
     flow[..., 0] = 0.5
-    np.testing.assert_allclose(video.warp(previous, flow)[:, :-1], 0.5 * (previous[:, :-1] + previous[:, 1:]), atol=1e-3)
+    np.testing.assert_allclose(
+        video.warp(previous, flow)[:, :-1], 0.5 * (previous[:, :-1] + previous[:, 1:]), atol=1e-3
+    )
 
 
 def test_estimated_flow_finds_the_shift():
@@ -94,7 +98,9 @@ def test_novelty_marks_what_a_moving_patch_uncovers_but_not_a_still_background()
     far[12:52, 10:56] = False
     assert np.all(new[far] == 0)
     # A still frame: the flow's noise moves nothing that differs.
-    assert np.all(video.novelty(background, background, video.optical_flow(background, background)) == 0)
+    assert np.all(
+        video.novelty(background, background, video.optical_flow(background, background)) == 0
+    )
     # By hand: an exact flow, and one pixel changed by 20 levels (between low=8 and high=32),
     # widened to its 5 x 5 neighbourhood.
     changed = background.astype(np.float32)
@@ -109,8 +115,13 @@ def test_a_frame_starts_from_the_moved_iterate_and_from_its_own_start_where_new(
     from keras_nst import painting
 
     frames = [_texture(32, 48, seed) for seed in (3, 4)]
-    plan = VideoPlan(frames, EXAMPLES / "starry_night.jpg", {"init": "content"},
-                     painting.painting_settings({"steps": 4, "min_size": None}), 2)
+    plan = VideoPlan(
+        frames,
+        EXAMPLES / "starry_night.jpg",
+        {"init": "content"},
+        painting.painting_settings({"steps": 4, "min_size": None}),
+        2,
+    )
     iterate = rng.uniform(0, 255, (1, 32, 48, 3)).astype(np.float32)
     backward = np.zeros((32, 48, 2), np.float32)
     backward[..., 0] = -2.0  # the scene moved 2 px to the right
@@ -122,7 +133,9 @@ def test_a_frame_starts_from_the_moved_iterate_and_from_its_own_start_where_new(
     fresh = plan.task(1, 48).initial_images()[0]
     np.testing.assert_allclose(start[0, :, 20:], moved[:, 20:], atol=1e-4)
     np.testing.assert_allclose(start[0, :, :10], fresh[:, :10], atol=1e-4)
-    np.testing.assert_allclose(start[0, :, 10:20], 0.75 * moved[:, 10:20] + 0.25 * fresh[:, 10:20], atol=1e-3)
+    np.testing.assert_allclose(
+        start[0, :, 10:20], 0.75 * moved[:, 10:20] + 0.25 * fresh[:, 10:20], atol=1e-3
+    )
 
 
 # === The temporal loss ===
@@ -135,7 +148,9 @@ def test_the_temporal_loss_against_numpy(calibration, rng):
     from keras_nst import StyleTask
     from keras_nst.terms import TemporalTerm
 
-    task = StyleTask(EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg", size=32, calibration=calibration)
+    task = StyleTask(
+        EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg", size=32, calibration=calibration
+    )
     term = TemporalTerm(task, weight=7.0)
     shape = (task.height, task.width)
     assert [t.shape for t in term.targets(task, None)] == [(1, *shape, 3), (1, *shape, 1)]
@@ -145,7 +160,11 @@ def test_the_temporal_loss_against_numpy(calibration, rng):
     term.previous = (warped, mask)
     targets = [ops.convert_to_tensor(t) for t in term.targets(task, None)]
     value, parts = term(None, ops.convert_to_tensor(image), targets, ops.convert_to_tensor([0, 0]))
-    expected = 7.0 * np.sum(mask[None, ..., None] * (image - warped) ** 2, axis=(1, 2, 3)) / (shape[0] * shape[1] * 3)
+    expected = (
+        7.0
+        * np.sum(mask[None, ..., None] * (image - warped) ** 2, axis=(1, 2, 3))
+        / (shape[0] * shape[1] * 3)
+    )
     if calibration == "normalized":
         expected = expected / 255.0**2
     np.testing.assert_allclose(ops.convert_to_numpy(value), expected, rtol=1e-5)
@@ -158,7 +177,11 @@ def test_the_temporal_loss_against_numpy(calibration, rng):
 def test_frames_round_trip_through_a_folder_a_gif_and_a_video(tmp_path):
     frames = [_texture(24, 32, seed) for seed in range(3)]
     folder = video.write_frames(tmp_path / "frames", frames)
-    assert sorted(p.name for p in folder.iterdir()) == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "frame_00000.png",
+        "frame_00001.png",
+        "frame_00002.png",
+    ]
     read, _ = video.read_frames(folder)
     assert all(np.array_equal(a, b) for a, b in zip(read, frames)) and len(read) == 3
     read, fps = video.read_frames(video.write_frames(tmp_path / "clip.gif", frames, fps=10))
@@ -177,7 +200,9 @@ def test_bad_inputs_are_named(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
     Image.new("RGB", (8, 6)).save(tmp_path / "a.png")
     Image.new("RGB", (6, 8)).save(tmp_path / "b.png")
-    with pytest.raises(ValueError, match=r"frames must all have one size: a.png is 8 x 6, b.png is 6 x 8"):
+    with pytest.raises(
+        ValueError, match=r"frames must all have one size: a.png is 8 x 6, b.png is 6 x 8"
+    ):
         video.read_frames(tmp_path)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all")
@@ -192,8 +217,15 @@ def test_bad_inputs_are_named(tmp_path):
 # === Painting a clip ===
 
 TINY = dict(
-    weights=None, precision="float32", size=32, min_size=None, steps=4, frame_steps=3,
-    content_layers=TINY_CONTENT_LAYERS, style_layers=TINY_STYLE_LAYERS, checkpoint_every=100,
+    weights=None,
+    precision="float32",
+    size=32,
+    min_size=None,
+    steps=4,
+    frame_steps=3,
+    content_layers=TINY_CONTENT_LAYERS,
+    style_layers=TINY_STYLE_LAYERS,
+    checkpoint_every=100,
 )
 
 
@@ -208,9 +240,15 @@ def test_a_clip_resumes_at_a_frame_boundary_with_the_same_bytes(tmp_path):
     from keras_nst.video_painting import stylize_video
 
     style = EXAMPLES / "starry_night.jpg"
-    whole = stylize_video(_clip(), style, output=tmp_path / "whole", log_dir=tmp_path / "logs", **TINY)
-    assert whole.output == tmp_path / "whole" and len(whole.frames) == 3 and whole.steps == 4 + 3 + 3
-    assert whole.frame_losses[1]["temporal_loss"] > 0 and whole.frame_losses[0]["temporal_loss"] == 0
+    whole = stylize_video(
+        _clip(), style, output=tmp_path / "whole", log_dir=tmp_path / "logs", **TINY
+    )
+    assert (
+        whole.output == tmp_path / "whole" and len(whole.frames) == 3 and whole.steps == 4 + 3 + 3
+    )
+    assert (
+        whole.frame_losses[1]["temporal_loss"] > 0 and whole.frame_losses[0]["temporal_loss"] == 0
+    )
 
     class StopAfterFrame1(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -218,10 +256,19 @@ def test_a_clip_resumes_at_a_frame_boundary_with_the_same_bytes(tmp_path):
                 self.model.stop_training = True
 
     directory = tmp_path / "checkpoint"
-    first = stylize_video(_clip(), style, output=tmp_path / "cut.gif", checkpoint_dir=directory,
-                          callbacks=[StopAfterFrame1()], **TINY)
+    first = stylize_video(
+        _clip(),
+        style,
+        output=tmp_path / "cut.gif",
+        checkpoint_dir=directory,
+        callbacks=[StopAfterFrame1()],
+        **TINY,
+    )
     assert first.output is None and not (tmp_path / "cut.gif").exists()  # unfinished: no clip
-    assert sorted(p.name for p in (directory / "frames").iterdir()) == ["frame_00000.png", "frame_00001.png"]
+    assert sorted(p.name for p in (directory / "frames").iterdir()) == [
+        "frame_00000.png",
+        "frame_00001.png",
+    ]
     rest = stylize_video(_clip(), style, output=tmp_path / "cut", resume=directory, **TINY)
     assert rest.steps == 10 and len(rest.frames) == 3
     for a, b in zip(rest.frames, whole.frames):
@@ -257,7 +304,9 @@ def test_later_frames_reuse_the_compiled_step_and_paint_what_a_fresh_one_paints(
     style = EXAMPLES / "starry_night.jpg"
     reused = stylize_video(_clip(), style, **settings)
     traces = list(traced)
-    monkeypatch.setattr(StyleTransferModel, "_same_step_targets", lambda self, task, optimizer: None)
+    monkeypatch.setattr(
+        StyleTransferModel, "_same_step_targets", lambda self, task, optimizer: None
+    )
     fresh = stylize_video(_clip(), style, **settings)
     assert traces == [15, 21] and traced[2:] == [15, 21, 21, 21]  # fresh: a trace a frame
     assert reused.frame_losses[2]["temporal_loss"] > 0
@@ -272,7 +321,9 @@ def test_the_first_frame_hands_over_to_the_clips_optimizer_at_its_final_scale():
 
     record = record_optimizers()
     settings = {**TINY, "min_size": 20, "scale_optimizer": "lbfgs"}
-    painted = stylize_video(_clip()[:2], EXAMPLES / "starry_night.jpg", callbacks=[record], **settings)
+    painted = stylize_video(
+        _clip()[:2], EXAMPLES / "starry_night.jpg", callbacks=[record], **settings
+    )
     # The first frame: 23 px with L-BFGS, 32 px with Adam; the next frame goes on with Adam.
     assert painted.steps == 4 + 4 + 3 and len(painted.frames) == 2
     assert record.seen == [("LBFGS", 0)] * 4 + [("RestartedAdam", 4)] * 7
@@ -283,27 +334,69 @@ def test_the_command_line_paints_a_clip_and_names_bad_input(tmp_path, capsys):
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["video", str(empty), str(EXAMPLES / "starry_night.jpg"), "-o", str(tmp_path / "o.gif")]) == 2
+    assert (
+        main(
+            ["video", str(empty), str(EXAMPLES / "starry_night.jpg"), "-o", str(tmp_path / "o.gif")]
+        )
+        == 2
+    )
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "`INPUT` holds no frames" in error[0] and "INPUT='" in error[0]
     assert not (tmp_path / "o.gif").exists()
     frames = tmp_path / "frames"
     video.write_frames(frames, _clip()[:2])
-    code = main([
-        "video", str(frames), str(EXAMPLES / "starry_night.jpg"), "-o", str(frames), "--weights", "random",
-    ])
+    code = main(
+        [
+            "video",
+            str(frames),
+            str(EXAMPLES / "starry_night.jpg"),
+            "-o",
+            str(frames),
+            "--weights",
+            "random",
+        ]
+    )
     assert code == 2 and "`--output` holds the `INPUT` input" in capsys.readouterr().err
     for option, value in (("--frame-steps", "0"), ("--temporal-weight", "-1"), ("--fps", "0")):
-        code = main(["video", str(frames), str(EXAMPLES / "starry_night.jpg"), "-o", str(tmp_path / "o.gif"), option, value])
+        code = main(
+            [
+                "video",
+                str(frames),
+                str(EXAMPLES / "starry_night.jpg"),
+                "-o",
+                str(tmp_path / "o.gif"),
+                option,
+                value,
+            ]
+        )
         error = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(error) == 1, error
         assert f"`{option}` must be" in error[0] and f"Received: {option}=" in error[0]
     output = tmp_path / "painted.gif"
-    code = main([
-        "video", str(frames), str(EXAMPLES / "starry_night.jpg"), "-o", str(output), "--size", "32",
-        "--steps", "3", "--frame-steps", "2", "--weights", "random", "--quiet", "--min-size", "0",
-        "--content-layers", "block2_conv2", "--style-layers", "block1_conv1=0.5,block2_conv1=0.5",
-    ])
+    code = main(
+        [
+            "video",
+            str(frames),
+            str(EXAMPLES / "starry_night.jpg"),
+            "-o",
+            str(output),
+            "--size",
+            "32",
+            "--steps",
+            "3",
+            "--frame-steps",
+            "2",
+            "--weights",
+            "random",
+            "--quiet",
+            "--min-size",
+            "0",
+            "--content-layers",
+            "block2_conv2",
+            "--style-layers",
+            "block1_conv1=0.5,block2_conv1=0.5",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert f"Wrote {output} (2 frames)" in capsys.readouterr().out
     read, _ = video.read_frames(output)
