@@ -8,7 +8,7 @@ DEMO_STYLE := examples/starry_night.jpg
 DEMO_OUTPUT := outputs/demo.png
 DEMO_LOGDIR := logs/demo
 
-.PHONY: demo test test-fast bench bench-smoke clean
+.PHONY: demo test test-fast lint format bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,12 +48,21 @@ demo: $(VENV)/.installed-cpu
 # single-threaded tracing and Python, so 2 cores run the suite in about half the time.
 TEST_JOBS ?= auto
 
-test: $(VENV)/.installed-test
+test: lint
 	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "not benchmarks"
 
 # The inner loop: everything but the tests that start subprocesses or run benchmarks.
-test-fast: $(VENV)/.installed-test
+test-fast: lint
 	$(BIN)/python -m pytest -n $(TEST_JOBS) -m "not slow and not benchmarks"
+
+# The linter and the formatter's check (settings in pyproject.toml); `make format` formats.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --check --no-cache .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # The benchmark suite and its report, shrunk to seconds: that they still run (CI runs this
 # after `make test`; about 90 s on 2 cores).

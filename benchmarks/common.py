@@ -6,8 +6,8 @@ import time
 
 import keras
 import numpy as np
-
 from conftest import CONTENT, STYLE
+
 from keras_nst import StyleTask
 from keras_nst.painting import build_model
 

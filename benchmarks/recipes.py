@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import keras
 import numpy as np
@@ -81,7 +81,7 @@ class KerasNst:
     settings: dict = field(default_factory=dict)
 
     @classmethod
-    def from_preset(cls, name: str, **kwargs) -> "KerasNst":
+    def from_preset(cls, name: str, **kwargs) -> KerasNst:
         """The painter with the settings of a preset (`keras_nst.presets`, such as `w2`)."""
         from keras_nst import presets
 
@@ -304,8 +304,8 @@ class Crowsonkb:
             return mean, cov
 
         height, width = photo.shape[:2]
-        image = None
-        moments = None
+        image = average = None
+        accum = 1.0
         t = 0
         for index, (scale, count) in enumerate(zip(self.stages(max(height, width)), steps)):
             h, w = _fit(photo.shape, scale)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from common import LossCurve, make_model
 from conftest import (
     CONVERGENCE_OPTIMIZERS,

@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
-
 import recipes
 from conftest import EXAMPLES, RESULTS, SMOKE, WEIGHTS
 from judge import judge
+from PIL import Image
+
 from keras_nst.sheets import contact_sheet
 
 PAIRS = [("tubingen", "starry_night"), ("astronaut", "great_wave"), ("chelsea", "wheat_field")]

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from baseline import recomputing_step
 from common import make_model, step_flops
 from conftest import HERE, OPTIMIZERS, POOLINGS, ROUNDS, SIZES, SMOKE, STEPS_PER_ROUND

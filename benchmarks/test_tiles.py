@@ -15,7 +15,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import CONTENT, HERE, SMOKE, STYLE
 
 LARGE = os.environ.get("KERAS_NST_BENCH_LARGE") == "1"

@@ -17,9 +17,8 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import EXAMPLES, RESULTS, SMOKE, STYLE, WEIGHTS
+from PIL import Image
 
 pytest.importorskip("cv2")
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recipes  # noqa: E402
 from conftest import EXAMPLES, RESULTS  # noqa: E402
 from judge import judge  # noqa: E402
+
 from keras_nst.sheets import contact_sheet  # noqa: E402
 
 PAIRS = {

@@ -17,7 +17,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from keras_nst import painting, settings as settings_lib, weights as weights_lib
+from keras_nst import painting
+from keras_nst import settings as settings_lib
+from keras_nst import weights as weights_lib
 from keras_nst.experiments import EXPERIMENTS, check_experiment
 from keras_nst.settings import SETTINGS
 from keras_nst.task import StyleTask
@@ -265,7 +267,7 @@ def _read_task_file(path: str) -> dict:
             values[key] = settings_lib.optional_text(value)  # "none" as on the command line
         if key in _PATH_KEYS:
             # Paths in the file are relative to the file.
-            def resolve(item):
+            def resolve(item, key=key):
                 candidate = file.parent / item
                 return str(candidate) if key == "output" or os.path.exists(candidate) else item
 
@@ -408,7 +410,8 @@ def _announce(schedule, directory, optimizer: str) -> object:
         done = int(ops.convert_to_numpy(model.optimizer.iterations))
         weights = weights_lib.describe_weights(model.weights_source, model.task.seed)
         print(
-            f"Painting steps {done + 1} to {steps}{sizes}{_tiles_text(schedule, model.stage_tiles)} "
+            f"Painting steps {done + 1} to {steps}{sizes}"
+            f"{_tiles_text(schedule, model.stage_tiles)} "
             f"on {weights}; checkpoints in {directory}. Ctrl-C stops after the current step.",
             flush=True,
         )
@@ -431,14 +434,16 @@ def _paint(checked, args) -> None:
     output, directory = result.output, where["checkpoint_dir"]
     if result.stopped_by == "non-finite":
         raise _Stopped(
-            f"the loss became NaN or Inf at step {result.bad_step} ({', '.join(result.bad_losses)}); "
+            f"the loss became NaN or Inf at step {result.bad_step} "
+            f"({', '.join(result.bad_losses)}); "
             f"the last good image is in {output} and the last good checkpoint in {directory}. "
             "Try a lower --learning-rate.",
             EXIT_NON_FINITE,
         )
     if result.signal_number is not None:
         raise _Stopped(
-            f"stopped by {result.stopped_by} at step {result.steps} of {schedule.total_steps}; the image "
+            f"stopped by {result.stopped_by} at step {result.steps} of {schedule.total_steps}; "
+            "the image "
             f"so far is in {output} and a checkpoint in {directory}. Resume with the same command "
             f"and --resume {directory}",
             128 + result.signal_number,
@@ -453,7 +458,8 @@ def _paint(checked, args) -> None:
     if where["log_dir"]:
         # stylize writes one run into --logdir; TensorBoard shows it from there or its parent.
         print(
-            f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}"
+            f"TensorBoard logs in {where['log_dir']}: "
+            f"tensorboard --logdir {Path(where['log_dir']).parent}"
         )
 
 
@@ -514,23 +520,27 @@ def _paint_video(checked, args) -> None:
         ],
     )
     directory = where["checkpoint_dir"]
-    done = f"{len(result.frames)} of {len(plan.frames)} frames are in {directory / video_painting.FRAMES_DIR}"
+    frames_dir = directory / video_painting.FRAMES_DIR
+    done = f"{len(result.frames)} of {len(plan.frames)} frames are in {frames_dir}"
     if result.stopped_by == "non-finite":
         raise _Stopped(
-            f"the loss became NaN or Inf at step {result.bad_step} ({', '.join(result.bad_losses)}); "
+            f"the loss became NaN or Inf at step {result.bad_step} "
+            f"({', '.join(result.bad_losses)}); "
             f"{done} and the last good checkpoint in {directory}. Try a lower --learning-rate.",
             EXIT_NON_FINITE,
         )
     if result.signal_number is not None:
         raise _Stopped(
-            f"stopped by {result.stopped_by} at step {result.steps} of {plan.schedule.total_steps}; "
-            f"{done}. Resume with the same command and --resume {directory}",
+            f"stopped by {result.stopped_by} at step {result.steps} "
+            f"of {plan.schedule.total_steps}; {done}. "
+            f"Resume with the same command and --resume {directory}",
             128 + result.signal_number,
         )
     print(f"Wrote {result.output} ({len(result.frames)} frames)")
     if where["log_dir"]:
         print(
-            f"TensorBoard logs in {where['log_dir']}: tensorboard --logdir {Path(where['log_dir']).parent}"
+            f"TensorBoard logs in {where['log_dir']}: "
+            f"tensorboard --logdir {Path(where['log_dir']).parent}"
         )
 
 
@@ -596,7 +606,8 @@ def _sweep(arguments, args) -> None:
     print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
     if arguments["log_dir"]:
         print(
-            f"TensorBoard logs in {arguments['log_dir']}: tensorboard --logdir {arguments['log_dir']}"
+            f"TensorBoard logs in {arguments['log_dir']}: "
+            f"tensorboard --logdir {arguments['log_dir']}"
         )
 
 

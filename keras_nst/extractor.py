@@ -12,8 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_nst import weights as weights_lib
 from keras_nst import vgg19
+from keras_nst import weights as weights_lib
 from keras_nst.choices import check_pooling
 
 #: ImageNet mean in BGR order, as `keras.applications.vgg19.preprocess_input` subtracts it.

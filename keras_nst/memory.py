@@ -302,7 +302,7 @@ def split_plan(
             break
         stride, halo = geometry(cut)
 
-        def fits(crop: int) -> bool:
+        def fits(crop: int, cut: str = cut) -> bool:
             return (
                 estimate_split_bytes(task, cut, crop, optimizer=optimizer, precision=precision)
                 <= budget

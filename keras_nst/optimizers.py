@@ -335,7 +335,8 @@ def carry_in_place(optimizer: keras.optimizers.Optimizer, variable, move) -> Non
     without tracing again. Not for optimizers that restart at each canvas (L-BFGS)."""
     if restarts_each_stage(optimizer):
         raise ValueError(
-            f"`optimizer` must not be one that restarts at each canvas. Received: {type(optimizer).__name__}"
+            "`optimizer` must not be one that restarts at each canvas. "
+            f"Received: {type(optimizer).__name__}"
         )
     _carry_slots(optimizer, optimizer, tuple(variable.shape[1:3]), move)
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from keras_nst import choices, images, memory, paths, settings as settings_lib
+from keras_nst import choices, images, memory, paths
+from keras_nst import settings as settings_lib
 from keras_nst import weights as weights_lib
 from keras_nst.precision import resolve_precision_on_cpu
 from keras_nst.schedule import Schedule
@@ -180,7 +181,8 @@ def _schedule(task: StyleTask, values: dict, schedule: Schedule | None) -> Sched
         return default_schedule(task, values)
     if not isinstance(schedule, Schedule):
         raise ValueError(
-            f"`schedule` must be a keras_nst.schedule.Schedule or None. Received: schedule={schedule!r}"
+            "`schedule` must be a keras_nst.schedule.Schedule or None. "
+            f"Received: schedule={schedule!r}"
         )
     if task.size is None:
         raise ValueError("`schedule` needs a task with a `size`. Received: size=None")
@@ -334,7 +336,8 @@ def check(
         checkpoint = resume_from / choices.CHECKPOINT_FILE
         if not os.path.lexists(checkpoint):
             raise ValueError(
-                f"`resume` directory holds no {choices.CHECKPOINT_FILE}. Received: resume='{resume_from}'"
+                f"`resume` directory holds no {choices.CHECKPOINT_FILE}. "
+                f"Received: resume='{resume_from}'"
             )
         paths.check_input_file(checkpoint, "resume", "checkpoint file")
         checkpoint_dir = resume_from

@@ -34,7 +34,7 @@ def onednn_kernels() -> bool:
     return bool(_cpu_flags() & set(ONEDNN_CPU_FLAGS))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cpu_flags() -> frozenset[str]:
     """The CPU's flags (read once: memory estimates ask for them many times)."""
     try:
@@ -47,7 +47,7 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def native_bfloat16() -> bool:
     """Whether the device TensorFlow computes on has native bfloat16 arithmetic.
 

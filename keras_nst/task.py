@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from keras_nst import colour, memory, settings as settings_lib, vgg19
+from keras_nst import colour, memory, vgg19
+from keras_nst import settings as settings_lib
 from keras_nst.images import load_image, resize_longest_side, resized_shape
 from keras_nst.settings import (  # noqa: F401  (re-exported: where users found them before)
     DEFAULT_CONTENT_LAYERS,
@@ -229,7 +230,8 @@ class StyleTask:
             )
         if sum(blend) <= 0:
             raise ValueError(
-                f"`{argument}` must have at least one positive weight. Received: {argument}={list(blend)!r}"
+                f"`{argument}` must have at least one positive weight. "
+                f"Received: {argument}={list(blend)!r}"
             )
         return tuple(value / sum(blend) for value in blend)
 

@@ -20,7 +20,8 @@ Example: a term that pulls the image's mean colour towards the style's (illustra
 >>> class MeanColour(LossTerm):
 ...     key = "colour_loss"
 ...     def statistics(self, features, images, targets, rows):
-...         return [ops.sum(images, axis=(1, 2)), ops.cast(ops.shape(images)[1] * ops.shape(images)[2], "float32")]
+...         pixels = ops.shape(images)[1] * ops.shape(images)[2]
+...         return [ops.sum(images, axis=(1, 2)), ops.cast(pixels, "float32")]
 ...     def score(self, statistics, targets, rows):
 ...         mean = statistics[0] / statistics[1]
 ...         return ops.sum(ops.square(mean - targets[0]), axis=-1), {}
@@ -304,7 +305,8 @@ class MeanCovarianceStyleTerm(_StyleTerm):
 
 
 class TotalVariationTerm(LossTerm):
-    """An optional smoothness prior (not in Gatys et al.): `weight * sum (neighbour differences)^2`."""
+    """An optional smoothness prior (not in Gatys et al.):
+    `weight * sum (neighbour differences)^2`."""
 
     key = "total_variation_loss"
     spatial = True

@@ -129,7 +129,8 @@ def read_frames(
                 ]
         except (OSError, ValueError) as error:
             raise ValueError(
-                f"`{argument}` could not be read as an animation ({error}). Received: {argument}='{source}'"
+                f"`{argument}` could not be read as an animation ({error}). "
+                f"Received: {argument}='{source}'"
             ) from None
         if duration:
             fps = 1000.0 / float(duration)

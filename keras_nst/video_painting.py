@@ -46,7 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from keras_nst import images as images_lib, painting, paths, settings as settings_lib, video
+from keras_nst import images as images_lib
+from keras_nst import painting, paths, video
+from keras_nst import settings as settings_lib
 from keras_nst.schedule import Schedule, Stage
 from keras_nst.task import StyleTask
 
@@ -169,7 +171,7 @@ class VideoPlan:
         """Input frame `frame` at the painting's size, float32."""
         return self.task(frame, size).content_image
 
-    def guide(self, painted_before, frame: int, size: int) -> "Guide":
+    def guide(self, painted_before, frame: int, size: int) -> Guide:
         """How frame `frame` follows the painted frame before it (see `Guide`)."""
         previous, current = self.input_at(frame - 1, size), self.input_at(frame, size)
         backward = video.optical_flow(current, previous)
@@ -180,7 +182,7 @@ class VideoPlan:
         mask = video.consistency_mask(forward, backward) * (1.0 - new)
         return Guide(video.warp(painted_before, backward), mask, backward, new)
 
-    def start(self, iterate, frame: int, size: int, guide: "Guide"):
+    def start(self, iterate, frame: int, size: int, guide: Guide):
         """Where frame `frame` starts: the optimiser's iterate moved along the flow, and
         where the frame shows something new, the frame's own initial image (as if it were
         painted alone: the iterate moved there shows what the previous frame had, which the
@@ -272,7 +274,8 @@ def check_video(
             for name, place in places:
                 if os.path.realpath(output) == os.path.realpath(place):
                     raise ValueError(
-                        f"`output` and `{name}` must be different places. Received: output='{output}', "
+                        f"`output` and `{name}` must be different places. "
+                        f"Received: output='{output}', "
                         f"{name}='{place}'"
                     )
         else:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from keras_nst import vgg19
-from keras_nst.vgg19 import CONV_LAYERS  # noqa: F401  (re-exported)
 from keras_nst.paths import check_input_file
+from keras_nst.vgg19 import CONV_LAYERS  # noqa: F401  (re-exported)
 
 #: Extensions of the weight files `weights=<path>` accepts.
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".mat")

@@ -5,9 +5,6 @@ import io
 import keras
 import numpy as np
 import pytest
-from PIL import Image
-from tensorboard.plugins.hparams import metadata as hparams_metadata
-
 from conftest import (
     TINY_CONTENT_LAYERS,
     TINY_STYLE_LAYERS,
@@ -15,6 +12,9 @@ from conftest import (
     read_events,
     tensor_value,
 )
+from PIL import Image
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.callbacks import StyleTensorBoard
 

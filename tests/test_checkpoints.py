@@ -6,8 +6,8 @@ import signal
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.checkpoints import (
     CHECKPOINT_NAME,

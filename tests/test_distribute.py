@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import read_events, tensor_value
 
 pytestmark = pytest.mark.slow  # subprocesses: make test runs them, make test-fast skips them

@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from conftest import read_events
 from PIL import Image
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from conftest import read_events
 from keras_nst.cli import main
 from keras_nst.experiments import EXPERIMENTS, experiment, plan_experiment, run_experiment
 from keras_nst.sheets import contact_sheet

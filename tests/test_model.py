@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+
 from keras_nst import StyleTask, StyleTransferModel
 from keras_nst.model import DEFAULT_STEPS_PER_EPOCH
 

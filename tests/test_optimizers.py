@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+
 from keras_nst import StyleTask, StyleTransferModel, optimizers
 
 

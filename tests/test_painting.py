@@ -11,8 +11,6 @@ import signal
 import keras
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import (
     TINY_CONTENT_LAYERS,
     TINY_STYLE_LAYERS,
@@ -21,6 +19,8 @@ from conftest import (
     stand_in_extractor,
     tensor_value,
 )
+from PIL import Image
+
 from keras_nst import StyleTask, StyleTransferModel, choices, stylize
 from keras_nst.canvas import resize
 from keras_nst.checkpoints import read_checkpoint

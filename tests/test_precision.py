@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+
 from keras_nst import StyleTask, StyleTransferModel, vgg19_extractor
 from keras_nst import precision as precision_lib
 

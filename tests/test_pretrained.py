@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nst import WeightsUnavailableError, extractor as extractor_lib, vgg19_extractor
+from keras_nst import WeightsUnavailableError, vgg19_extractor
+from keras_nst import extractor as extractor_lib
 from keras_nst import weights as weights_lib
 from keras_nst.cli import main
 
@@ -208,6 +209,7 @@ def test_a_checkpoint_resumes_only_with_the_weights_it_was_painted_with(
     content_path, style_path, tmp_path, hed_file
 ):
     from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+
     from keras_nst import StyleTask, StyleTransferModel
     from keras_nst.checkpoints import restore_checkpoint, save_checkpoint
 

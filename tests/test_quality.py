@@ -7,12 +7,12 @@ Model-level checks use the 1x1-convolution stand-in extractor (conftest), agains
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS, stand_in_extractor
+
 from keras_nst import StyleTask, StyleTransferModel, colour, stylize
 from keras_nst.canvas import resize
 from keras_nst.extractor import vgg19_extractor
-from keras_nst.schedule import Schedule, Stage
+from keras_nst.schedule import Schedule
 
 LAYERS = ["block1_conv1", "block2_conv1", "block2_conv2"]
 FAST = dict(weights=None, precision="float32", verbose=0)

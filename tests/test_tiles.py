@@ -3,11 +3,11 @@ choose and use tiles (memory cap, `size="auto"`, stylize, resume, TensorBoard)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from pathlib import Path
 
 from keras_nst import StyleTask, memory, settings, stylize, vgg19
 from keras_nst.callbacks import DASHBOARD_SIZE, for_dashboard
@@ -208,12 +208,12 @@ def test_the_memory_left_decides_which_tiles_keep_their_activations(monkeypatch)
         + [(512, 64)] * 4
         + [(512, 256), (512, 256)]
     )
-    after_pool2 = after_pool1[3:]
-    values = lambda layers: sum(
-        channels * height * width // divisor for channels, divisor in layers
-    )
+
+    def values(layers):
+        return sum(channels * height * width // divisor for channels, divisor in layers)
+
     base = memory.estimate_tiled_bytes(task, 1008)
-    one_pool1, one_pool2 = 4 * values(after_pool1), 4 * values(after_pool2)
+    one_pool1 = 4 * values(after_pool1)
     assert memory.keep_plan(task, 1008, 2, available=base + 2 * one_pool1) == ("block1_pool", 2)
     assert memory.keep_plan(task, 1008, 1, available=base + 2 * one_pool1) == ("block1_pool", 1)
     # Three tiles from pool2 save more than two from pool1 (3 x 74% against 2 x 89%).
@@ -474,11 +474,11 @@ def test_each_stage_paints_with_the_largest_tile_that_fits_it_and_resumes(tmp_pa
     """Under a cap, the tile is chosen per stage (at its size, with its optimizer), not the
     smallest of all stages for every one: a resumed run starts with its stage's."""
     import keras
+    from test_painting import RaiseSignal
 
     from keras_nst.memory import estimate_tiled_bytes
     from keras_nst.painting import painting_settings, stage_tiles
     from keras_nst.schedule import Schedule, Stage
-    from test_painting import RaiseSignal
 
     rng = np.random.default_rng(6)
     photo = rng.integers(0, 256, (96, 128, 3)).astype("uint8")

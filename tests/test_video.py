@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import EXAMPLES, TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
 from PIL import Image
 
-from conftest import EXAMPLES, TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
 from keras_nst import video
 
 pytest.importorskip("cv2")
@@ -111,8 +111,8 @@ def test_novelty_marks_what_a_moving_patch_uncovers_but_not_a_still_background()
 
 
 def test_a_frame_starts_from_the_moved_iterate_and_from_its_own_start_where_new(rng):
-    from keras_nst.video_painting import Guide, VideoPlan
     from keras_nst import painting
+    from keras_nst.video_painting import Guide, VideoPlan
 
     frames = [_texture(32, 48, seed) for seed in (3, 4)]
     plan = VideoPlan(
@@ -317,6 +317,7 @@ def test_later_frames_reuse_the_compiled_step_and_paint_what_a_fresh_one_paints(
 
 def test_the_first_frame_hands_over_to_the_clips_optimizer_at_its_final_scale():
     from conftest import record_optimizers
+
     from keras_nst.video_painting import stylize_video
 
     record = record_optimizers()
