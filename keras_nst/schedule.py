@@ -82,8 +82,9 @@ class Schedule:
         one `scale_steps` (default: `steps`), painted with `scale_optimizer` (default: the
         painting's optimizer). `min_size=None` paints at `size` only.
 
-        >>> [stage.size for stage in Schedule.coarse_to_fine(512, 100).stages]
-        [128, 181, 256, 362, 512]
+        Examples:
+            >>> [stage.size for stage in Schedule.coarse_to_fine(512, 100).stages]
+            [128, 181, 256, 362, 512]
         """
         if min_size is None or ratio <= 1:
             return cls.single(size, steps)
