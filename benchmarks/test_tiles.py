@@ -68,7 +68,7 @@ with open("/proc/self/status") as status:
 tiles = 1 if model.plan is None else len(model.plan.tiles)
 split = model.split and [model.split[0], len(model.split[1].tiles)]
 print(json.dumps({{"seconds_per_step": seconds, "peak_kib": peak, "tiles": tiles, "tile": model.tile,
-                  "shape": [task.height, task.width], "kept": model._keeping, "split": split}}))
+                  "shape": [task.height, task.width], "kept": model.tiled.keeping, "split": split}}))
 """
 
 

@@ -45,8 +45,8 @@ OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
 #: The default learning rate of an optimizer that takes over a painting from another one
 #: (`scale_optimizer`: L-BFGS paints the smaller scales, `optimizer` the final one): it
 #: refines a picture that is painted already, so Adam moves pixels by 3 per step, not 10
-#: (measured at equal time: as styled, less speckle; README, "Changing course at the last
-#: scale"). Names not listed keep their `DEFAULT_LEARNING_RATES`.
+#: (measured at equal time: as styled, less speckle; docs/history.md, "Changing course at
+#: the last scale"). Names not listed keep their `DEFAULT_LEARNING_RATES`.
 TAKEOVER_LEARNING_RATES = {"adam": 3.0}
 
 

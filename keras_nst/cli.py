@@ -190,8 +190,8 @@ def _add_preset(add) -> None:
         "--preset",
         default=None,
         metavar="NAME",
-        help=f"named settings measured to paint well: {', '.join(presets.PRESETS)} (see the "
-        "README); options and --task win over it",
+        help=f"named settings measured to paint well: {', '.join(presets.PRESETS)} "
+        "(docs/quality.md); options and --task win over it",
     )
 
 

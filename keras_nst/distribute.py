@@ -5,7 +5,7 @@ padded with -1 to a multiple of the replicas and dealt round-robin, so each repl
 the losses and gradient of its own rows; Keras sums the replicas' gradients, which is the
 gradient of the summed loss. A replica with no rows does no work, and every replica reports
 the totals over all replicas. A painting tiled tile by tile shares its tiles instead: every
-replica takes every row and its share of the tiles (see `StyleTransferModel._tiled_losses`).
+replica takes every row and its share of the tiles (see `keras_nst.tiled_step`).
 """
 
 from __future__ import annotations

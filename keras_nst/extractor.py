@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from keras_nst import vgg19
@@ -341,3 +342,42 @@ def conv_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]
             ]
         values[name] = tuple(found)
     return values
+
+
+def split_at(extractor: keras.Model, cut: str, names, seen=None):
+    """An extractor's layers split after the layer `cut`, as two functions:
+    `front(images) -> (features, cut output)` (the features of `names` through `cut`) and
+    `back(cut output) -> features` (those after it). `seen` maps images to what the network
+    sees first (default: as they are). Convolutions run with their weights held constant, so
+    a tape differentiates the input only, never the frozen filters."""
+    layers = [layer for layer in extractor.layers if not isinstance(layer, keras.layers.InputLayer)]
+    split = [layer.name for layer in layers].index(cut) + 1
+    front_layers, back_layers = layers[:split], layers[split:]
+    names = set(names)
+
+    def frozen(layer, x):
+        # A convolution with its weights held constant: a tape around `back` would
+        # otherwise differentiate the frozen filters too, as costly as the input's gradient.
+        relu = getattr(layer, "activation", None) is keras.activations.relu
+        if not (isinstance(layer, keras.layers.Conv2D) and layer.padding == "same" and relu):
+            return layer(x)
+        dtype = layer.compute_dtype
+        kernel = tf.stop_gradient(tf.cast(layer.kernel, dtype))
+        x = tf.nn.conv2d(tf.cast(x, dtype), kernel, strides=1, padding="SAME")
+        return tf.nn.relu(tf.nn.bias_add(x, tf.stop_gradient(tf.cast(layer.bias, dtype))))
+
+    def run(chain, x):
+        features = {}
+        for layer in chain:
+            x = frozen(layer, x)
+            if layer.name in names:
+                features[layer.name] = x
+        return features, x
+
+    def front(images):
+        return run(front_layers, images if seen is None else seen(images))
+
+    def back(cut_output):
+        return run(back_layers, cut_output)[0]
+
+    return front, back

@@ -7,7 +7,7 @@ optical flow, with a temporal loss (`keras_nst.terms.TemporalTerm`) that holds i
 previous painted frame, warped, where the flow is trusted (`keras_nst.video.consistency_mask`).
 Adam's moments are warped along the same flow, so the optimisation goes on where it was.
 
-Three deviations, each measured on the shipped clip (README, Video):
+Three deviations, each measured on the shipped clip (docs/video.md):
 
 - A frame starts from the optimiser's own iterate, warped, rather than from the painted
   (averaged) frame, and the running average of the image goes on across frames (warped

@@ -42,23 +42,24 @@ import numpy as np  # noqa: E402
 from keras_nst import StyleTask, StyleTransferModel, stylize  # noqa: E402
 from keras_nst.callbacks import StyleTensorBoard  # noqa: E402
 from keras_nst.schedule import Schedule, Stage  # noqa: E402
+from keras_nst.tiled_step import TiledStep, replica_share  # noqa: E402
 
 examples = Path(__file__).resolve().parent.parent / "examples"
 results, arrays = {}, {}
 tile = 48 if mode == "tiled" else 0
 #: Tiles each replica went through, per model (both passes of every step).
 tiles_seen = {}
-original_tiles = StyleTransferModel._tiles
+original_tiles = TiledStep._tiles
 
 
 def counting_tiles(self, images, tiles):
-    replica = self._replica_share()[0]
+    replica = replica_share()[0]
     counts = tiles_seen.setdefault(id(self), {})
     counts[replica] = counts.get(replica, 0) + len(tiles)
     return original_tiles(self, images, tiles)
 
 
-StyleTransferModel._tiles = counting_tiles
+TiledStep._tiles = counting_tiles
 for optimizer, num_variants in cases:
     task = StyleTask(
         examples / "tubingen.jpg",
@@ -135,7 +136,9 @@ for optimizer, num_variants in cases:
             "loss": history.history["loss"],
             "variant_loss": model.variant_losses()["loss"].tolist(),
             "tiles": 0 if model.plan is None else len(model.plan.tiles),
-            "tiles_seen": {str(k): v for k, v in sorted(tiles_seen.get(id(model), {}).items())},
+            "tiles_seen": {
+                str(k): v for k, v in sorted(tiles_seen.get(id(model.tiled), {}).items())
+            },
         }
 np.savez(output, **arrays)
 print(json.dumps(results))

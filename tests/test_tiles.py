@@ -92,7 +92,7 @@ def _pair(photo, style, crop, max_memory=PLENTY, tile_cut=None, **task_settings)
 def _loss_and_gradient(model, image, rows=None):
     rows = tf.constant([0]) if rows is None else rows
     if model.plan is not None:
-        losses, gradient = model._tiled_losses(image, rows, tape=True)
+        losses, gradient = model.tiled.losses(image, rows, tape=True)
         return losses, gradient
     with tf.GradientTape() as tape:
         tape.watch(image)
@@ -131,7 +131,7 @@ def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles,
     image = tf.constant(rng.uniform(0, 255, (1, *size, 3)).astype("float32"))
     _assert_same_step(whole, tiled, image, tolerance)
     # All tiles but the last (whose one pass serves both) kept, split after conv1's pool.
-    assert tiled._keeping == (("block1_pool", tiles - 1) if keep else (None, 0))
+    assert tiled.tiled.keeping == (("block1_pool", tiles - 1) if keep else (None, 0))
 
 
 def _assert_same_step(whole, tiled, image, tolerance):
@@ -355,7 +355,7 @@ def test_targets_of_a_tiled_style_image_are_the_whole_images():
             style_layers=THREE,
             content_layers=["block3_conv1"],
         )
-        for ours, theirs in zip(tiled._state.targets, whole._state.targets):
+        for ours, theirs in zip(tiled.targets, whole.targets):
             for a, b in zip(ours, theirs):
                 np.testing.assert_allclose(
                     np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5 * np.abs(np.asarray(b)).max()
