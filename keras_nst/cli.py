@@ -190,8 +190,9 @@ def _add_preset(add) -> None:
         "--preset",
         default=None,
         metavar="NAME",
-        help=f"named settings measured to paint well: {', '.join(presets.PRESETS)} "
-        "(docs/quality.md); options and --task win over it",
+        help="named settings: "
+        + "; ".join(f"{name}: {text}" for name, text in presets.DESCRIPTIONS.items())
+        + ". Options and --task win over it",
     )
 
 

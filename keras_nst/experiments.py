@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from keras_nst import presets
 from keras_nst.choices import CHECKPOINT_FILE
 from keras_nst.images import save_image
 from keras_nst.settings import split_task_settings
@@ -236,14 +237,7 @@ def _fit_name(group: list[Run]) -> str:
 #: The report's experiments reproduce the paper: its arithmetic and weights (alpha = 10,
 #: beta = 1e4), one scale, no averaging, VGG-19's own zero padding. Any of these may still be
 #: given to `run_experiment` (or on the command line) to sweep with other settings.
-PAPER_SETTINGS = {
-    "calibration": "gatys2015",
-    "content_weight": 10.0,
-    "style_weight": 1e4,
-    "min_size": 0,
-    "average": 0.0,
-    "padding": "zeros",
-}
+PAPER_SETTINGS = presets.PAPER_ARITHMETIC
 
 
 def check_experiment(

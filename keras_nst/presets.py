@@ -46,7 +46,31 @@ W2 = {
     },
 }
 
-PRESETS: dict[str, dict] = {"w2": W2}
+#: The paper's arithmetic (Gatys, Ecker and Bethge 2015): its loss normalisation with
+#: α = 10 and β = 1e4 (α/β = 1e-3), one scale, the last iterate (no running average), and
+#: VGG-19's zero padding. The report's experiments (`keras-nst sweep`) run on it.
+PAPER_ARITHMETIC = {
+    "calibration": "gatys2015",
+    "content_weight": 10.0,
+    "style_weight": 1e4,
+    "min_size": 0,
+    "average": 0.0,
+    "padding": "zeros",
+}
+
+#: The paper as published: its arithmetic, average pooling, Gatys' layers (the defaults),
+#: L-BFGS from white noise. With other features than ImageNet's VGG-19 its style weight
+#: means something else (see `calibration`).
+GATYS2015 = {**PAPER_ARITHMETIC, "optimizer": "lbfgs", "init": "noise", "pooling": "avg"}
+
+PRESETS: dict[str, dict] = {"w2": W2, "gatys2015": GATYS2015}
+
+#: One line per preset, for `--help` and the documentation.
+DESCRIPTIONS: dict[str, str] = {
+    "w2": "the most styled, cleanest picture per second (W2 style loss, max pooling, "
+    "L-BFGS then Adam)",
+    "gatys2015": "the paper's settings (its loss arithmetic, one scale, L-BFGS from noise)",
+}
 
 
 def get(name: str, argument: str = "preset") -> dict:

@@ -727,7 +727,7 @@ def test_an_unknown_preset_is_one_line_naming_the_option(
     from keras_nst import presets
 
     with pytest.raises(
-        ValueError, match=r"^`preset` must be one of \('w2',\)\. Received: preset='w3'$"
+        ValueError, match=r"^`preset` must be one of \('w2', 'gatys2015'\)\. Received: preset='w3'$"
     ):
         presets.get("w3")
     code = main(
@@ -744,9 +744,38 @@ def test_an_unknown_preset_is_one_line_naming_the_option(
     assert code == 2
     assert (
         _error_line(capsys)
-        == "keras-nst: error: `--preset` must be one of ('w2',). Received: --preset='w3'"
+        == "keras-nst: error: `--preset` must be one of ('w2', 'gatys2015'). Received: --preset='w3'"
     )
     assert not (tmp_path / "o.png").exists()
+
+
+def test_the_gatys2015_preset_is_the_papers_settings_and_the_sweeps_arithmetic(
+    content_path, style_path, tmp_path
+):
+    from keras_nst import experiments, presets
+
+    paper = presets.get("gatys2015")
+    # Gatys, Ecker and Bethge (2015): alpha/beta = 1e-3 in their normalisation, conv4_2 for
+    # content and conv1_1 ... conv5_1 at 1/5 each (the defaults), average pooling, L-BFGS
+    # from white noise, one scale, the last iterate, VGG-19's zero padding.
+    assert paper["calibration"] == "gatys2015"
+    assert paper["content_weight"] / paper["style_weight"] == pytest.approx(1e-3)
+    assert (paper["optimizer"], paper["init"], paper["pooling"]) == ("lbfgs", "noise", "avg")
+    assert (paper["min_size"], paper["average"], paper["padding"]) == (0, 0.0, "zeros")
+    assert settings.BY_NAME["content_layers"].default == {"block4_conv2": 1.0}
+    assert set(settings.BY_NAME["style_layers"].default.values()) == {0.2}
+    # The sweeps reproduce the paper's arithmetic, from the same entry.
+    assert experiments.PAPER_SETTINGS == {key: paper[key] for key in experiments.PAPER_SETTINGS}
+    base = ["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "o.png")]
+    values = cli._settings(cli.build_parser().parse_args([*base, "--preset", "gatys2015"]))
+    assert {key: values[key] for key in paper} == paper
+    # Every preset has a description, and --help shows them.
+    assert set(presets.DESCRIPTIONS) == set(presets.PRESETS)
+    help_text = " ".join(
+        cli.build_parser()._subparsers._group_actions[0].choices["stylize"].format_help().split()
+    )
+    for name, text in presets.DESCRIPTIONS.items():
+        assert f"{name}: {' '.join(text.split())}" in help_text
 
 
 def test_none_turns_an_optional_choice_off_in_a_task_file_as_on_the_command_line(tmp_path):
