@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from keras_nst import painting
+from keras_nst import painting, taskfile
 from keras_nst import settings as settings_lib
 from keras_nst import weights as weights_lib
 from keras_nst.experiments import EXPERIMENTS, check_experiment
@@ -46,10 +46,6 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     pass
-
-
-class _TaskFileError(ValueError):
-    """A `--task` file's mistake, already in the file's own vocabulary (its keys)."""
 
 
 class _Stopped(Exception):
@@ -98,13 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = stylize.add_argument
     add("content", nargs="?", help="content image (photo)")
     add("style", nargs="*", help="style image(s) (painting)")
-    add(
-        "--task",
-        default=None,
-        metavar="FILE",
-        help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
-        "options given on the command line win",
-    )
+    _add_task(add)
     _add_preset(add)
     _add_settings(stylize, "stylize")
     add(
@@ -131,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = video.add_argument
     add("input", help="video file, animated GIF/WebP, or folder of frames")
     add("style", nargs="+", help="style image(s) (painting)")
+    _add_task(add)
     _add_preset(add)
     _add_settings(video, "video")
     add(
@@ -183,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_task(add) -> None:
+    add(
+        "--task",
+        default=None,
+        metavar="FILE",
+        help="TOML or JSON file of settings (keys as the long options, e.g. style_weight); "
+        "options given on the command line win",
+    )
+
+
 def _add_preset(add) -> None:
     from keras_nst import presets
 
@@ -218,77 +219,17 @@ def _fail(message: str, code: int) -> int:
 # === Settings: command line over task file over defaults ===
 
 
-def _read_task_file(path: str) -> dict:
-    import json
-
-    from keras_nst import paths
-
-    try:
-        file = paths.check_input_file(path, "--task")
-    except ValueError as error:
-        raise _TaskFileError(str(error)) from None
-    try:
-        if file.suffix.lower() == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                raise ValueError("TOML needs Python 3.11 or newer; use a .json file") from None
-            values = tomllib.loads(file.read_text(encoding="utf-8"))
-        elif file.suffix.lower() == ".json":
-            values = json.loads(file.read_text(encoding="utf-8"))
-        else:
-            raise ValueError("the name must end in .toml or .json")
-    except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError is a ValueError
-        raise _TaskFileError(
-            f"`--task` file could not be read ({_one_line(error)}). Received: --task='{path}'"
-        ) from None
-    if not isinstance(values, dict):
-        raise _TaskFileError(
-            f"`--task` file must hold a table of settings. Received: --task='{path}'"
-        )
-    keys = [setting.name for setting in SETTINGS]
-    for key, value in values.items():
-        if key not in keys:
-            import difflib
-
-            close = difflib.get_close_matches(key, keys, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise _TaskFileError(
-                f"`--task` file has an unknown key {key!r}.{hint} Valid keys: "
-                f"{', '.join(keys)}. Received: --task='{path}'"
-            )
-        expected = settings_lib.BY_NAME[key].types
-        if isinstance(value, bool) or not isinstance(value, expected):
-            names = " or ".join(t.__name__ for t in expected)
-            raise _TaskFileError(
-                f"`--task` key {key!r} must be of type {names}. "
-                f"Received: {key}={value!r} in --task='{path}'"
-            )
-        if settings_lib.BY_NAME[key].parse is settings_lib.optional_text:
-            values[key] = settings_lib.optional_text(value)  # "none" as on the command line
-        if key in _PATH_KEYS:
-            # Paths in the file are relative to the file.
-            def resolve(item, key=key):
-                candidate = file.parent / item
-                return str(candidate) if key == "output" or os.path.exists(candidate) else item
-
-            values[key] = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
-    return values
-
-
-_PATH_KEYS = ("content", "style", "init", "weights", "output", "logdir")
-
-
 def _settings(args) -> dict:
     """Every setting's value: given on the command line, else in `--task`, else its default."""
-    given = {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)}
+    table = SETTINGS + (settings_lib.VIDEO_SETTINGS if args.command == "video" else ())
+    given = {s.name: getattr(args, s.name) for s in table if hasattr(args, s.name)}
     for name in ("content", "style"):
         if getattr(args, name, None) in (None, []):
             given.pop(name, None)
-    from_file = _read_task_file(args.task) if getattr(args, "task", None) else {}
+    from_file = taskfile.read(args.task, table) if getattr(args, "task", None) else {}
     if isinstance(from_file.get("style"), str):
         from_file["style"] = [from_file["style"]]
-    values = {s.name: s.command_line_default for s in SETTINGS}
+    values = {s.name: s.command_line_default for s in table}
     if getattr(args, "preset", None) is not None:
         from keras_nst import presets
 
@@ -472,8 +413,6 @@ def _check_video(args):
     from keras_nst import video_painting
 
     values = _settings(args)
-    for setting in settings_lib.VIDEO_SETTINGS:
-        values[setting.name] = getattr(args, setting.name, setting.default)
     if not values.get("output"):
         raise ValueError("`--output` is required. Received: output=None")
     output = Path(values["output"])
@@ -664,7 +603,7 @@ def _run(check, paint, args) -> int:
     """Checks before TensorFlow starts, then paints; every failure is one stderr line."""
     try:
         checked = check(args)
-    except _TaskFileError as error:
+    except taskfile.TaskFileError as error:
         return _fail(_one_line(error), EXIT_USAGE)
     except (ValueError, OSError) as error:
         return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_USAGE)

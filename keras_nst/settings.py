@@ -181,9 +181,7 @@ def check_size_or_auto(size: Any, argument: str = "size") -> int | str | None:
     """A size, or `"auto"`: the largest that this machine paints without tiles."""
     if isinstance(size, str) and size.strip().lower() == "auto":
         return "auto"
-    if isinstance(size, str) and size.strip().isdigit():  # from the command line
-        size = int(size)
-    if isinstance(size, str):
+    if isinstance(size, str):  # the command line's digits are a number already (`_int_or_auto`)
         raise ValueError(
             f"`{argument}` must be a positive integer or 'auto'. Received: {argument}={size!r}"
         )

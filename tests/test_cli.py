@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_nst import cli, settings
+from keras_nst import cli, settings, taskfile
 from keras_nst.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -386,6 +386,43 @@ def test_bad_task_files_are_one_line(tmp_path, capsys, text, name, message):
     assert main(["stylize", "--task", task]) == 2
     assert re.search(message, _error_line(capsys))
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize(
+    "text, option, message",
+    [
+        # Wrong in the file, even where the command line's option wins over it.
+        ('size = "big"', ["--size", "32"], r"`size` must be a positive integer or 'auto'"),
+        ("steps = 0", ["--steps", "3"], r"`steps` must be"),
+        ('pooling = "maxx"', ["--pooling", "max"], r"`pooling` must be one of"),
+        ('max_memory = "12 parsecs"', [], r"`max_memory` must be a positive number of bytes"),
+        ('weights = "imagenett"', [], r"`weights` must be one of"),
+    ],
+)
+def test_every_value_of_a_task_file_is_checked_even_where_an_option_wins(
+    content_path, style_path, tmp_path, capsys, text, option, message
+):
+    task = _write_task(tmp_path, text)
+    out = tmp_path / "o.png"
+    argv = ["stylize", str(content_path), str(style_path), "-o", str(out), "--task", task]
+    assert main([*argv, *option]) == 2
+    line = _error_line(capsys)
+    assert line.startswith("keras-nst: error: `--task` file: ")
+    assert re.search(message, line) and line.endswith(f"in --task='{task}'")
+    assert not out.exists()
+
+
+def test_a_task_file_sets_the_videos_settings_too(tmp_path):
+    task = _write_task(tmp_path, "temporal_weight = 5\nframe_steps = 2\nfps = 4\nsteps = 3\n")
+    args = cli.build_parser().parse_args(
+        ["video", "clip.gif", "style.jpg", "-o", "out.gif", "--task", task, "--fps", "8"]
+    )
+    values = cli._settings(args)
+    assert (values["temporal_weight"], values["frame_steps"], values["steps"]) == (5, 2, 3)
+    assert values["fps"] == 8.0  # the command line wins
+    # A picture's task file has no video settings.
+    with pytest.raises(taskfile.TaskFileError, match=r"unknown key 'temporal_weight'"):
+        taskfile.read(task)
 
 
 def test_missing_output_is_named(content_path, style_path, capsys):
@@ -782,7 +819,7 @@ def test_none_turns_an_optional_choice_off_in_a_task_file_as_on_the_command_line
     # A TOML file cannot hold None: "none" means it there, as it does on the command line.
     task_file = tmp_path / "task.toml"
     task_file.write_text('scale_optimizer = "none"\npreserve_color = "luminance"\n')
-    values = cli._read_task_file(str(task_file))
+    values = taskfile.read(str(task_file))
     assert values["scale_optimizer"] is None and values["preserve_color"] == "luminance"
     args = cli.build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "--scale-optimizer", "none"])
     assert args.scale_optimizer is None

@@ -47,6 +47,10 @@ def test_style_images_use_style_size(content_path, style_path):
         ({"noise_ratio": 1.5}, r"`noise_ratio` must be in \[0, 1\]"),
         ({"size": 0}, r"`size` must be a positive integer"),
         ({"size": -8}, r"`size` must be a positive integer"),
+        # Python takes numbers as numbers: text is the command line's, parsed there.
+        ({"size": "64"}, r"`size` must be a positive integer or 'auto'. Received: size='64'"),
+        ({"style_size": "64"}, r"`style_size` must be"),
+        ({"seed": "3"}, r"`seed` must be an integer >= 0"),
         ({"seed": -1}, r"`seed` must be an integer >= 0"),
         ({"style_blend": [1.0, 2.0]}, r"`style_blend` must be a list of 1 weights"),
         ({"content_weight": 0.0, "style_weight": 0.0}, "nothing to optimise"),
