@@ -476,6 +476,10 @@ def _paint_video(checked, args) -> None:
             f"Resume with the same command and --resume {directory}",
             128 + result.signal_number,
         )
+    if not (args.checkpoint_dir or args.resume):
+        # Finished: the checkpoint and the frames beside the output were only there to
+        # survive a stop. A --checkpoint-dir or --resume the user named keeps them.
+        video_painting.remove_checkpoint(directory)
     print(f"Wrote {result.output} ({len(result.frames)} frames)")
     if where["log_dir"]:
         print(

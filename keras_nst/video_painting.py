@@ -35,6 +35,7 @@ needs that frame, so frames cannot be painted side by side in this scheme. Under
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -54,6 +55,20 @@ from keras_nst.task import StyleTask
 
 #: Where a video painting keeps its finished frames, inside the checkpoint directory.
 FRAMES_DIR = "frames"
+
+
+def remove_checkpoint(directory) -> None:
+    """Removes a finished clip's checkpoint and the frames kept with it, and `directory`
+    where that leaves it empty (anything else a user put there stays)."""
+    from keras_nst.checkpoints import remove_checkpoint as remove_picture_checkpoint
+
+    frames = Path(directory) / FRAMES_DIR
+    if frames.is_dir():
+        for path in frames.glob(video.FRAME_NAME.replace("{:05d}", "[0-9]" * 5)):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            frames.rmdir()
+    remove_picture_checkpoint(directory)
 
 
 @dataclasses.dataclass

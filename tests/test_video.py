@@ -402,3 +402,6 @@ def test_the_command_line_paints_a_clip_and_names_bad_input(tmp_path, capsys):
     assert f"Wrote {output} (2 frames)" in capsys.readouterr().out
     read, _ = video.read_frames(output)
     assert len(read) == 2 and read[0].shape == (21, 32, 3)
+    # Finished: the checkpoint and the frames kept for a resume are gone; the inputs stay.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "frames", "painted.gif"]
+    assert len(list(frames.iterdir())) == 2
