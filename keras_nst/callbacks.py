@@ -1,8 +1,13 @@
-"""Keras callbacks for watching a painting: a readable progress bar, and TensorBoard."""
+"""Keras callbacks for a painting: a readable progress bar, TensorBoard, and the guards that
+stop it cleanly (Ctrl-C or SIGTERM after the current step; a NaN or Inf loss with the last
+good image put back). `keras_nst.stylize` installs them all; a `model.fit` of your own takes
+them like any Keras callback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 
 import keras
 import numpy as np
@@ -220,3 +225,83 @@ def write_variant_runs(model, log_dir: str | os.PathLike, labels: list[str]) -> 
                 tf.summary.scalar(key, float(losses[key][index]))
             tf.summary.image("image", for_dashboard(images[index : index + 1]))
         writer.close()
+
+
+# === Guards ===
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """The first SIGINT or SIGTERM stops `fit` cleanly after the current step; a second one
+    aborts at once (`KeyboardInterrupt`). Files written atomically stay intact either way.
+
+    After `fit`, `signal_received` holds the signal's number (or `None`).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        super().__init__()
+        self.signal_received = None
+        self._previous = {}
+
+    def _handle(self, number, frame):
+        if self.signal_received is not None:
+            raise KeyboardInterrupt
+        self.signal_received = number
+        if self.model is not None:
+            self.model.stop_training = True
+
+    def on_train_begin(self, logs=None):
+        self.signal_received = None
+        with contextlib.suppress(ValueError):  # only the main thread may set handlers
+            for number in self.SIGNALS:
+                self._previous[number] = signal.signal(number, self._handle)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.signal_received is not None:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops `fit` when any logged loss becomes NaN or Inf, and puts back the last good image.
+
+    A step logs the losses of the image it started from, so an image counts as good once the
+    next step has logged finite losses for it. After `fit`, `bad_losses` names the losses
+    that went bad (empty if none) and `bad_step` the step.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.bad_losses: list[str] = []
+        self.bad_step = None
+        self._last_good = None
+        self._unchecked = None
+
+    def on_train_begin(self, logs=None):
+        self.bad_losses, self.bad_step = [], None
+        self._last_good = None
+        self._unchecked = self.model.state_arrays()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._unchecked["image"].shape != tuple(self.model.image.shape):
+            # A schedule moved to a new stage: its first image is the last one, resized.
+            self._unchecked = self.model.state_arrays()
+            self._last_good = self._unchecked
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = [key for key, value in (logs or {}).items() if not np.all(np.isfinite(value))]
+        if bad:
+            self.bad_losses = sorted(bad)
+            self.bad_step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+            self.model.assign_state_arrays(
+                self._last_good if self._last_good is not None else self._unchecked
+            )
+            self.model.stop_training = True
+        else:
+            self._last_good = self._unchecked
+            self._unchecked = self.model.state_arrays()

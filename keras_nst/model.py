@@ -19,14 +19,15 @@ from keras import ops
 from keras_nst import canvas as canvas_lib
 from keras_nst import distribute, memory, vgg19
 from keras_nst import optimizers as optimizers_lib
+from keras_nst import terms as terms_lib
 from keras_nst.choices import check_pooling, check_precision
 from keras_nst.extractor import vgg19_extractor
+from keras_nst.features import TiledFeatures, WholeFeatures
 from keras_nst.images import to_uint8
 from keras_nst.objective import Objective
 from keras_nst.precision import resolve_precision
 from keras_nst.task import StyleTask
 from keras_nst.terms import default_terms
-from keras_nst.tiled_features import TiledFeatures
 from keras_nst.tiled_step import TiledStep, replica_share
 from keras_nst.tiles import TilePlan
 
@@ -155,7 +156,7 @@ class StyleTransferModel(keras.Model):
         self.precision = resolve_precision(precision)
         self.weights_source = weights  # `weights` is Keras' list of variables
         self.objective = Objective(terms if terms is not None else default_terms(task))
-        self._custom_parts = extractor is not None or terms is not None
+        self._terms_given = terms is not None
         self._own_extractor = extractor is None
         self.canvas = canvas_lib.Canvas(self._variable, self._untrack_variable, average)
 
@@ -179,7 +180,6 @@ class StyleTransferModel(keras.Model):
         self.set_task(task)
         self.built = True
 
-    @property
     @property
     def terms(self) -> list:
         """The loss terms, summed in order (`keras_nst.terms`)."""
@@ -394,7 +394,8 @@ class StyleTransferModel(keras.Model):
         if self.tile_cut == "auto":
             # The optimizer's copies of the image count in both estimates alike: Adam's.
             choice = memory.split_plan(task, self.tile, precision=self.precision)
-            if choice is None:
+            # (Planned from the task's layers: terms of one's own may read fewer.)
+            if choice is None or not self._before_deepest(choice[0]):
                 return None
             cut, crop = choice
         else:
@@ -411,7 +412,7 @@ class StyleTransferModel(keras.Model):
         images = ops.convert_to_tensor(images)
         plan = self._plan_for(int(images.shape[1]), int(images.shape[2]))
         if plan is None:
-            return self._features(images)
+            return WholeFeatures(self._features(images))
         # Compiled: a graph frees each activation once used, where an eager call of the
         # extractor holds them all (at 4096 px the targets then needed more than the steps).
         if self._compiled_features is None:
@@ -428,7 +429,7 @@ class StyleTransferModel(keras.Model):
             # unless told how much the device may use.
             return None, 0
         name = optimizers_lib.name_of(getattr(self, "optimizer", None))
-        return memory.keep_plan(
+        cut, count = memory.keep_plan(
             self.task,
             self.tile,
             tiles,
@@ -436,6 +437,12 @@ class StyleTransferModel(keras.Model):
             precision=self.precision,
             available=self.max_memory,
         )
+        # (Planned from the task's layers: terms of one's own may read fewer.)
+        return (cut, count) if cut is None or self._before_deepest(cut) else (None, 0)
+
+    def _before_deepest(self, cut: str) -> bool:
+        """Whether VGG-19 can be split after `cut`: it comes before the deepest layer read."""
+        return vgg19.layer_index(cut) < vgg19.layer_index(vgg19.deepest(self.layer_names))
 
     def _tiled_images(self, rows):
         """The rows a tiled step paints, and their images: under a strategy every replica
@@ -571,24 +578,14 @@ class StyleTransferModel(keras.Model):
         `x` is the model's `StyleTask` (or `None`); each step is one optimizer update of the
         image. Without `steps_per_epoch`, an epoch is `DEFAULT_STEPS_PER_EPOCH` steps. Every
         other argument (`epochs`, `callbacks`, `verbose`, `initial_epoch`, ...) is Keras'.
-        A first Ctrl-C (SIGINT) or SIGTERM stops the fit after the current step, with every
-        callback's `on_train_end` run (a `StyleCheckpoint` saves); a second one aborts.
-        The progress bar shows the total, content and style losses; `History` and the
-        callbacks' logs also hold each style layer's.
+        `History` and the callbacks' logs hold every term's loss and each style layer's.
+        `keras_nst.callbacks` has what `keras_nst.stylize` adds: `StopOnSignal` (a first
+        Ctrl-C or SIGTERM stops after the current step, with every callback's `on_train_end`
+        run), `StopOnNonFinite` and `StyleProgbarLogger` (the total, content and style
+        losses only).
         """
         # The data is a placeholder; shuffling it means nothing (and Keras would warn).
         kwargs.setdefault("shuffle", False)
-        # Ctrl-C (or SIGTERM) stops after the current step, so callbacks such as
-        # StyleCheckpoint still write at the end; a second one aborts at once.
-        from keras_nst.callbacks import StyleProgbarLogger
-        from keras_nst.checkpoints import StopOnSignal
-
-        callbacks = list(kwargs.get("callbacks") or [])
-        if not any(isinstance(callback, StopOnSignal) for callback in callbacks):
-            callbacks.insert(0, StopOnSignal())
-        if not any(isinstance(callback, keras.callbacks.ProgbarLogger) for callback in callbacks):
-            callbacks.append(StyleProgbarLogger())
-        kwargs["callbacks"] = callbacks
         self._fitting = True
         try:
             return super().fit(
@@ -622,18 +619,20 @@ class StyleTransferModel(keras.Model):
 
     def get_config(self) -> dict:
         """What rebuilds this model: `StyleTransferModel.from_config(model.get_config())`.
+        Terms of its own are in it as their registered names and configs
+        (`keras_nst.terms.serialize`).
 
         Raises:
-            ValueError: the model was given its own `extractor` or `terms`, which a config
-                cannot describe.
+            ValueError: the model was given its own `extractor`, which a config cannot
+                describe, or a term whose class is not registered.
         """
-        if self._custom_parts:
+        if not self._own_extractor:
             raise ValueError(
-                "A StyleTransferModel built with its own `extractor` or `terms` has no config; "
-                "rebuild it in code. Received: extractor or terms given"
+                "A StyleTransferModel built with its own `extractor` has no config; rebuild it "
+                "in code. Received: extractor given"
             )
         weights = self.weights_source
-        return {
+        config = {
             "name": self.name,
             "task": self._built_task.get_config(),
             "weights": os.fspath(weights) if isinstance(weights, os.PathLike) else weights,
@@ -645,6 +644,9 @@ class StyleTransferModel(keras.Model):
             "tile_cut": self.tile_cut,
             "max_memory": self.max_memory,
         }
+        if self._terms_given:
+            config["terms"] = [terms_lib.serialize(term) for term in self.terms]
+        return config
 
     def get_compile_config(self) -> dict | None:
         if getattr(self, "optimizer", None) is None:
@@ -659,4 +661,6 @@ class StyleTransferModel(keras.Model):
     def from_config(cls, config: dict) -> StyleTransferModel:
         config = dict(config)
         task = StyleTask.from_config(config.pop("task"))
+        if config.get("terms") is not None:
+            config["terms"] = [terms_lib.deserialize(term, task) for term in config["terms"]]
         return cls(task, **config)

@@ -538,8 +538,15 @@ def run_guarded(
         `(history, stopped_by, guard)`: Keras' `History` (`None` if no step was left),
         `None` / `"SIGINT"` / `"SIGTERM"` / `"non-finite"`, and the NaN guard.
     """
-    from keras_nst.callbacks import StyleTensorBoard
-    from keras_nst.checkpoints import StopOnNonFinite, StopOnSignal, StyleCheckpoint
+    import keras
+
+    from keras_nst.callbacks import (
+        StopOnNonFinite,
+        StopOnSignal,
+        StyleProgbarLogger,
+        StyleTensorBoard,
+    )
+    from keras_nst.checkpoints import StyleCheckpoint
 
     stop, guard = StopOnSignal(), StopOnNonFinite()
     # The guards come first: they stop fit (and fix the image) before anything is saved.
@@ -554,6 +561,8 @@ def run_guarded(
     if log_dir is not None:
         all_callbacks.append(StyleTensorBoard(log_dir, image_every=values["image_every"]))
     all_callbacks += list(callbacks)
+    if not any(isinstance(c, keras.callbacks.ProgbarLogger) for c in all_callbacks):
+        all_callbacks.append(StyleProgbarLogger())
     history = None
     if total_steps > done:
         history = model.fit(

@@ -13,7 +13,10 @@ steps:
 
 Per-variant weights come from the task: row `v` of `weights` holds variant `v`'s weight times
 its layer weights. A new kind of term is one class here and one entry in `TERMS`; the model
-sums every term whose `applies(task)` is true.
+sums every term whose `applies(task)` is true. A term of your own is passed to the model
+(`StyleTransferModel(task, terms=[...])`); registered with
+`keras.saving.register_keras_serializable`, it is saved with the model's config
+(`get_config` holds what it needs beyond the task, `from_config(config, task)` rebuilds it).
 
 Example: a term that pulls the image's mean colour towards the style's (illustration only):
 
@@ -29,6 +32,7 @@ Example: a term that pulls the image's mean colour towards the style's (illustra
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -90,6 +94,46 @@ class LossTerm:
     def __call__(self, features, images, targets, rows):
         return self.score(self.statistics(features, images, targets, rows), targets, rows)
 
+    def get_config(self) -> dict:
+        """What the term needs beyond the task to be built again (nothing by default):
+        `type(term).from_config(term.get_config(), task)`."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict, task) -> LossTerm:
+        return cls(task, **config)
+
+
+def serialize(term: LossTerm) -> dict:
+    """A term as a model's config holds it: its registered name and its config.
+
+    Raises:
+        ValueError: the term's class is not registered with
+            `keras.saving.register_keras_serializable`.
+    """
+    name = keras.saving.get_registered_name(type(term))
+    if keras.saving.get_registered_object(name) is not type(term):
+        raise ValueError(
+            f"A loss term must be registered with keras.saving.register_keras_serializable to "
+            f"be saved in a config. Received: a {type(term).__name__} that is not"
+        )
+    return {"class_name": name, "config": term.get_config()}
+
+
+def deserialize(data: dict, task) -> LossTerm:
+    """The term `serialize` described, built for `task`.
+
+    Raises:
+        ValueError: no term class is registered under its name.
+    """
+    cls = keras.saving.get_registered_object(data.get("class_name"))
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, LossTerm)):
+        raise ValueError(
+            "`terms` must name loss terms registered with keras.saving."
+            f"register_keras_serializable. Received: {data.get('class_name')!r}"
+        )
+    return cls.from_config(dict(data.get("config") or {}), task)
+
 
 def _layer_weights(task, kind: str, names: list[str]) -> np.ndarray:
     """`(num_variants, num_layers)`: each variant's `<kind>_weight` times its layer weight,
@@ -111,6 +155,7 @@ def per_row(values, rows):
     return ops.take(ops.convert_to_tensor(values), rows, axis=0)
 
 
+@keras.saving.register_keras_serializable(package="keras_nst")
 class ContentTerm(LossTerm):
     """Gatys et al.'s content loss: `alpha * sum_l w_l * 1/2 sum (F_l - P_l)^2`."""
 
@@ -165,7 +210,17 @@ class _StyleTerm(LossTerm):
     def part_keys(self) -> list[str]:
         return [f"style_loss/{name}" for name in self.layers]
 
+    def _per_style_image(self, task, extract, statistic) -> dict:
+        """`{layer: [statistic of each style image]}`, one pass through VGG-19 per style
+        image; `statistic(features) -> {layer: value}` reads a `FeatureSource`."""
+        found = {name: [] for name in self.layers}
+        for image in task.style_images:
+            for name, value in statistic(extract(image[None].astype("float32"))).items():
+                found[name].append(value)
+        return found
 
+
+@keras.saving.register_keras_serializable(package="keras_nst")
 class GramStyleTerm(_StyleTerm):
     """Gatys et al.'s style loss: `beta * sum_l w_l * E_l`, with
     `E_l = sum (G_l - A_l)^2 / (4 N_l^2 M_l^2)` and `G_l` the Gram matrix of layer l.
@@ -177,18 +232,18 @@ class GramStyleTerm(_StyleTerm):
 
     style_loss = "gram"
 
+    def _style_gram(self, features) -> dict:
+        if not features.tiled:
+            return {name: losses.gram_matrix(features[name])[0] for name in self.layers}
+        # Tile by tile: from the additive moments, never assembling a whole map.
+        moments = features.moments(self.layers)
+        return {
+            name: ops.convert_to_tensor((outer[0] / count).astype("float32"))
+            for name, (_, outer, count) in moments.items()
+        }
+
     def targets(self, task, extract) -> list:
-        grams = {name: [] for name in self.layers}
-        for image in task.style_images:
-            features = extract(image[None].astype("float32"))
-            tiled = getattr(features, "moments", None)  # an image painted tile by tile
-            moments = tiled(self.layers) if tiled else None
-            for name in self.layers:
-                if moments is None:
-                    grams[name].append(losses.gram_matrix(features[name])[0])
-                else:
-                    _, outer, count = moments[name]
-                    grams[name].append(ops.convert_to_tensor((outer[0] / count).astype("float32")))
+        grams = self._per_style_image(task, extract, self._style_gram)
         return [
             ops.einsum("vs,sij->vij", self._blend, ops.stack(grams[name])) for name in self.layers
         ]
@@ -220,6 +275,7 @@ class GramStyleTerm(_StyleTerm):
         return total, parts
 
 
+@keras.saving.register_keras_serializable(package="keras_nst")
 class MeanCovarianceStyleTerm(_StyleTerm):
     """Style as the mean and covariance of each layer's features, compared by the squared
     2-Wasserstein distance between Gaussians of those moments (as crowsonkb's
@@ -241,20 +297,14 @@ class MeanCovarianceStyleTerm(_StyleTerm):
     def target_names(self) -> list[str]:
         return [f"{name}_{part}" for name in self.layers for part in ("mean", "cov", "root")]
 
+    def _style_moments(self, features) -> dict:
+        return {
+            name: (total[0] / count, outer[0] / count)
+            for name, (total, outer, count) in features.moments(self.layers).items()
+        }
+
     def targets(self, task, extract) -> list:
-        moments = {name: [] for name in self.layers}
-        for image in task.style_images:
-            features = extract(image[None].astype("float32"))
-            tiled = getattr(features, "moments", None)  # an image painted tile by tile
-            sums = tiled(self.layers) if tiled else None
-            for name in self.layers:
-                if sums is None:
-                    values = np.asarray(ops.convert_to_numpy(features[name]), np.float64)
-                    values = values.reshape(-1, values.shape[-1])
-                    moments[name].append((values.mean(0), values.T @ values / len(values)))
-                else:
-                    total, outer, count = sums[name]
-                    moments[name].append((total[0] / count, outer[0] / count))
+        moments = self._per_style_image(task, extract, self._style_moments)
         result = []
         for name in self.layers:
             means = np.stack([m for m, _ in moments[name]])
@@ -304,6 +354,7 @@ class MeanCovarianceStyleTerm(_StyleTerm):
         return total, parts
 
 
+@keras.saving.register_keras_serializable(package="keras_nst")
 class TotalVariationTerm(LossTerm):
     """An optional smoothness prior (not in Gatys et al.):
     `weight * sum (neighbour differences)^2`."""
@@ -329,6 +380,7 @@ class TotalVariationTerm(LossTerm):
         return per_row(self.weights, rows)[:, 0] * value, {}
 
 
+@keras.saving.register_keras_serializable(package="keras_nst")
 class TemporalTerm(LossTerm):
     """Ruder et al.'s short-term temporal loss for a frame of a video (not in Gatys et al.):
     `weight * 1/D * sum c * (x - w)^2`, with `w` the previous painted frame warped along the
@@ -354,6 +406,9 @@ class TemporalTerm(LossTerm):
     @classmethod
     def applies(cls, task) -> bool:
         return False
+
+    def get_config(self) -> dict:
+        return {"weight": float(self.weights[0, 0]) if self.weights.size else 0.0}
 
     def target_names(self) -> list[str]:
         return ["warped", "mask"]

@@ -124,7 +124,11 @@ def test_progress_bar_shows_the_main_losses_only(content_path, style_path, capsy
     )
     model = StyleTransferModel(task, weights=None)
     model.compile()
-    history = model.fit(task, epochs=1, steps_per_epoch=3, verbose=1)
+    from keras_nst.callbacks import StyleProgbarLogger
+
+    history = model.fit(
+        task, epochs=1, steps_per_epoch=3, verbose=1, callbacks=[StyleProgbarLogger()]
+    )
     out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     last = [line for line in re.split(r"[\r\n]", out) if "3/3" in line][-1]
     shown = dict(re.findall(r"- (\w+): (\S+)", last))

@@ -9,10 +9,9 @@ import pytest
 from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
 
 from keras_nst import StyleTask, StyleTransferModel
+from keras_nst.callbacks import StopOnNonFinite, StopOnSignal
 from keras_nst.checkpoints import (
     CHECKPOINT_NAME,
-    StopOnNonFinite,
-    StopOnSignal,
     StyleCheckpoint,
     restore_checkpoint,
     save_checkpoint,
@@ -159,7 +158,9 @@ def test_nan_stops_and_keeps_the_last_good_image(content_path, style_path):
     assert not np.array_equal(image, good["image"])
 
 
-def test_fit_stops_on_a_signal_by_default(content_path, style_path, tmp_path):
+def test_a_signal_stops_fit_after_the_step_and_the_checkpoint_saves(
+    content_path, style_path, tmp_path
+):
     task, model = _model(content_path, style_path)
     checkpoint = StyleCheckpoint(tmp_path, every=None)
     model.fit(
@@ -167,7 +168,7 @@ def test_fit_stops_on_a_signal_by_default(content_path, style_path, tmp_path):
         epochs=1,
         steps_per_epoch=20,
         verbose=0,
-        callbacks=[_RaiseSignal(2, signal.SIGINT), checkpoint],
+        callbacks=[StopOnSignal(), _RaiseSignal(2, signal.SIGINT), checkpoint],
     )
     assert int(model.optimizer.iterations) == 2
     assert checkpoint.last_saved_step == 2 and (tmp_path / CHECKPOINT_NAME).exists()

@@ -1,5 +1,10 @@
-"""An image's features computed tile by tile: the targets of an image too large to go through
-VGG-19 whole."""
+"""What a loss term's `targets` reads: an image's VGG-19 features, whole or tile by tile.
+
+A term computes its targets from `extract(images)`, a `FeatureSource`: `[name]` is one
+layer's feature map, `moments(names)` each layer's additive moments `(sum F, sum F^T F, M)`
+in float64. An image too large to go through VGG-19 whole gives `TiledFeatures`, which
+compute both tile by tile (`tiled` says which); terms need not know more.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,58 @@ from keras_nst import vgg19
 from keras_nst.tiles import TilePlan
 
 
-class TiledFeatures:
+class FeatureSource:
+    """An image's features, as a term's `targets` reads them.
+
+    Attributes:
+        tiled: whether the features are computed tile by tile (`moments` is then the cheap
+            way to read them: `[name]` assembles a whole map).
+    """
+
+    tiled = False
+
+    def __getitem__(self, name: str):
+        """Layer `name`'s features, `(B, H, W, C)`."""
+        raise NotImplementedError
+
+    def moments(self, names) -> dict:
+        """`{name: (sum F (B, C), sum F^T F (B, C, C), M)}` in float64, per image."""
+        raise NotImplementedError
+
+
+class WholeFeatures(FeatureSource):
+    """The features of an image that went through VGG-19 whole: `features` maps layer names
+    to `(B, H, W, C)` tensors."""
+
+    def __init__(self, features: dict):
+        self._features = features
+
+    def __getitem__(self, name: str):
+        return self._features[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._features
+
+    def moments(self, names) -> dict:
+        result = {}
+        for name in names:
+            values = np.asarray(ops.convert_to_numpy(self._features[name]), np.float64)
+            values = values.reshape(values.shape[0], -1, values.shape[-1])
+            result[name] = (
+                values.sum(1),
+                np.matmul(values.transpose(0, 2, 1), values),
+                values.shape[1],
+            )
+        return result
+
+
+class TiledFeatures(FeatureSource):
     """An image's features computed tile by tile, for the targets of an image too large to go
     through VGG-19 whole: `[name]` assembles one layer's map from the tiles' cores (numpy);
     `moments(names)` gives each layer's `(sum F, sum F^T F, M)` in float64 per image without
     assembling any map."""
+
+    tiled = True
 
     def __init__(self, features, images, plan: TilePlan):
         self._features, self._images, self._plan = features, images, plan
