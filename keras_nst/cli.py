@@ -97,16 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task(add)
     _add_preset(add)
     _add_settings(stylize, "stylize")
-    add(
-        "--checkpoint-dir",
-        default=None,
-        help="where checkpoints go (default: OUTPUT's name with .checkpoint, beside it)",
-    )
-    add(
-        "--resume",
-        default=None,
-        metavar="DIR",
-        help="continue from the checkpoint in DIR (same arguments otherwise); --steps is the total",
+    _add_checkpoints(
+        add,
+        "where checkpoints go",
+        "continue from the checkpoint in DIR (same arguments otherwise); --steps is the total",
     )
     _add_common(stylize)
 
@@ -124,17 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task(add)
     _add_preset(add)
     _add_settings(video, "video")
-    add(
-        "--checkpoint-dir",
-        default=None,
-        help="where checkpoints and the finished frames go (default: OUTPUT's name with "
-        ".checkpoint, beside it)",
-    )
-    add(
-        "--resume",
-        default=None,
-        metavar="DIR",
-        help="continue from the checkpoint in DIR at the frame and step where it stopped",
+    _add_checkpoints(
+        add,
+        "where checkpoints and the finished frames go",
+        "continue from the checkpoint in DIR at the frame and step where it stopped",
     )
     _add_common(video)
 
@@ -172,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(sweep)
     return parser
+
+
+def _add_checkpoints(add, where: str, resume: str) -> None:
+    add(
+        "--checkpoint-dir",
+        default=None,
+        help=f"{where} (default: OUTPUT's name with .checkpoint, beside it)",
+    )
+    add("--resume", default=None, metavar="DIR", help=resume)
 
 
 def _add_task(add) -> None:

@@ -210,6 +210,20 @@ class _StyleTerm(LossTerm):
     def part_keys(self) -> list[str]:
         return [f"style_loss/{name}" for name in self.layers]
 
+    def distance(self, index: int, statistics, targets, rows):
+        """Layer `index`'s distance of the images' statistics to the target, `(k,)`."""
+        raise NotImplementedError
+
+    def score(self, statistics, targets, rows):
+        weights = per_row(self.weights, rows)
+        parts = {}
+        total = zeros(rows)
+        for index, name in enumerate(self.layers):
+            layer_loss = weights[:, index] * self.distance(index, statistics, targets, rows)
+            parts[f"style_loss/{name}"] = layer_loss
+            total = total + layer_loss
+        return total, parts
+
     def _per_style_image(self, task, extract, statistic) -> dict:
         """`{layer: [statistic of each style image]}`, one pass through VGG-19 per style
         image; `statistic(features) -> {layer: value}` reads a `FeatureSource`."""
@@ -255,24 +269,16 @@ class GramStyleTerm(_StyleTerm):
             statistics += [outer, count]
         return statistics
 
-    def score(self, statistics, targets, rows):
-        weights = per_row(self.weights, rows)
-        parts = {}
-        total = zeros(rows)
-        for index, (name, target) in enumerate(zip(self.layers, targets)):
-            outer, count = statistics[2 * index], statistics[2 * index + 1]
-            gram = outer / count
-            target = per_row(target, rows)
-            distance = losses.gram_distance(gram, target)
-            if self.normalized:
-                # Relative to the target's own size: sum (G - A)^2 / sum A^2.
-                distance = distance / ops.maximum(
-                    losses.gram_distance(ops.zeros_like(target), target), 1e-30
-                )
-            layer_loss = weights[:, index] * distance
-            parts[f"style_loss/{name}"] = layer_loss
-            total = total + layer_loss
-        return total, parts
+    def distance(self, index: int, statistics, targets, rows):
+        outer, count = statistics[2 * index], statistics[2 * index + 1]
+        target = per_row(targets[index], rows)
+        distance = losses.gram_distance(outer / count, target)
+        if self.normalized:
+            # Relative to the target's own size: sum (G - A)^2 / sum A^2.
+            distance = distance / ops.maximum(
+                losses.gram_distance(ops.zeros_like(target), target), 1e-30
+            )
+        return distance
 
 
 @keras.saving.register_keras_serializable(package="keras_nst")
@@ -323,35 +329,24 @@ class MeanCovarianceStyleTerm(_StyleTerm):
             statistics += list(losses.feature_sums(features[name]))
         return statistics
 
-    def score(self, statistics, targets, rows):
-        weights = per_row(self.weights, rows)
-        parts = {}
-        total = zeros(rows)
-        for index, name in enumerate(self.layers):
-            sums, outer, count = statistics[3 * index : 3 * index + 3]
-            target_mean, target_cov, target_root = (
-                per_row(t, rows) for t in targets[3 * index : 3 * index + 3]
-            )
-            mean = sums / count
-            covariance = outer / count - ops.einsum("bn,bm->bnm", mean, mean)
-            energy = ops.sum(ops.square(target_mean), axis=-1) + ops.trace(
-                target_cov, axis1=1, axis2=2
-            )
-            num_channels = ops.cast(ops.shape(mean)[-1], "float32")
-            # The square roots' regulariser (see `losses.trace_sqrt_product`): (1e-4 of the
-            # target's mean variance)^2, so the distance is off by at most 1e-4 of tr(C_s).
-            delta = (
-                ops.square(1e-4 * ops.trace(target_cov, axis1=1, axis2=2) / num_channels) + 1e-30
-            )
-            distance = losses.wasserstein2(
-                mean, covariance, target_mean, target_cov, target_root, delta
-            )
-            if self.normalized:
-                distance = distance / ops.maximum(energy, 1e-30)
-            layer_loss = weights[:, index] * distance
-            parts[f"style_loss/{name}"] = layer_loss
-            total = total + layer_loss
-        return total, parts
+    def distance(self, index: int, statistics, targets, rows):
+        sums, outer, count = statistics[3 * index : 3 * index + 3]
+        target_mean, target_cov, target_root = (
+            per_row(t, rows) for t in targets[3 * index : 3 * index + 3]
+        )
+        mean = sums / count
+        covariance = outer / count - ops.einsum("bn,bm->bnm", mean, mean)
+        energy = ops.sum(ops.square(target_mean), axis=-1) + ops.trace(target_cov, axis1=1, axis2=2)
+        num_channels = ops.cast(ops.shape(mean)[-1], "float32")
+        # The square roots' regulariser (see `losses.trace_sqrt_product`): (1e-4 of the
+        # target's mean variance)^2, so the distance is off by at most 1e-4 of tr(C_s).
+        delta = ops.square(1e-4 * ops.trace(target_cov, axis1=1, axis2=2) / num_channels) + 1e-30
+        distance = losses.wasserstein2(
+            mean, covariance, target_mean, target_cov, target_root, delta
+        )
+        if self.normalized:
+            distance = distance / ops.maximum(energy, 1e-30)
+        return distance
 
 
 @keras.saving.register_keras_serializable(package="keras_nst")
