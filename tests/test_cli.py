@@ -683,6 +683,7 @@ def test_a_checkpoint_directory_in_use_is_refused(workspace, capsys):
     assert not Path("out.png").exists()
 
 
+@pytest.mark.slow  # one of the slowest: make test runs it, make test-fast not
 def test_an_option_given_at_its_default_still_wins_over_the_task_file(
     content_path, style_path, tmp_path
 ):

@@ -161,6 +161,7 @@ def test_resume_mid_schedule_gives_the_same_bytes(
 SWITCHING = Schedule([Stage(24, 3, "lbfgs"), Stage(32, 4)])
 
 
+@pytest.mark.slow  # one of the slowest: make test runs it, make test-fast not
 def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_path, extractor):
     task = _task(content_path, style_path)
     record = record_optimizers()

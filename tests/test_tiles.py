@@ -111,7 +111,8 @@ def _loss_and_gradient(model, image, rows=None):
         for loss, tolerance in (("gram", 1e-5), ("mean_cov", 1e-4))
         for keep in (True, False)
     ]
-    + [("mean_cov", FIVE, 400, (208, 416), 2, 2e-3, True)],
+    # Every layer through conv5_1 on two large tiles: the slowest case, for `make test`.
+    + [pytest.param("mean_cov", FIVE, 400, (208, 416), 2, 2e-3, True, marks=pytest.mark.slow)],
 )
 def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles, tolerance, keep):
     rng = np.random.default_rng(3)
@@ -156,7 +157,7 @@ def _assert_same_step(whole, tiled, image, tolerance):
     [
         ("gram", THREE, "block1_pool", 40, (96, 112), 1e-5, []),
         ("mean_cov", THREE, "block2_pool", 48, (96, 112), 1e-4, []),
-        (
+        pytest.param(
             "gram",
             FIVE,
             "block3_pool",
@@ -164,6 +165,7 @@ def _assert_same_step(whole, tiled, image, tolerance):
             (96, 112),
             1e-5,
             [{"style_weight": 3.0, "init": "noise"}],
+            marks=pytest.mark.slow,
         ),
     ],
 )
@@ -445,6 +447,7 @@ def test_bad_tile_is_refused_by_name(value):
         settings.check_tile(value, "tile")
 
 
+@pytest.mark.slow  # a whole painting tiled and resumed: make test runs it
 def test_stylize_tiles_the_large_scales_under_a_memory_cap_and_resumes(tmp_path):
     """Coarse to fine under a cap: only the scale that does not fit is tiled; a run cut after
     the first tiled step resumes to the same bytes."""
@@ -470,6 +473,7 @@ def test_stylize_tiles_the_large_scales_under_a_memory_cap_and_resumes(tmp_path)
     np.testing.assert_array_equal(resumed.images, full.images)
 
 
+@pytest.mark.slow  # a whole painting tiled and resumed: make test runs it
 def test_each_stage_paints_with_the_largest_tile_that_fits_it_and_resumes(tmp_path):
     """Under a cap, the tile is chosen per stage (at its size, with its optimizer), not the
     smallest of all stages for every one: a resumed run starts with its stage's."""

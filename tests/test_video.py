@@ -285,6 +285,7 @@ def test_a_clip_resumes_at_a_frame_boundary_with_the_same_bytes(tmp_path):
     assert [e.step for e in frames_run.Tensors("frame")] == [0, 1]
 
 
+@pytest.mark.slow  # one of the slowest: make test runs it, make test-fast not
 def test_later_frames_reuse_the_compiled_step_and_paint_what_a_fresh_one_paints(monkeypatch):
     """A frame of the size and settings of the one before is painted by the step already
     compiled, its variables assigned anew (tracing cost 0.6-1 s a frame); the frames are
