@@ -17,8 +17,8 @@ import numpy as np
 from keras import ops
 
 from keras_nst import paths
-from keras_nst.choices import CHECKPOINT_FILE as CHECKPOINT_NAME
 from keras_nst.files import WriteError, atomic_write
+from keras_nst.paths import CHECKPOINT_FILE as CHECKPOINT_NAME
 
 
 def painting_identity(model) -> dict:

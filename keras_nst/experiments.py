@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from keras_nst import presets
-from keras_nst.choices import CHECKPOINT_FILE
 from keras_nst.images import save_image
+from keras_nst.paths import CHECKPOINT_FILE
 from keras_nst.settings import split_task_settings
 from keras_nst.sheets import contact_sheet
 from keras_nst.task import DEFAULT_STYLE_LAYERS, StyleTask

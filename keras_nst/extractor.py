@@ -15,7 +15,6 @@ from keras import ops
 
 from keras_nst import vgg19
 from keras_nst import weights as weights_lib
-from keras_nst.choices import check_pooling
 
 #: ImageNet mean in BGR order, as `keras.applications.vgg19.preprocess_input` subtracts it.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -290,7 +289,7 @@ def vgg19_extractor(
     )
     if not wanted:
         raise ValueError("`layers` must name at least one VGG-19 layer. Received: layers=[]")
-    check_pooling(pooling)
+    vgg19.check_pooling(pooling)
     if padding not in ("zeros", "replicate"):
         raise ValueError(
             f"`padding` must be one of zeros, replicate. Received: padding={padding!r}"

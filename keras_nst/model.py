@@ -20,12 +20,11 @@ from keras_nst import canvas as canvas_lib
 from keras_nst import distribute, memory, vgg19
 from keras_nst import optimizers as optimizers_lib
 from keras_nst import terms as terms_lib
-from keras_nst.choices import check_pooling, check_precision
 from keras_nst.extractor import vgg19_extractor
 from keras_nst.features import TiledFeatures, WholeFeatures
 from keras_nst.images import to_uint8
 from keras_nst.objective import Objective
-from keras_nst.precision import resolve_precision
+from keras_nst.precision import check_precision, resolve_precision
 from keras_nst.task import StyleTask
 from keras_nst.terms import default_terms
 from keras_nst.tiled_step import TiledStep, replica_share
@@ -131,7 +130,7 @@ class StyleTransferModel(keras.Model):
             raise ValueError(
                 f"`task` must be a keras_nst.StyleTask. Received: task={type(task).__name__}"
             )
-        check_pooling(pooling)
+        vgg19.check_pooling(pooling)
         check_precision(precision)
         from keras_nst import settings as settings_lib
 
@@ -548,7 +547,7 @@ class StyleTransferModel(keras.Model):
 
         Args:
             optimizer: a `keras.optimizers.Optimizer`, a name in
-                `keras_nst.choices.OPTIMIZERS` (with a pixel-scale learning rate), or `None`
+                `keras_nst.settings.OPTIMIZERS` (with a pixel-scale learning rate), or `None`
                 for `Adam(learning_rate=10)`.
             jit_compile: XLA stays off by default: it is slower for this step on CPU and fails
                 under `MirroredStrategy`.

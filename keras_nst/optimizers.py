@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_nst.choices import (
+from keras_nst.settings import (
     DEFAULT_LEARNING_RATES,
     OPTIMIZERS,
     check_learning_rate,

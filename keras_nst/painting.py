@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_nst import choices, images, memory, paths
+from keras_nst import images, memory, paths
 from keras_nst import settings as settings_lib
 from keras_nst import weights as weights_lib
 from keras_nst.precision import resolve_precision_on_cpu
@@ -109,7 +109,7 @@ def input_files(
     if isinstance(weights, (str, os.PathLike)) and weights not in ("auto", "imagenet"):
         files.append(("weights", weights))
     if resume_from is not None:
-        files.append(("resume", resume_from / choices.CHECKPOINT_FILE))
+        files.append(("resume", resume_from / paths.CHECKPOINT_FILE))
     return files
 
 
@@ -143,7 +143,7 @@ def stage_optimizer(schedule: Schedule, index: int, values: dict, *, switch_only
     stage counts from the first stage of the run that paints with it; L-BFGS, whose history
     starts afresh on every canvas, from its stage's start. The painting's `optimizer`, taking
     over from a stage optimizer without a `learning_rate` given, starts at its
-    `choices.TAKEOVER_LEARNING_RATES` rate.
+    `settings_lib.TAKEOVER_LEARNING_RATES` rate.
 
     With `switch_only`, `None` unless the stage names another optimizer than the stage before
     it (what `schedule.follow` asks at a stage's start: `None` carries the current one over).
@@ -170,7 +170,7 @@ def stage_optimizer(schedule: Schedule, index: int, values: dict, *, switch_only
         and values["learning_rate"] is None
         and isinstance(values["optimizer"], str)
     ):
-        rate = choices.TAKEOVER_LEARNING_RATES.get(values["optimizer"])
+        rate = settings_lib.TAKEOVER_LEARNING_RATES.get(values["optimizer"])
         optimizer = optimizers.get(values["optimizer"], rate) if rate else optimizer
     start = schedule.starts()[first]
     return optimizer if start == 0 else optimizers.starting_at(optimizer, start)
@@ -333,10 +333,10 @@ def check(
         )
     resume_from = _resume_directory(resume, checkpoint_dir)
     if resume_from is not None:
-        checkpoint = resume_from / choices.CHECKPOINT_FILE
+        checkpoint = resume_from / paths.CHECKPOINT_FILE
         if not os.path.lexists(checkpoint):
             raise ValueError(
-                f"`resume` directory holds no {choices.CHECKPOINT_FILE}. "
+                f"`resume` directory holds no {paths.CHECKPOINT_FILE}. "
                 f"Received: resume='{resume_from}'"
             )
         paths.check_input_file(checkpoint, "resume", "checkpoint file")
@@ -359,7 +359,7 @@ def check(
         if (
             not overwrite
             and not resume_from
-            and os.path.exists(checkpoint_dir / choices.CHECKPOINT_FILE)
+            and os.path.exists(checkpoint_dir / paths.CHECKPOINT_FILE)
         ):
             raise ValueError(
                 f"`checkpoint_dir` already holds a checkpoint and {refuse} asks not to replace "

@@ -34,6 +34,9 @@ _FILE_KINDS = {
 #: Longest file name most file systems allow (bytes), when `pathconf` cannot tell.
 DEFAULT_NAME_MAX = 255
 
+#: The file a checkpoint directory holds (checked by the command line before TensorFlow starts).
+CHECKPOINT_FILE = "checkpoint.npz"
+
 
 def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__

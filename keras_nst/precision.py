@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import Any
 
-from keras_nst.choices import check_precision
+#: Arithmetic of the VGG-19 forward and backward pass. Losses and Grams are always float32.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+
+
+def check_precision(precision: Any) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}"
+        )
+    return precision
+
 
 #: CPU flags (Linux /proc/cpuinfo) of bfloat16 matrix arithmetic fast enough to pay: AMX.
 #: AVX512-BF16 alone is not: on a 2-core Xeon with `avx512_bf16` but no `amx_bf16`, a 256 px

@@ -15,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from keras_nst.choices import check_optimizer_name
+from keras_nst.settings import check_optimizer_name
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
     """One stage: `steps` optimisation steps with the image's longest side at `size` pixels.
 
-    `optimizer` names the optimizer of this stage (one of `keras_nst.choices.OPTIMIZERS`,
+    `optimizer` names the optimizer of this stage (one of `keras_nst.settings.OPTIMIZERS`,
     with its default learning rate); `None` paints with the painting's own `optimizer`.
     """
 

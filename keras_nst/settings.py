@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from keras_nst import choices, vgg19
+from keras_nst import vgg19
 from keras_nst import weights as weights_lib
+from keras_nst.precision import check_precision
 
 # === Checks (each takes the value and the name to use in errors, returns the clean value) ===
 
@@ -279,19 +280,17 @@ def _keep(value: Any, argument: str) -> Any:
 
 
 def _optional_learning_rate(value: Any, argument: str) -> float | None:
-    return None if value is None else choices.check_learning_rate(value)
+    return None if value is None else check_learning_rate(value)
 
 
 def _optimizer(value: Any, argument: str) -> Any:
-    return choices.check_optimizer_name(value) if isinstance(value, str) else value
+    return check_optimizer_name(value) if isinstance(value, str) else value
 
 
 def _optional_optimizer_name(value: Any, argument: str) -> str | None:
     if value is None:
         return None
-    return choices.check_optimizer_name(
-        value, argument, otherwise="None (none: one optimizer throughout)"
-    )
+    return check_optimizer_name(value, argument, otherwise="None (none: one optimizer throughout)")
 
 
 # === Command-line parsers (text to value) ===
@@ -330,6 +329,61 @@ def layer_string(layers: Mapping[str, float]) -> str:
 
 def _describe_image(value: Any) -> str:
     return value if isinstance(value, str) and not os.path.exists(value) else "image"
+
+
+# === Optimizers by name ===
+
+#: Optimizer names `compile` and the command line accept, with their default learning rates.
+#: Keras' defaults suit network weights of order 1; here the variable is an image in [0, 255]
+#: and the loss is of order 1e8, so each name gets a rate that moves pixels visibly per step.
+DEFAULT_LEARNING_RATES = {
+    # Adam's step is about `learning_rate` pixels whatever the loss scale.
+    "adam": 10.0,
+    # RMSprop's first step is learning_rate / sqrt(1 - rho), about 3.2x learning_rate pixels;
+    # without momentum it keeps jittering by about learning_rate, so it needs a smaller one
+    # (at 256 px, 200 steps: 3.4e9 with 1.0 against 1.3e10 with 3.0).
+    "rmsprop": 1.0,
+    # Plain gradient descent scales with the loss; this suits the default task's weights.
+    "sgd": 1e-6,
+    # L-BFGS takes the full quasi-Newton step (keras_nst.optimizers.LBFGS).
+    "lbfgs": 1.0,
+}
+OPTIMIZERS = tuple(DEFAULT_LEARNING_RATES)
+#: The default learning rate of an optimizer that takes over a painting from another one
+#: (`scale_optimizer`: L-BFGS paints the smaller scales, `optimizer` the final one): it
+#: refines a picture that is painted already, so Adam moves pixels by 3 per step, not 10
+#: (measured at equal time: as styled, less speckle; docs/history.md, "Changing course at
+#: the last scale"). Names not listed keep their `DEFAULT_LEARNING_RATES`.
+TAKEOVER_LEARNING_RATES = {"adam": 3.0}
+
+
+def check_optimizer_name(
+    name: Any, argument: str = "optimizer", *, otherwise: str | None = None
+) -> str:
+    """`name` in lower case, or a ValueError naming `argument` and the valid names (and
+    `otherwise`, what else the argument takes; by default a Keras optimizer for `optimizer`)."""
+    if not isinstance(name, str) or name.lower() not in DEFAULT_LEARNING_RATES:
+        if otherwise is None:
+            otherwise = "a keras.optimizers.Optimizer" if argument == "optimizer" else ""
+        raise ValueError(
+            f"`{argument}` must be one of {OPTIMIZERS}{' or ' + otherwise if otherwise else ''}. "
+            f"Received: {argument}={name!r}"
+        )
+    return name.lower()
+
+
+def check_learning_rate(learning_rate: Any) -> float:
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(
+            "`learning_rate` must be a positive finite number. "
+            f"Received: learning_rate={learning_rate!r}"
+        )
+    return float(learning_rate)
 
 
 # === The table ===
@@ -624,8 +678,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "pooling",
         "avg",
-        lambda v, a: choices.check_pooling(v, a),
-        f"one of {', '.join(choices.POOLING)}",
+        lambda v, a: vgg19.check_pooling(v, a),
+        f"one of {', '.join(vgg19.POOLING)}",
         "model",
         sweep=True,
         hparam=str,
@@ -633,7 +687,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "precision",
         "auto",
-        lambda v, a: choices.check_precision(v),
+        lambda v, a: check_precision(v),
         "VGG-19 arithmetic: auto (bfloat16 where the hardware has it), float32, mixed_bfloat16",
         "model",
         sweep=True,
@@ -721,7 +775,7 @@ SETTINGS: tuple[Setting, ...] = (
         "lbfgs",
         _optional_optimizer_name,
         f"coarse to fine: the optimizer of the scales below the final one, one of "
-        f"{', '.join(choices.OPTIMIZERS)} with its default learning rate, or none "
+        f"{', '.join(OPTIMIZERS)} with its default learning rate, or none "
         f"(--optimizer throughout); at the final scale --optimizer takes over afresh",
         "painting",
         sweep=True,
@@ -732,7 +786,7 @@ SETTINGS: tuple[Setting, ...] = (
         "optimizer",
         "adam",
         _optimizer,
-        f"one of {', '.join(choices.OPTIMIZERS)}",
+        f"one of {', '.join(OPTIMIZERS)}",
         "painting",
         sweep=True,
     ),

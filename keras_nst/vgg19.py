@@ -98,3 +98,13 @@ def check_layer_name(name: Any, argument: str) -> str:
         f"`{argument}` names an unknown VGG-19 layer.{suggestion} Valid layers: "
         f"{', '.join(VGG19_LAYERS)}. Received: {argument}={name!r}"
     )
+
+
+#: Pooling choices of the extractor: Gatys et al.'s average pooling, or VGG-19's own max pooling.
+POOLING = ("avg", "max")
+
+
+def check_pooling(pooling: Any, argument: str = "pooling") -> str:
+    if pooling not in POOLING:
+        raise ValueError(f"`{argument}` must be one of {POOLING}. Received: {argument}={pooling!r}")
+    return pooling

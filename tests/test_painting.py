@@ -21,7 +21,7 @@ from conftest import (
 )
 from PIL import Image
 
-from keras_nst import StyleTask, StyleTransferModel, choices, stylize
+from keras_nst import StyleTask, StyleTransferModel, settings, stylize
 from keras_nst.canvas import resize
 from keras_nst.checkpoints import read_checkpoint
 from keras_nst.painting import build_model
@@ -182,7 +182,7 @@ def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_
     assert record.seen == [("LBFGS", 0)] * 2 + [("RestartedAdam", 2)] * 2
     assert (
         float(result.model.optimizer.learning_rate)
-        == choices.TAKEOVER_LEARNING_RATES["adam"]
+        == settings.TAKEOVER_LEARNING_RATES["adam"]
         == 3.0
     )
     # A learning rate given is the learning rate.
@@ -204,7 +204,9 @@ def test_a_stage_of_its_own_optimizer_hands_over_at_its_end(content_path, style_
             **FAST,
         )
         assert [name for name, _ in record.seen] == ["Adam"] * 4
-        assert float(result.model.optimizer.learning_rate) == choices.DEFAULT_LEARNING_RATES["adam"]
+        assert (
+            float(result.model.optimizer.learning_rate) == settings.DEFAULT_LEARNING_RATES["adam"]
+        )
 
 
 @pytest.mark.parametrize("cut_at", [2, 3, 5])  # in L-BFGS' stage, at the handover, in Adam's
