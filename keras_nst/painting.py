@@ -377,10 +377,8 @@ def check(
 
 
 def _resolve_weights(weights):
-    """`"auto"`: the first source that can be had (`extractor.resolve_weights`)."""
-    from keras_nst.extractor import resolve_weights
-
-    return resolve_weights(weights)
+    """`"auto"`: the first source that can be had (`weights.resolve_weights`)."""
+    return weights_lib.resolve_weights(weights)
 
 
 def stylize(

