@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_nst import canvas as canvas_lib
-from keras_nst import distribute, memory, vgg19
+from keras_nst import distribute, tiling, vgg19
 from keras_nst import optimizers as optimizers_lib
 from keras_nst import terms as terms_lib
 from keras_nst.extractor import vgg19_extractor
@@ -84,10 +84,10 @@ class StyleTransferModel(keras.Model):
             (`keras_nst.tiles`). Steps then run eagerly, one compiled function per pass.
             Where the memory allows, the first pass keeps, for the tiles it runs again, the
             activations after an early pooling layer, and the second pass runs only the
-            layers before it again (`memory.keep_plan`).
+            layers before it again (`tiling.keep_for`).
         tile_cut: where a tiled stage may tile only VGG-19's first layers: `"auto"` (tile
             only the layers through pool1, pool2 or pool3 where that fits in the memory of
-            tiles of `tile` px and costs less, `memory.split_plan`), a pooling layer's name
+            tiles of `tile` px and costs less, `tiling.split_for`), a pooling layer's name
             (always that cut, the front's crops `tile` px) or `None` (tile every layer).
             The front's activations are most of VGG-19's and its halo is small (12 px at
             pool2 against 96 px at conv5_1); the layers after the cut run on the whole
@@ -162,7 +162,7 @@ class StyleTransferModel(keras.Model):
         # === Layers ===
         if extractor is None and not self.tile:
             # Refuse, with the largest size that fits, before building anything.
-            memory.check_fits(task, precision=self.precision)
+            tiling.check_fits(task, self.precision)
         if extractor is None:
             extractor = vgg19_extractor(
                 self.layer_names,
@@ -375,36 +375,14 @@ class StyleTransferModel(keras.Model):
 
     def _plan_for(self, height: int, width: int) -> TilePlan | None:
         """The tile plan of a `height x width` image, or `None` when it is painted whole."""
-        if not self.tile or max(height, width) <= self.tile:
-            return None
-        plan = TilePlan.for_image(
-            height, width, crop=self.tile, deepest=vgg19.deepest(self.layer_names)
-        )
-        return plan if plan.tiled else None
+        return tiling.plan_for(height, width, self.tile, self.layer_names)
 
     def _split_for(self, task: StyleTask, plan: TilePlan | None):
-        """`(cut, plan)` of a tiled stage that tiles only VGG-19's layers through `cut`
-        (`tile_cut`), or `None` when every layer is tiled (`plan`)."""
-        if plan is None or self.tile_cut is None or not self._own_extractor:
-            return None
-        if self.distribute_strategy.num_replicas_in_sync > 1:
-            return None  # replicas share the tiles of `plan`
-        deepest = vgg19.deepest(self.layer_names)
-        if self.tile_cut == "auto":
-            # The optimizer's copies of the image count in both estimates alike: Adam's.
-            choice = memory.split_plan(task, self.tile, precision=self.precision)
-            # (Planned from the task's layers: terms of one's own may read fewer.)
-            if choice is None or not self._before_deepest(choice[0]):
-                return None
-            cut, crop = choice
-        else:
-            if vgg19.layer_index(self.tile_cut) >= vgg19.layer_index(deepest):
-                raise ValueError(
-                    f"`tile_cut` must come before the deepest layer used ({deepest}). "
-                    f"Received: tile_cut={self.tile_cut!r}"
-                )
-            cut, crop = self.tile_cut, self.tile
-        return cut, TilePlan.for_image(task.height, task.width, crop=crop, deepest=cut)
+        """`(cut, plan)` where only the first layers are tiled (`tiling.split_for`)."""
+        splittable = self._own_extractor and self.distribute_strategy.num_replicas_in_sync == 1
+        return tiling.split_for(
+            task, plan, self.tile, self.tile_cut, self.layer_names, self.precision, splittable
+        )
 
     def _extract(self, images):
         """Features for targets: whole, or (for an image that needs tiles) tile by tile."""
@@ -419,29 +397,19 @@ class StyleTransferModel(keras.Model):
         return TiledFeatures(self._compiled_features, images, plan)
 
     def _keep_plan(self, tiles: int) -> tuple[str | None, int]:
-        """`(cut, count)` of `memory.keep_plan` for this stage: VGG-19 built here (a given
-        extractor is not split), the compiled optimizer, `max_memory` or what is available."""
-        if not self._own_extractor:
-            return None, 0
-        if self.max_memory is None and tf.config.list_logical_devices("GPU"):
-            # What is available is the host's memory, not an accelerator's: keep nothing
-            # unless told how much the device may use.
-            return None, 0
-        name = optimizers_lib.name_of(getattr(self, "optimizer", None))
-        cut, count = memory.keep_plan(
+        """`tiling.keep_for` this stage: the compiled optimizer, `max_memory` or what is
+        available (on GPUs, whose memory is not the host's, nothing unless it is given)."""
+        gpu = bool(tf.config.list_logical_devices("GPU"))
+        return tiling.keep_for(
             self.task,
             self.tile,
             tiles,
-            optimizer=name,
+            self.layer_names,
+            optimizer=optimizers_lib.name_of(getattr(self, "optimizer", None)),
             precision=self.precision,
             available=self.max_memory,
+            splittable=self._own_extractor and not (self.max_memory is None and gpu),
         )
-        # (Planned from the task's layers: terms of one's own may read fewer.)
-        return (cut, count) if cut is None or self._before_deepest(cut) else (None, 0)
-
-    def _before_deepest(self, cut: str) -> bool:
-        """Whether VGG-19 can be split after `cut`: it comes before the deepest layer read."""
-        return vgg19.layer_index(cut) < vgg19.layer_index(vgg19.deepest(self.layer_names))
 
     def _tiled_images(self, rows):
         """The rows a tiled step paints, and their images: under a strategy every replica
