@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -38,9 +40,32 @@ EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (no usage dump)."""
+    """argparse, but a usage error is one line on stderr (no usage dump), an option is never
+    taken from a prefix of its name (`--step` is not `--steps`), a misspelt option gets the
+    one meant, and every help page ends with an example."""
+
+    def __init__(self, *args, example: str = "", **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        if example:
+            kwargs["epilog"] = f"example:\n  {example}"
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
+        unknown = message.removeprefix("unrecognized arguments: ")
+        if unknown != message:
+            parsers = [self]
+            for action in self._actions:  # a command's options are its parser's
+                if isinstance(action, argparse._SubParsersAction):
+                    parsers += list(action.choices.values())
+            options = [o for p in parsers for action in p._actions for o in action.option_strings]
+            names = {option.lstrip("-"): option for option in options if option.startswith("--")}
+            for word in unknown.split():
+                name = word.split("=")[0].lstrip("-")
+                close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.75)
+                if word.startswith("--") and close:
+                    message = f"unrecognized option {word}: did you mean {names[close[0]]}?"
+                    break
         raise _UsageError(message)
 
 
@@ -73,6 +98,8 @@ def _add_settings(parser, command: str, defaults: dict | None = None) -> None:
             continue
         default = (defaults or {}).get(setting.name, setting.command_line_default)
         shown = "" if default is None else f" (default: {settings_lib.show(default)})"
+        if "(default" in setting.help:  # the help says it in words already
+            shown = ""
         text = (
             VIDEO_OUTPUT_HELP if command == "video" and setting.name == "output" else setting.help
         )
@@ -80,16 +107,26 @@ def _add_settings(parser, command: str, defaults: dict | None = None) -> None:
         if setting.parse is not None:
             kwargs["type"] = setting.parse
         flags = [setting.option] + (["-o"] if setting.name == "output" else [])
-        parser.add_argument(*flags[::-1], metavar=setting.name.upper(), **kwargs)
+        metavar = setting.metavar or setting.option.lstrip("-").replace("-", "_").upper()
+        parser.add_argument(*flags[::-1], metavar=metavar, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Neural style transfer (Gatys et al.) with Keras.")
+    from keras_nst import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Neural style transfer (Gatys et al.) with Keras.",
+        example=f"{PROG} stylize photo.jpg painting.jpg -o out.png",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     stylize = commands.add_parser(
         "stylize",
         help="paint CONTENT in the style of STYLE",
         description="Paint CONTENT in the style of STYLE (several styles are blended).",
+        usage=f"{PROG} stylize CONTENT STYLE [STYLE ...] -o OUTPUT [options]",
+        example=f"{PROG} stylize photo.jpg painting.jpg -o out.png --size 512 --preset w2",
     )
     add = stylize.add_argument
     add("content", nargs="?", help="content image (photo)")
@@ -111,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the style of STYLE, frame after frame: each frame starts from the previous painted frame "
         "warped along the optical flow, held to it by a temporal loss (Ruder et al. 2016). "
         "--steps is the first frame's, --frame-steps each later frame's.",
+        usage=f"{PROG} video INPUT STYLE [STYLE ...] -o OUTPUT [options]",
+        example=f"{PROG} video clip.mp4 painting.jpg -o painted.mp4 --size 256",
     )
     add = video.add_argument
     add("input", help="video file, animated GIF/WebP, or folder of frames")
@@ -131,15 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one of the seed report's experiments: "
         + "; ".join(f"{name}" for name in EXPERIMENTS)
         + ". Weight, layer and init sweeps paint all their images in one fit (as variants).",
+        usage=f"{PROG} sweep EXPERIMENT CONTENT [CONTENT ...] --style STYLE [--style STYLE ...] "
+        "-o OUTPUT_DIR [options]",
+        example=f"{PROG} sweep ratio photo.jpg --style painting.jpg -o outputs/ratio --size 128",
     )
     add = sweep.add_argument
     add("experiment", help=f"one of {', '.join(EXPERIMENTS)}")
     add("content", nargs="+", help="content image(s); several for the 'content' experiment")
     add(
         "--style",
-        nargs="+",
+        action="append",
         required=True,
-        help="style image(s); several for the 'style' experiment",
+        help="style image; give --style again for each of several (the 'style' experiment), "
+        "so that it never takes a CONTENT for a style",
     )
     add(
         "-o",
@@ -395,10 +438,7 @@ def _paint(checked, args) -> None:
     print(f"Wrote {output}")
     if where["log_dir"]:
         # stylize writes one run into --logdir; TensorBoard shows it from there or its parent.
-        print(
-            f"TensorBoard logs in {where['log_dir']}: "
-            f"tensorboard --logdir {Path(where['log_dir']).parent}"
-        )
+        _print_tensorboard_hint(where["log_dir"], Path(where["log_dir"]).parent)
 
 
 # === video ===
@@ -478,10 +518,7 @@ def _paint_video(checked, args) -> None:
         video_painting.remove_checkpoint(directory)
     print(f"Wrote {result.output} ({len(result.frames)} frames)")
     if where["log_dir"]:
-        print(
-            f"TensorBoard logs in {where['log_dir']}: "
-            f"tensorboard --logdir {Path(where['log_dir']).parent}"
-        )
+        _print_tensorboard_hint(where["log_dir"], Path(where["log_dir"]).parent)
 
 
 # === sweep ===
@@ -545,10 +582,22 @@ def _sweep(arguments, args) -> None:
         )
     print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
     if arguments["log_dir"]:
-        print(
-            f"TensorBoard logs in {arguments['log_dir']}: "
-            f"tensorboard --logdir {arguments['log_dir']}"
-        )
+        _print_tensorboard_hint(arguments["log_dir"], arguments["log_dir"])
+
+
+def _tensorboard() -> str:
+    """How to start TensorBoard from here: `tensorboard` where it is on the PATH, else the
+    one beside this Python (a virtual environment's, not activated), else the module."""
+    if shutil.which("tensorboard"):
+        return "tensorboard"
+    beside = Path(sys.executable).parent / "tensorboard"
+    if beside.exists():
+        return str(beside)
+    return f"{sys.executable} -m tensorboard.main"
+
+
+def _print_tensorboard_hint(log_dir, root) -> None:
+    print(f"TensorBoard logs in {log_dir}: {_tensorboard()} --logdir {root}")
 
 
 # === Running ===
@@ -634,6 +683,10 @@ def _run(check, paint, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit code (0 on success)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # the command alone: how to use it
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except _UsageError as error:

@@ -535,7 +535,7 @@ SETTINGS: tuple[Setting, ...] = (
         "content_layers",
         DEFAULT_CONTENT_LAYERS,
         _layers_or(DEFAULT_CONTENT_LAYERS),
-        "content layers and weights, e.g. block4_conv2=1.0 (default: Gatys')",
+        "content layers and weights as layer=weight,...; the default is Gatys' conv4_2",
         "task",
         variant=True,
         parse=parse_layer_weights,
@@ -546,8 +546,8 @@ SETTINGS: tuple[Setting, ...] = (
         "style_layers",
         DEFAULT_STYLE_LAYERS,
         _layers_or(DEFAULT_STYLE_LAYERS),
-        "style layers and weights, e.g. block1_conv1=0.2,block2_conv1=0.2 (default: "
-        "Gatys' conv1 of each block, 0.2 each)",
+        "style layers and weights as layer=weight,...; the default is Gatys' conv1 of each "
+        "block, 0.2 each",
         "task",
         variant=True,
         parse=parse_layer_weights,
@@ -901,6 +901,8 @@ def show(value: Any) -> str:
     """A setting's value as the command line spells it (layer weights as `name=weight,...`)."""
     if isinstance(value, Mapping):
         return ", ".join(f"{name}={weight:g}" for name, weight in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
     return str(value)
 
 

@@ -192,7 +192,7 @@ def test_help_lists_library_defaults(capsys):
     assert exit_info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert (
-        "--style-weight STYLE_WEIGHT beta (the paper's 1e4 goes with calibration gatys2015) (default: 10.0)"
+        "--style-weight STYLE_WEIGHT beta (the paper's 1e4 goes with calibration gatys2015) (default: 10)"
         in out
     )
     assert "--init INIT" in out and "(default: content)" in out
@@ -884,3 +884,76 @@ def test_tensorflows_retracing_warning_is_dropped_and_its_other_warnings_kept():
     retracing = "5 out of the last 5 calls to <function f at 0x1> triggered tf.function retracing. Tracing is"
     assert not logger.filter(record(retracing))
     assert logger.filter(record("Gradients do not exist for variables"))
+
+
+# === Help pages and option parsing, as a newcomer meets them ===
+
+
+def test_the_command_alone_prints_its_usage_and_version_is_an_option(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: keras-nst") and "stylize" in err and "example:" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    from keras_nst import __version__
+
+    assert capsys.readouterr().out.strip() == f"keras-nst {__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv, meant",
+    [
+        (["stylize", "a.jpg", "b.jpg", "-o", "c.png", "--stpes", "3"], "--steps"),
+        # A prefix of an option is not taken for it: --step is refused, not read as --steps.
+        (["stylize", "a.jpg", "b.jpg", "-o", "c.png", "--step", "5"], "--steps"),
+        (["video", "c.gif", "b.jpg", "-o", "c.gif", "--temporal-wieght=3"], "--temporal-weight"),
+    ],
+)
+def test_a_misspelt_option_is_refused_with_the_one_meant(capsys, argv, meant):
+    assert main(argv) == 2
+    line = _error_line(capsys)
+    assert (
+        line
+        == f"keras-nst: error: unrecognized option {argv[-1] if '=' in argv[-1] else argv[-2]}: did you mean {meant}?"
+    )
+
+
+@pytest.mark.parametrize("command", ["stylize", "video", "sweep"])
+def test_every_help_page_has_an_example_and_prints_each_default_once(command):
+    parser = cli.build_parser()._subparsers._group_actions[0].choices[command]
+    text = parser.format_help()
+    assert text.count("example:") == 1 and f"keras-nst {command} " in text.split("example:")[1]
+    # The usage line names what is required as required.
+    assert parser.format_usage().split()[3:5] in (
+        ["CONTENT", "STYLE"],
+        ["INPUT", "STYLE"],
+        ["EXPERIMENT", "CONTENT"],
+    )
+    for action in parser._actions:
+        assert (action.help or "").count("(default") <= 1, action.help
+    flat = " ".join(text.split())
+    assert "1.4142135623730951" not in flat
+    if command != "sweep":
+        assert "--tv-weight TV_WEIGHT" in flat and "--task FILE" in flat
+
+
+def test_sweep_style_never_swallows_the_photo(content_path, style_path, tmp_path):
+    args = cli.build_parser().parse_args(
+        ["sweep", "init", "--style", str(style_path), str(content_path), "-o", str(tmp_path)]
+    )
+    assert args.content == [str(content_path)] and args.style == [str(style_path)]
+    several = cli.build_parser().parse_args(
+        ["sweep", "style", "c.jpg", "--style", "a.jpg", "--style", "b.jpg", "-o", "out"]
+    )
+    assert several.style == ["a.jpg", "b.jpg"]
+
+
+def test_the_tensorboard_hint_names_a_command_that_runs_here(monkeypatch, capsys):
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)  # not on the PATH
+    cli._print_tensorboard_hint("logs/run", "logs")
+    line = capsys.readouterr().out.strip()
+    command = line.split(": ", 1)[1].split(" --logdir")[0]
+    beside = Path(sys.executable).parent / "tensorboard"
+    assert command == (str(beside) if beside.exists() else f"{sys.executable} -m tensorboard.main")
+    assert line.endswith("--logdir logs")
