@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import time
 
 import keras
 import numpy as np
@@ -36,13 +38,115 @@ class _Shown(float):
         return f"{float(self):.4g}"
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class _Progbar(keras.utils.Progbar):
+    """The painting's progress on one line: the step of the whole painting (counting on from
+    `start`, a resumed painting's steps before this `fit`), a bar, the time left and the
+    losses. The time left is measured over this `fit`'s steps and weighted by each step's
+    `costs` (a larger stage's steps take longer), so coarse to fine it is not the small
+    first scale's pace. Where standard output is not a terminal (a pipe, a log file), plain
+    lines instead: about twenty over the painting and at least one a minute, no control
+    codes."""
+
+    def __init__(self, *args, start: int = 0, costs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._offset = start
+        self._costs = costs  # cumulative: costs[n] is the cost of the first n steps
+        self._terminal = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        self._first = None  # (step, time) after this fit's first step
+        self._last_shown = 0.0
+        self._width = 0
+
+    def _cost(self, step: int) -> float:
+        if self._costs is None:
+            return float(step)
+        return self._costs[min(max(step, 0), len(self._costs) - 1)]
+
+    def _left(self, current: int, now: float) -> float | None:
+        """Seconds left, from the pace since this fit's first step (which traces)."""
+        if self._first is None or current <= self._first[0] or not self.target:
+            return None
+        done = self._cost(current) - self._cost(self._first[0])
+        pace = (now - self._first[1]) / max(done, 1e-12)
+        return pace * (self._cost(self.target) - self._cost(current))
+
+    def update(self, current, values=None, finalize=None):
+        if self.verbose != 1:
+            return super().update(current, values, finalize)
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        now = time.time()
+        if self._first is None and current > self._offset:
+            self._first = (current, now)
+        if self._terminal:
+            if not finalize and now - self._last_shown < self.interval:
+                return
+        else:
+            every = max(1, (self.target or 100) // 20)
+            due = current % every == 0 or now - self._last_shown >= 60
+            if not finalize and (not due or current == self.target):
+                return
+        self._last_shown = now
+        parts = [f"step {current}/{self.target}" if self.target else f"step {current}"]
+        left = None if finalize else self._left(current, now)
+        if finalize:
+            parts.append(f"{_clock(now - self._start)} in all")
+        elif left is not None:
+            parts.append(f"{_clock(left)} left")
+        parts += [f"{key}: {value:.4g}" for key, value in values or []]
+        line = " - ".join(parts)
+        if not self._terminal:
+            print(line, flush=True)
+            return
+        if self.target:
+            filled = int(20 * min(current, self.target) / self.target)
+            line = f"{'━' * filled}{' ' * (20 - filled)} {line}"
+        padding = " " * max(0, self._width - len(line))
+        self._width = len(line)
+        sys.stdout.write(f"\r{line}{padding}" + ("\n" if finalize else ""))
+        sys.stdout.flush()
+
+
 class StyleProgbarLogger(keras.callbacks.ProgbarLogger):
     """Keras' progress bar, showing only the total, content and style losses (and TV).
 
     A painting logs one loss per style layer as well; nine numbers on one line wrap into an
-    unreadable block in a terminal. They stay in `History` and TensorBoard.
-    `StyleTransferModel.fit` uses this one unless a `ProgbarLogger` is passed in.
+    unreadable block in a terminal. They stay in `History` and TensorBoard. `stylize` counts
+    its bar on the whole painting's steps: `start` steps were painted before this `fit` (a
+    resumed painting), of `total`; a painting stopped early ends its bar where it stopped.
+
+    Args:
+        start: steps painted before this `fit`.
+        total: the whole painting's steps (default: this `fit`'s).
+        costs: each step's relative cost (a schedule's: its stage's pixels), for the time
+            left; by default all steps cost the same.
     """
+
+    def __init__(self, start: int = 0, total: int | None = None, costs=None):
+        super().__init__()
+        self.start, self.total, self.costs = start, total, costs
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.total is not None:
+            self.target = self.total
+
+    def _maybe_init_progbar(self):
+        if self.progbar is None:
+            self.progbar = _Progbar(
+                target=self.target,
+                verbose=self.verbose,
+                unit_name="step",
+                stateless_metrics=set(),
+                start=self.start,
+                costs=None if self.costs is None else np.cumsum([0.0, *self.costs]),
+            )
 
     @staticmethod
     def _shown(logs):
@@ -53,10 +157,15 @@ class StyleProgbarLogger(keras.callbacks.ProgbarLogger):
         }
 
     def _update_progbar(self, batch, logs=None):
-        super()._update_progbar(batch, self._shown(logs))
+        super()._update_progbar(batch + self.start, self._shown(logs))
 
     def _finalize_progbar(self, logs):
-        super()._finalize_progbar(self._shown(logs))
+        logs = self._shown(logs)
+        if self.progbar is None or self.target is None or self.seen >= self.target:
+            super()._finalize_progbar(logs)
+            return
+        # Stopped early (Ctrl-C, a NaN): the bar ends where the painting did, not full.
+        self.progbar.update(self.seen, list(logs.items()), finalize=True)
 
 
 def _write_hparams(values: dict, trial_id: str) -> None:

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import difflib
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -74,11 +75,28 @@ class _UsageError(Exception):
 
 
 class _Stopped(Exception):
-    """The painting ended early (a signal, or a NaN loss); the image so far was written."""
+    """The painting ended early (a signal, or a NaN loss); the image so far was written.
+    `asked`: the user stopped it (a signal), which is no error."""
 
-    def __init__(self, message: str, code: int):
+    def __init__(self, message: str, code: int, asked: bool = False):
         super().__init__(message)
         self.code = code
+        self.asked = asked
+
+
+def _resume_command(args, directory) -> str:
+    """The command line that goes on where this one stopped: the same, with `--resume`."""
+    argv = list(getattr(args, "argv", None) or [])
+    for index, word in enumerate(argv):
+        if word == "--resume" and index + 1 < len(argv):
+            del argv[index : index + 2]
+            break
+        if word.startswith("--resume="):
+            del argv[index]
+            break
+    if args.command == "sweep":
+        return shlex.join([PROG, *argv, "--resume"])
+    return shlex.join([PROG, *argv, "--resume", str(directory)])
 
 
 VIDEO_OUTPUT_HELP = (
@@ -424,10 +442,10 @@ def _paint(checked, args) -> None:
     if result.signal_number is not None:
         raise _Stopped(
             f"stopped by {result.stopped_by} at step {result.steps} of {schedule.total_steps}; "
-            "the image "
-            f"so far is in {output} and a checkpoint in {directory}. Resume with the same command "
-            f"and --resume {directory}",
+            f"the image so far is in {output} and a checkpoint in {directory}. "
+            f"Resume with: {_resume_command(args, directory)}",
             128 + result.signal_number,
+            asked=True,
         )
     if not (args.checkpoint_dir or args.resume):
         # Finished: the checkpoint beside the output was only there to survive a stop.
@@ -509,8 +527,9 @@ def _paint_video(checked, args) -> None:
         raise _Stopped(
             f"stopped by {result.stopped_by} at step {result.steps} "
             f"of {plan.schedule.total_steps}; {done}. "
-            f"Resume with the same command and --resume {directory}",
+            f"Resume with: {_resume_command(args, directory)}",
             128 + result.signal_number,
+            asked=True,
         )
     if not (args.checkpoint_dir or args.resume):
         # Finished: the checkpoint and the frames beside the output were only there to
@@ -576,9 +595,10 @@ def _sweep(arguments, args) -> None:
         )
     if result.signal_number is not None:
         raise _Stopped(
-            f"stopped by {result.stopped_by}; finished fits are in {args.output_dir}. Continue "
-            "with the same command and --resume",
+            f"stopped by {result.stopped_by}; finished fits are in {args.output_dir}. "
+            f"Continue with: {_resume_command(args, args.output_dir)}",
             128 + result.signal_number,
+            asked=True,
         )
     print(f"Wrote {len(result.image_paths)} images and {result.sheet}")
     if arguments["log_dir"]:
@@ -668,6 +688,9 @@ def _run(check, paint, args) -> int:
     except weights_lib.WeightsUnavailableError as error:
         return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_FAILURE)
     except _Stopped as stopped:
+        if stopped.asked:  # the user stopped it: no error
+            print(f"{PROG}: {_one_line(stopped)}", file=sys.stderr)
+            return stopped.code
         return _fail(_one_line(stopped), stopped.code)
     except KeyboardInterrupt:
         return _fail(
@@ -691,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except _UsageError as error:
         return _fail(_one_line(error), EXIT_USAGE)
+    args.argv = list(argv)
     if args.command == "stylize":
         return _run(_check_stylize, _paint, args)
     if args.command == "video":

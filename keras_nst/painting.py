@@ -490,6 +490,7 @@ def stylize(
         values=values,
         callbacks=callbacks,
         verbose=verbose,
+        costs=schedule.step_costs(),
     )
     painted = model.images()
     written = images.save_image(output, painted[0]) if output is not None else None
@@ -520,6 +521,7 @@ def run_guarded(
     values: dict,
     callbacks: Sequence = (),
     verbose: Any = "auto",
+    costs: Sequence[float] | None = None,
 ):
     """The steps of a painting from `done` to `total_steps` in one `fit`, with the guards,
     checkpoints (restored first when resuming) and TensorBoard: what `stylize` and
@@ -531,6 +533,7 @@ def run_guarded(
             runs after the guards and before the checkpoint, which then records where the
             painting is).
         values: the checked painting settings (`checkpoint_every`, `image_every`).
+        costs: each step's relative cost (`Schedule.step_costs`), for the time left.
 
     Returns:
         `(history, stopped_by, guard)`: Keras' `History` (`None` if no step was left),
@@ -560,7 +563,7 @@ def run_guarded(
         all_callbacks.append(StyleTensorBoard(log_dir, image_every=values["image_every"]))
     all_callbacks += list(callbacks)
     if not any(isinstance(c, keras.callbacks.ProgbarLogger) for c in all_callbacks):
-        all_callbacks.append(StyleProgbarLogger())
+        all_callbacks.append(StyleProgbarLogger(start=done, total=total_steps, costs=costs))
     history = None
     if total_steps > done:
         history = model.fit(

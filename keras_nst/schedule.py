@@ -109,6 +109,10 @@ class Schedule:
     def largest_size(self) -> int:
         return max(stage.size for stage in self.stages)
 
+    def step_costs(self) -> list[float]:
+        """Each step's relative cost, for estimating the time left: its stage's pixels."""
+        return [float(stage.size) ** 2 for stage in self.stages for _ in range(stage.steps)]
+
     def starts(self) -> list[int]:
         """The step count at the start of each stage."""
         return [0, *self.ends()[:-1]]

@@ -507,6 +507,7 @@ def stylize_video(
         values=checked,
         callbacks=callbacks,
         verbose=verbose,
+        costs=plan.schedule.step_costs(),
     )
     steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     written = None

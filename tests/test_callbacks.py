@@ -139,3 +139,63 @@ def test_progress_bar_shows_the_main_losses_only(content_path, style_path, capsy
     assert "style_loss/" not in out
     # Per-layer losses are still in History (and TensorBoard).
     assert {f"style_loss/{name}" for name in TINY_STYLE_LAYERS} <= set(history.history)
+
+
+def _bar_model(content_path, style_path):
+    task = StyleTask(
+        content_path,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+    )
+    model = StyleTransferModel(task, weights=None)
+    model.compile()
+    return task, model
+
+
+def test_piped_progress_is_plain_lines_counting_the_whole_painting(
+    content_path, style_path, capsys
+):
+    from keras_nst.callbacks import StyleProgbarLogger
+
+    task, model = _bar_model(content_path, style_path)
+    # A resumed painting: 40 steps were painted before, 40 of 100 in this fit.
+    bar = StyleProgbarLogger(start=40, total=100)
+    model.fit(task, epochs=1, steps_per_epoch=40, verbose=1, callbacks=[bar])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out  # no control codes where nothing is a terminal
+    lines = out.strip().splitlines()
+    steps = [int(line.split()[1].split("/")[0]) for line in lines]
+    assert all(line.split()[1].endswith("/100") for line in lines)
+    assert steps[0] > 40 and steps[-1] == 80  # counts on from 41, not from 1
+    # Every twentieth of the painting (5 steps), the first and the last: not one a step.
+    assert len(lines) <= 40 // 5 + 2
+    assert "left" in lines[-2] and lines[-1].split(" - ")[1].endswith("in all")
+
+
+def test_a_stopped_painting_ends_its_bar_where_it_stopped(content_path, style_path, capsys):
+    from keras_nst.callbacks import StyleProgbarLogger
+
+    task, model = _bar_model(content_path, style_path)
+
+    class StopAtThree(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 == 3:
+                self.model.stop_training = True
+
+    bar = StyleProgbarLogger(total=50)
+    model.fit(task, epochs=1, steps_per_epoch=50, verbose=1, callbacks=[StopAtThree(), bar])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("step 3/50 - ") and "in all" in last
+
+
+def test_the_time_left_weighs_each_step_by_its_cost():
+    from keras_nst.callbacks import _Progbar
+
+    # Two stages of 10 steps, the second's steps 4 times the cost (twice the side).
+    costs = np.cumsum([0.0] + [1.0] * 10 + [4.0] * 10)
+    bar = _Progbar(target=20, verbose=0, costs=costs)
+    bar._first = (2, 100.0)  # after the first (tracing) step
+    # 5 cost units in 10 s since then: 2 s a unit; 3 + 40 units left.
+    assert bar._left(7, 110.0) == pytest.approx(2.0 * 43)

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -237,8 +238,12 @@ def test_a_stop_counts_the_steps_of_the_whole_schedule(
     total = painting.default_schedule(task, painting.painting_settings(chosen)).total_steps
     assert total == 12  # 32, 45 and 64 px, 4 steps each
     assert main(["stylize", *args]) == 128 + signal.SIGTERM
-    line = _error_line(capsys)
-    assert f"stopped by SIGTERM at step 6 of {total};" in line, line
+    lines = capsys.readouterr().err.strip().splitlines()
+    # Asked for: a stop, not an error; and the command that goes on, to copy as it is.
+    assert len(lines) == 1 and lines[0].startswith("keras-nst: stopped by SIGTERM"), lines
+    assert f"stopped by SIGTERM at step 6 of {total};" in lines[0]
+    resume = lines[0].split("Resume with: ")[1]
+    assert shlex.split(resume) == ["keras-nst", "stylize", *args, "--resume", "out.checkpoint"]
 
 
 @pytest.mark.slow
