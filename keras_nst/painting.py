@@ -115,10 +115,25 @@ def input_files(
 
 def default_schedule(task: StyleTask, values: dict) -> Schedule:
     """The stages a painting's settings ask for: coarse to fine from `min_size` (see
-    `Schedule.coarse_to_fine`), or one stage when `min_size` is 0/None."""
+    `Schedule.coarse_to_fine`), or one stage when `min_size` is 0/None.
+
+    `min_size` is the first scale's longest side; a scale whose shorter side is too small
+    for the deepest layer (a panorama's, say) is left out: the painting starts at the first
+    scale the layers can see."""
     if task.size is None:  # painted at the photo's own size: one stage
         return Schedule.single(max(task.height, task.width), values["steps"])
-    return schedule_for(task.size, values)
+    stages = schedule_for(task.size, values).stages
+    while len(stages) > 1 and not _paints_at(task, stages[0].size):
+        stages = stages[1:]
+    return Schedule(stages)
+
+
+def _paints_at(task: StyleTask, size: int) -> bool:
+    try:
+        task.at_size(size)
+    except ValueError:
+        return False
+    return True
 
 
 def schedule_for(size: int, values: dict) -> Schedule:

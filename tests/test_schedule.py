@@ -1,5 +1,6 @@
 """Schedules: stages on one step counter (no TensorFlow needed)."""
 
+import numpy as np
 import pytest
 
 from keras_nst.schedule import Schedule, Stage
@@ -62,3 +63,21 @@ def test_a_stage_names_a_known_optimizer():
         match=r"`stages\[0\].optimizer` must be one of .*Received: stages\[0\].optimizer='bfgs'",
     ):
         Schedule([Stage(64, 5, "bfgs"), Stage(128, 5)])
+
+
+def test_a_panorama_starts_coarse_to_fine_where_its_short_side_is_large_enough(style_path):
+    """`min_size` is the first scale's longest side: a 2000 x 200 photo's 128 px scale would
+    be 13 px high, too small for conv5_1 (16 px), so the painting starts at 181 px."""
+    from keras_nst import StyleTask, painting
+
+    photo = np.full((200, 2000, 3), 128, np.uint8)
+    task = StyleTask(photo, style_path, size=512)
+    values = painting.painting_settings({})
+    sizes = [stage.size for stage in painting.default_schedule(task, values).stages]
+    assert sizes == [181, 256, 362, 512]
+    assert min(task.at_size(181).height, task.at_size(181).width) >= 16
+    with pytest.raises(ValueError, match="needs at least 16 pixels"):
+        task.at_size(128)
+    # A photo of ordinary proportions keeps every scale.
+    square = StyleTask(np.full((300, 400, 3), 128, np.uint8), style_path, size=512)
+    assert [s.size for s in painting.default_schedule(square, values).stages][0] == 128
