@@ -23,6 +23,17 @@ DEFAULT_LOG_ROOT = "logs"
 #: losses go to TensorBoard and `History` only.
 PROGRESS_KEYS = ("size", "loss", "content_loss", "style_loss", "total_variation_loss")
 
+
+def replace_earlier_events(log_dir) -> None:
+    """Removes an earlier run's event files from `log_dir`, so that TensorBoard draws one
+    run there, not two interleaved (a new run replaces the old one, as an output image is
+    replaced)."""
+    from keras_nst.paths import earlier_events
+
+    for path in earlier_events(log_dir):
+        path.unlink(missing_ok=True)
+
+
 #: The HParams dashboard's metric columns: every run declares the same ones.
 HPARAMS_METRICS = ("loss", "content_loss", "style_loss", "total_variation_loss")
 

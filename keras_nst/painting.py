@@ -384,6 +384,12 @@ def check(
         directories.append(("checkpoint_dir", checkpoint_dir))
     if log_dir is not None:
         paths.check_output_directory(log_dir, "log_dir", inputs=inputs)
+        if not overwrite and not resume_from and paths.earlier_events(log_dir):
+            raise ValueError(
+                f"`log_dir` holds the TensorBoard events of an earlier run and {refuse} asks "
+                f"not to replace them (a resumed painting continues them). "
+                f"Received: log_dir='{log_dir}'"
+            )
         directories.append(("log_dir", log_dir))
     paths.check_distinct(files, directories)
     schedule = _schedule(task, values, schedule)
@@ -561,6 +567,7 @@ def run_guarded(
         StopOnSignal,
         StyleProgbarLogger,
         StyleTensorBoard,
+        replace_earlier_events,
     )
     from keras_nst.checkpoints import StyleCheckpoint
 
@@ -575,6 +582,8 @@ def run_guarded(
             checkpoint.restore(model)
         all_callbacks.append(checkpoint)
     if log_dir is not None:
+        if resume_from is None:  # a new run replaces an earlier one's curves; a resumed one adds
+            replace_earlier_events(log_dir)
         all_callbacks.append(StyleTensorBoard(log_dir, image_every=values["image_every"]))
     all_callbacks += list(callbacks)
     if not any(isinstance(c, keras.callbacks.ProgbarLogger) for c in all_callbacks):

@@ -284,3 +284,19 @@ def exclusive_directory(directory: str | os.PathLike, argument: str) -> Iterator
         yield directory
     finally:
         os.close(descriptor)
+
+
+#: Where a run's event files go: its log directory, and the video's per-frame folder.
+EVENT_FOLDERS = (".", "frames")
+EVENTS_PATTERN = "events.out.tfevents.*"
+
+
+def earlier_events(log_dir) -> list:
+    """The event files an earlier run left in `log_dir` (where a run writes its own: the
+    folder itself and the video's `frames/`; never the runs in folders beside or below)."""
+    return sorted(
+        path
+        for folder in EVENT_FOLDERS
+        for path in (Path(log_dir) / folder).glob(EVENTS_PATTERN)
+        if path.is_file()
+    )

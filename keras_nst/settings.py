@@ -503,7 +503,8 @@ SETTINGS: tuple[Setting, ...] = (
         "logdir",
         None,
         _keep,
-        "write TensorBoard logs here (e.g. logs/run1)",
+        "write TensorBoard logs here (e.g. logs/run1); an earlier run's events there are "
+        "replaced (see --no-clobber), a resumed run's continued",
         "files",
         file_types=(str,),
         sweep=True,

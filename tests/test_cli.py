@@ -962,3 +962,34 @@ def test_the_tensorboard_hint_names_a_command_that_runs_here(monkeypatch, capsys
     beside = Path(sys.executable).parent / "tensorboard"
     assert command == (str(beside) if beside.exists() else f"{sys.executable} -m tensorboard.main")
     assert line.endswith("--logdir logs")
+
+
+def test_a_second_run_into_the_same_logdir_replaces_the_first_ones_curves(
+    content_path, style_path, tmp_path, capsys
+):
+    from conftest import read_events
+
+    logdir = tmp_path / "logs" / "run"
+    argv = [
+        "stylize",
+        str(content_path),
+        str(style_path),
+        "-o",
+        str(tmp_path / "out.png"),
+        *TINY,
+        "--steps",
+        "3",
+        "--logdir",
+        str(logdir),
+    ]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    # One run's events, steps 1 to 3 once: TensorBoard draws one curve, not a zig-zag.
+    assert len(list(logdir.glob("events.out.tfevents.*"))) == 1
+    steps = [event.step for event in read_events(logdir).Tensors("loss")]
+    assert steps == sorted(set(steps)) and len(steps) == 3
+    capsys.readouterr()
+    other = [str(tmp_path / "other.png") if word.endswith("out.png") else word for word in argv]
+    assert main([*other, "--no-clobber"]) == 2
+    line = _error_line(capsys)
+    assert "`--logdir` holds the TensorBoard events of an earlier run" in line
