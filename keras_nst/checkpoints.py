@@ -85,6 +85,22 @@ def save_checkpoint(
     return path
 
 
+def _differences(saved, now, path: str = "") -> list[str]:
+    """What differs between a checkpoint's identity and this painting's, in words: each
+    setting with both values, an image by name ("the content image differs")."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        found = []
+        for key in sorted(set(saved) | set(now), key=str):
+            if saved.get(key) != now.get(key):
+                found += _differences(saved.get(key), now.get(key), str(key))
+        return found
+    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
+        return [d for a, b in zip(saved, now) if a != b for d in _differences(a, b, path)]
+    if path.startswith(("content", "style[")) and isinstance(saved, str):
+        return [f"the {path} image differs"]
+    return [f"{path or 'it'} was {saved!r}, now {now!r}"]
+
+
 def remove_checkpoint(directory: str | os.PathLike) -> None:
     """Removes a finished painting's checkpoint file, and `directory` if that leaves it empty
     (anything else a user put there stays, and so does the directory)."""
@@ -134,14 +150,10 @@ def restore_checkpoint(model, directory: str | os.PathLike, identity: dict | Non
     arrays, metadata = read_checkpoint(directory)
     expected = _plain(identity or painting_identity(model))
     if metadata["model"] != expected:
-        differences = sorted(
-            key
-            for key in set(expected) | set(metadata["model"])
-            if expected.get(key) != metadata["model"].get(key)
-        )
+        differences = _differences(metadata["model"], expected)
         raise ValueError(
-            f"`resume` checkpoint was written for another task or model (differs in "
-            f"{', '.join(differences)}). Received: resume='{directory}'"
+            f"`resume` checkpoint was written for another painting: {'; '.join(differences)}. "
+            f"Received: resume='{directory}'"
         )
     shape = tuple(int(n) for n in ops.shape(model.image))
     if tuple(arrays["image"].shape) != shape:

@@ -43,9 +43,11 @@ MIN_SOURCE_SIDE = 16
 def _check_source(image: np.ndarray, argument: str) -> np.ndarray:
     """Refuses degenerate images (a 1-pixel image would resize to a flat colour)."""
     if min(image.shape[:2]) < MIN_SOURCE_SIDE:
+        # Refused rather than enlarged: a few pixels blown up carry no strokes to transfer.
         raise ValueError(
             f"`{argument}` image is {image.shape[1]}x{image.shape[0]} pixels; it needs at least "
-            f"{MIN_SOURCE_SIDE} pixels on each side. Received: {argument} of that size"
+            f"{MIN_SOURCE_SIDE} pixels on each side (a painting of a few hundred shows its "
+            f"strokes). Received: a {argument} image of {image.shape[1]}x{image.shape[0]} pixels"
         )
     return image
 

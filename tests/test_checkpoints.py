@@ -80,7 +80,10 @@ def test_restore_refuses_another_task_or_optimizer(content_path, style_path, tmp
     task, model = _model(content_path, style_path)
     save_checkpoint(model, tmp_path)
     _, other = _model(content_path, style_path, style_weight=5.0)
-    with pytest.raises(ValueError, match=r"written for another task or model \(differs in task\)"):
+    # It says what differs, with both values.
+    with pytest.raises(
+        ValueError, match=r"written for another painting: style_weight was 10.0, now 5.0\."
+    ):
         restore_checkpoint(other, tmp_path)
     _, lbfgs = _model(content_path, style_path, "lbfgs")
     with pytest.raises(
@@ -193,5 +196,7 @@ def test_checkpoints_know_a_task_by_its_pixels_not_its_paths(
     # Another picture under the same name is another task.
     Image.open("x.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save("x.jpg")
     _, other = _model("x.jpg", style_path)
-    with pytest.raises(ValueError, match=r"written for another task or model \(differs in task\)"):
+    with pytest.raises(
+        ValueError, match=r"written for another painting: the content image differs\."
+    ):
         restore_checkpoint(other, "c")

@@ -218,7 +218,7 @@ def test_resume_on_either_side_of_a_handover_gives_the_same_bytes(
     assert type(resumed.model.optimizer).__name__ == "RestartedAdam"
     # Another optimizer for the first stage is another painting.
     other = Schedule([Stage(24, 3, "sgd"), Stage(32, 4)])
-    with pytest.raises(ValueError, match=r"differs in schedule"):
+    with pytest.raises(ValueError, match=r"another painting: optimizers was 'lbfgs', now 'sgd'\."):
         stylize(task, schedule=other, resume=tmp_path / "c", extractor=extractor, **FAST)
 
 
@@ -237,7 +237,7 @@ def test_a_checkpoint_is_known_by_its_pixels_not_its_paths(
     Image.open("x.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save("x.jpg")
     with pytest.raises(
         ValueError,
-        match=r"`resume` checkpoint was written for another task or model \(differs in task\)",
+        match=r"`resume` checkpoint was written for another painting: the content image differs",
     ):
         stylize(_task("x.jpg", style_path), steps=6, resume="c", extractor=extractor, **FAST)
 
