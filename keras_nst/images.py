@@ -78,6 +78,18 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+def _pil_alpha(image: Image.Image) -> np.ndarray | None:
+    """A Pillow image's alpha channel as `uint8` `(H, W)`, or `None` where it has none or
+    every pixel is opaque."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return None
+    alpha = np.asarray(image.convert("RGBA"), dtype=np.uint8)[..., 3]
+    return None if alpha.min() == 255 else alpha
+
+
 def _array_to_rgb(array: np.ndarray, argument: str) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
         pass
@@ -155,6 +167,22 @@ def resize_longest_side(image: np.ndarray, size: int | None) -> np.ndarray:
         return image
     resized = Image.fromarray(image).resize((new_width, new_height), Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.uint8)
+
+
+def load_alpha(
+    path: str | os.PathLike | Image.Image | np.ndarray, *, argument: str = "path"
+) -> np.ndarray | None:
+    """An image's transparency, `uint8` `(H, W)` (255 opaque), or `None` where it has none:
+    a painting of a photo with transparent parts keeps them (`save_image(..., alpha=)`)."""
+    if isinstance(path, np.ndarray):
+        if path.ndim == 3 and path.shape[-1] == 4:
+            alpha = _array_to_rgb(np.repeat(path[..., 3:], 3, axis=-1), argument)[..., 0]
+            return None if alpha.min() == 255 else alpha
+        return None
+    if isinstance(path, Image.Image):
+        return _pil_alpha(path)
+    with _open(path, argument) as image:
+        return _pil_alpha(image)
 
 
 def load_image(
@@ -248,7 +276,11 @@ def check_output_path(
     return path
 
 
-def save_image(path: str | os.PathLike, image: Any) -> Path:
+#: Formats that keep an alpha channel.
+ALPHA_FORMATS = ("PNG", "WEBP", "TIFF", "GIF")
+
+
+def save_image(path: str | os.PathLike, image: Any, alpha: np.ndarray | None = None) -> Path:
     """Writes an RGB image atomically: to a temporary file beside `path`, then renamed.
 
     A reader never sees a half-written file, and a failed write leaves any earlier file intact.
@@ -257,6 +289,9 @@ def save_image(path: str | os.PathLike, image: Any) -> Path:
         path: output file; its extension picks the format (`.png`, `.jpg`, ...).
         image: `(H, W, 3)` array (or `(1, H, W, 3)`), `uint8` or numbers in [0, 255] (rounded and
             clipped), or a `PIL.Image.Image`.
+        alpha: a transparency `(h, w)` `uint8` to keep (resized to the image where it differs),
+            where the format has one (PNG, WebP, TIFF, GIF); a format without one (JPEG)
+            drops it with a warning.
 
     Returns:
         The path written.
@@ -281,6 +316,20 @@ def save_image(path: str | os.PathLike, image: Any) -> Path:
             )
         check_not_unit_range(array, "image")
         pil_image = Image.fromarray(to_uint8(array), mode="RGB")
+    if alpha is not None:
+        if output_format(path) in ALPHA_FORMATS:
+            mask = Image.fromarray(np.asarray(alpha, np.uint8), mode="L")
+            if mask.size != pil_image.size:
+                mask = mask.resize(pil_image.size, Image.Resampling.LANCZOS)
+            pil_image = pil_image.convert("RGBA")
+            pil_image.putalpha(mask)
+        else:
+            warnings.warn(
+                f"the photo's transparent parts are painted opaque: {Path(path).suffix} has no "
+                "transparency (a .png output keeps it)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     with atomic_write(path, "the image") as handle:
         pil_image.save(handle, format=output_format(path))
     return path

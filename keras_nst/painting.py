@@ -514,7 +514,9 @@ def stylize(
         costs=schedule.step_costs(),
     )
     painted = model.images()
-    written = images.save_image(output, painted[0]) if output is not None else None
+    written = None
+    if output is not None:
+        written = images.save_image(output, painted[0], alpha=task.content_alpha)
     return Painting(
         images=painted,
         model=model,

@@ -21,7 +21,7 @@ from PIL import Image
 
 from keras_nst import colour, memory, vgg19
 from keras_nst import settings as settings_lib
-from keras_nst.images import load_image, resize_longest_side, resized_shape
+from keras_nst.images import load_alpha, load_image, resize_longest_side, resized_shape
 from keras_nst.settings import (  # noqa: F401  (re-exported: where users found them before)
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -133,6 +133,7 @@ class StyleTask:
         self.content = content
         self.style = style
         self._content_source = _check_source(load_image(content, argument="content"), "content")
+        self._content_alpha = load_alpha(content, argument="content")
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         if not styles:
             raise ValueError("`style` must name at least one style image. Received: style=[]")
@@ -281,6 +282,17 @@ class StyleTask:
         return len(self.variants)
 
     @functools.cached_property
+    def content_alpha(self) -> np.ndarray | None:
+        """The photo's transparency at the painted size, `uint8` `(height, width)`, or `None`
+        where it has none. Transparent pixels are painted over white; the output keeps the
+        transparency (`save_image(..., alpha=)`)."""
+        if self._content_alpha is None:
+            return None
+        return resize_longest_side(np.repeat(self._content_alpha[..., None], 3, -1), self.size)[
+            ..., 0
+        ]
+
+    @functools.cached_property
     def content_image(self) -> np.ndarray:
         """The content image at the painted size, RGB `uint8` `(height, width, 3)`."""
         return resize_longest_side(self._content_source, self.size)
@@ -341,7 +353,7 @@ class StyleTask:
         if size == self.size:
             return self
         task = copy.copy(self)
-        for cached in ("content_image", "style_images"):
+        for cached in ("content_image", "style_images", "content_alpha"):
             task.__dict__.pop(cached, None)
         task.size = size
         task.style_size = max(1, round(self.style_size * size / self.size))

@@ -200,3 +200,59 @@ def test_a_long_output_name_still_writes_atomically(tmp_path, rng):
     path = tmp_path / ("x" * 251 + ".png")  # 255 bytes: the longest name allowed
     save_image(path, image)
     np.testing.assert_array_equal(np.asarray(Image.open(path)), image)
+
+
+def test_a_photos_transparency_is_read_and_kept_where_the_format_can(tmp_path):
+    import warnings
+
+    from keras_nst.images import load_alpha
+
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[..., 3] = 255
+    rgba[:, :20, 3] = 0  # the left third transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut.png")
+    alpha = load_alpha(tmp_path / "cut.png", argument="content")
+    np.testing.assert_array_equal(alpha, rgba[..., 3])
+    assert (
+        load_alpha(rgba[..., :3]) is None and load_alpha(np.full((4, 4, 4), 255, np.uint8)) is None
+    )
+    painted = np.full((40, 60, 3), 200, np.uint8)
+    save_image(tmp_path / "out.png", painted, alpha=alpha)
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(image)[..., 3], alpha)
+        np.testing.assert_array_equal(np.asarray(image)[..., :3], painted)
+    # Resized with the picture where their sizes differ.
+    save_image(tmp_path / "half.png", painted[::2, ::2], alpha=alpha)
+    with Image.open(tmp_path / "half.png") as image:
+        assert np.asarray(image)[:, :6, 3].max() == 0 and np.asarray(image)[:, 14:, 3].min() == 255
+    # JPEG has no transparency: said, not silently dropped.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        save_image(tmp_path / "out.jpg", painted, alpha=alpha)
+    assert any("transparent parts are painted opaque" in str(w.message) for w in caught)
+
+
+def test_a_painting_of_a_transparent_photo_keeps_its_transparency(style_path, tmp_path):
+    from conftest import TINY_CONTENT_LAYERS, TINY_STYLE_LAYERS
+
+    from keras_nst import StyleTask, stylize
+
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[..., :3] = np.random.default_rng(0).integers(0, 256, (48, 64, 3))
+    rgba[..., 3] = 255
+    rgba[:, :16, 3] = 0
+    task = StyleTask(
+        rgba,
+        style_path,
+        size=32,
+        content_layers=TINY_CONTENT_LAYERS,
+        style_layers=TINY_STYLE_LAYERS,
+    )
+    assert task.content_alpha.shape == (24, 32)
+    stylize(task, output=tmp_path / "out.png", steps=1, weights="random", min_size=0, verbose=0)
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.mode == "RGBA" and image.size == (32, 24)
+        alpha = np.asarray(image)[..., 3]
+    assert alpha[:, :5].max() == 0 and alpha[:, 12:].min() == 255
