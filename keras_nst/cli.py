@@ -397,7 +397,7 @@ def _tiles_text(schedule, tiles) -> str:
     )
 
 
-def _announce(schedule, directory, optimizer: str) -> object:
+def _announce(task, schedule, directory, optimizer: str) -> object:
     import keras
     from keras import ops
 
@@ -405,13 +405,18 @@ def _announce(schedule, directory, optimizer: str) -> object:
     sizes = _stages_text(schedule, optimizer)
 
     def begin(logs):
+        from keras_nst import timing
+
         model = callback.model
         done = int(ops.convert_to_numpy(model.optimizer.iterations))
         weights = weights_lib.describe_weights(model.weights_source, model.task.seed)
+        # The whole painting's task (a video's first frame's), before any stage moved it.
+        seconds = timing.estimate_seconds(task, schedule, model.layer_names, done)
         print(
             f"Painting steps {done + 1} to {steps}{sizes}"
             f"{_tiles_text(schedule, model.stage_tiles)} "
-            f"on {weights}; checkpoints in {directory}. Ctrl-C stops after the current step.",
+            f"on {weights}, {timing.roughly(seconds)} on this machine; checkpoints in "
+            f"{directory}. Ctrl-C stops after the current step.",
             flush=True,
         )
 
@@ -428,7 +433,7 @@ def _paint(checked, args) -> None:
         **where,
         **chosen,
         verbose=0 if args.quiet else "auto",
-        callbacks=[_announce(schedule, where["checkpoint_dir"], values["optimizer"])],
+        callbacks=[_announce(task, schedule, where["checkpoint_dir"], values["optimizer"])],
     )
     output, directory = result.output, where["checkpoint_dir"]
     if result.stopped_by == "non-finite":
@@ -507,6 +512,7 @@ def _paint_video(checked, args) -> None:
         verbose=0 if args.quiet else "auto",
         callbacks=[
             _announce(
+                plan.first,
                 plan.schedule,
                 where["checkpoint_dir"],
                 chosen["optimizer"].lower(),

@@ -848,7 +848,8 @@ def test_the_first_line_names_each_scale_and_its_optimizer(
     assert cli._stages_text(Schedule([Stage(256, 2)]), "adam") == ""
     assert _run(content_path, style_path, tmp_path / "out.png", "--min-size", "16") == 0
     assert capsys.readouterr().out.startswith(
-        "Painting steps 1 to 9 with L-BFGS at 16, 23 px, then Adam at 32 px on random VGG-19 weights (seed 0);"
+        "Painting steps 1 to 9 with L-BFGS at 16, 23 px, then Adam at 32 px on random VGG-19 "
+        "weights (seed 0), under a minute on this machine;"
     )
 
 
@@ -993,3 +994,33 @@ def test_a_second_run_into_the_same_logdir_replaces_the_first_ones_curves(
     assert main([*other, "--no-clobber"]) == 2
     line = _error_line(capsys)
     assert "`--logdir` holds the TensorBoard events of an earlier run" in line
+
+
+def test_the_first_line_says_roughly_how_long_the_whole_painting_takes(style_path):
+    """From the operations of each stage's steps and this machine's measured rate."""
+    from keras_nst import StyleTask, painting, timing
+    from keras_nst.task import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+
+    task = StyleTask(np.zeros((384, 512, 3), np.uint8), style_path, size=512)
+    values = painting.painting_settings({})
+    schedule = painting.default_schedule(task, values)
+    layers = [*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS]
+    rate = 1e11  # operations a second
+    seconds = timing.estimate_seconds(task, schedule, layers, flops=rate)
+    per_step = {
+        stage.size: 3
+        * timing.forward_flops(
+            task.at_size(stage.size).height, task.at_size(stage.size).width, "block5_conv1"
+        )
+        / (rate * timing.EFFICIENCY)
+        + timing.STEP_OVERHEAD
+        for stage in schedule.stages
+    }
+    assert seconds == pytest.approx(sum(per_step[s.size] * s.steps for s in schedule.stages))
+    # A resumed painting: only the steps left.
+    half = timing.estimate_seconds(task, schedule, layers, done=2000, flops=rate)
+    assert half == pytest.approx(per_step[512] * 500)
+    # conv1_1 at 512 x 384: 2 * 9 * 3 * 64 operations at each of its positions.
+    assert timing.forward_flops(384, 512, "block1_conv1") == 2 * 9 * 3 * 64 * 384 * 512
+    assert timing.roughly(30) == "under a minute" and timing.roughly(3000) == "about 50 minutes"
+    assert timing.roughly(3 * 3600) == "about 3.0 hours"
