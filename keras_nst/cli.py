@@ -94,9 +94,11 @@ def _resume_command(args, directory) -> str:
         if word.startswith("--resume="):
             del argv[index]
             break
+    # As it was started (`.venv/bin/keras-nst` where that is how), else by its name.
+    program = sys.argv[0] if os.path.basename(sys.argv[0]) == PROG else PROG
     if args.command == "sweep":
-        return shlex.join([PROG, *argv, "--resume"])
-    return shlex.join([PROG, *argv, "--resume", str(directory)])
+        return shlex.join([program, *argv, "--resume"])
+    return shlex.join([program, *argv, "--resume", str(directory)])
 
 
 VIDEO_OUTPUT_HELP = (
