@@ -84,6 +84,24 @@ class _Stopped(Exception):
         self.asked = asked
 
 
+def _raise_if_stopped(result, args, total: int, directory, *, good: str, so_far: str) -> None:
+    """One line for a painting that ended early, saying where its work is (`good` after a
+    NaN, `so_far` after a signal) and how to go on."""
+    if result.stopped_by == "non-finite":
+        raise _Stopped(
+            f"the loss became NaN or Inf at step {result.bad_step} "
+            f"({', '.join(result.bad_losses)}); {good}. Try a lower --learning-rate.",
+            EXIT_NON_FINITE,
+        )
+    if result.signal_number is not None:
+        raise _Stopped(
+            f"stopped by {result.stopped_by} at step {result.steps} of {total}; {so_far}. "
+            f"Resume with: {_resume_command(args, directory)}",
+            128 + result.signal_number,
+            asked=True,
+        )
+
+
 def _resume_command(args, directory) -> str:
     """The command line that goes on where this one stopped: the same, with `--resume`."""
     argv = list(getattr(args, "argv", None) or [])
@@ -438,22 +456,14 @@ def _paint(checked, args) -> None:
         callbacks=[_announce(task, schedule, where["checkpoint_dir"], values["optimizer"])],
     )
     output, directory = result.output, where["checkpoint_dir"]
-    if result.stopped_by == "non-finite":
-        raise _Stopped(
-            f"the loss became NaN or Inf at step {result.bad_step} "
-            f"({', '.join(result.bad_losses)}); "
-            f"the last good image is in {output} and the last good checkpoint in {directory}. "
-            "Try a lower --learning-rate.",
-            EXIT_NON_FINITE,
-        )
-    if result.signal_number is not None:
-        raise _Stopped(
-            f"stopped by {result.stopped_by} at step {result.steps} of {schedule.total_steps}; "
-            f"the image so far is in {output} and a checkpoint in {directory}. "
-            f"Resume with: {_resume_command(args, directory)}",
-            128 + result.signal_number,
-            asked=True,
-        )
+    _raise_if_stopped(
+        result,
+        args,
+        schedule.total_steps,
+        directory,
+        good=f"the last good image is in {output} and the last good checkpoint in {directory}",
+        so_far=f"the image so far is in {output} and a checkpoint in {directory}",
+    )
     if not (args.checkpoint_dir or args.resume):
         # Finished: the checkpoint beside the output was only there to survive a stop.
         # A --checkpoint-dir or --resume the user named keeps its checkpoint.
@@ -524,21 +534,14 @@ def _paint_video(checked, args) -> None:
     directory = where["checkpoint_dir"]
     frames_dir = directory / video_painting.FRAMES_DIR
     done = f"{len(result.frames)} of {len(plan.frames)} frames are in {frames_dir}"
-    if result.stopped_by == "non-finite":
-        raise _Stopped(
-            f"the loss became NaN or Inf at step {result.bad_step} "
-            f"({', '.join(result.bad_losses)}); "
-            f"{done} and the last good checkpoint in {directory}. Try a lower --learning-rate.",
-            EXIT_NON_FINITE,
-        )
-    if result.signal_number is not None:
-        raise _Stopped(
-            f"stopped by {result.stopped_by} at step {result.steps} "
-            f"of {plan.schedule.total_steps}; {done}. "
-            f"Resume with: {_resume_command(args, directory)}",
-            128 + result.signal_number,
-            asked=True,
-        )
+    _raise_if_stopped(
+        result,
+        args,
+        plan.schedule.total_steps,
+        directory,
+        good=f"{done} and the last good checkpoint in {directory}",
+        so_far=done,
+    )
     if not (args.checkpoint_dir or args.resume):
         # Finished: the checkpoint and the frames beside the output were only there to
         # survive a stop. A --checkpoint-dir or --resume the user named keeps them.
