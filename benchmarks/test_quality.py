@@ -44,6 +44,7 @@ def painters(weights) -> list[tuple[str, object]]:
         ("keras-nst", recipes.KerasNst(precision="float32", weights=weights)),
         ("keras-nst auto", recipes.KerasNst(precision="auto", weights=weights)),
         ("keras-nst w2", recipes.KerasNst.from_preset("w2", weights=weights)),
+        ("keras-nst w2-strong", recipes.KerasNst.from_preset("w2-strong", weights=weights)),
         ("crowsonkb", recipes.Crowsonkb(weights=weights)),
         ("tutorial", recipes.Tutorial(weights=weights)),
     ]

@@ -770,7 +770,8 @@ def test_an_unknown_preset_is_one_line_naming_the_option(
     from keras_nst import presets
 
     with pytest.raises(
-        ValueError, match=r"^`preset` must be one of \('w2', 'gatys2015'\)\. Received: preset='w3'$"
+        ValueError,
+        match=r"^`preset` must be one of \('w2', 'w2-strong', 'gatys2015'\)\. Received: preset='w3'$",
     ):
         presets.get("w3")
     code = main(
@@ -787,7 +788,7 @@ def test_an_unknown_preset_is_one_line_naming_the_option(
     assert code == 2
     assert (
         _error_line(capsys)
-        == "keras-nst: error: `--preset` must be one of ('w2', 'gatys2015'). Received: --preset='w3'"
+        == "keras-nst: error: `--preset` must be one of ('w2', 'w2-strong', 'gatys2015'). Received: --preset='w3'"
     )
     assert not (tmp_path / "o.png").exists()
 
@@ -1024,3 +1025,16 @@ def test_the_first_line_says_roughly_how_long_the_whole_painting_takes(style_pat
     assert timing.forward_flops(384, 512, "block1_conv1") == 2 * 9 * 3 * 64 * 384 * 512
     assert timing.roughly(30) == "under a minute" and timing.roughly(3000) == "about 50 minutes"
     assert timing.roughly(3 * 3600) == "about 3.0 hours"
+
+
+def test_the_w2_strong_preset_is_w2_with_a_strong_style_and_a_second_content_layer():
+    from keras_nst import presets
+
+    w2, strong = presets.get("w2"), presets.get("w2-strong")
+    assert {k: v for k, v in strong.items() if k not in ("style_weight", "content_layers")} == {
+        k: v for k, v in w2.items() if k not in ("style_weight", "content_layers")
+    }
+    assert strong["style_weight"] == 30 * w2["style_weight"]
+    assert strong["content_layers"] == {"block4_conv2": 1.0, "block2_conv2": 1.0}
+    for key, value in strong.items():
+        assert isinstance(value, settings.BY_NAME[key].types)
