@@ -65,6 +65,7 @@ def test_benchmark_suite_and_report_run(tmp_path):
         "tubingen-starry_night.png",
         "tubingen-starry_night_crowsonkb.png",
         "tubingen-starry_night_keras-nst.png",
+        "tubingen-starry_night_keras-nst_w2-strong.png",
         "tubingen-starry_night_keras-nst_w2.png",
         "tubingen-starry_night_tutorial.png",
     ]
