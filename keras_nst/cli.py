@@ -508,8 +508,11 @@ def _check_video(args):
         **{s.name: values[s.name] for s in settings_lib.VIDEO_SETTINGS},
     }
     style = args.style if len(args.style) > 1 else args.style[0]
-    plan = video_painting.check_video(args.input, style, **where, **chosen)[0]
-    return args.input, style, where, chosen, plan
+    plan, _, _, fps, inputs = video_painting.check_video(args.input, style, **where, **chosen)
+    # The painting takes the frames decoded here (not the file, read again), with the file's
+    # frame rate, and the input files that no output may replace.
+    chosen = {**chosen, "fps": fps}
+    return plan.frames, style, dict(where, reads=inputs), chosen, plan
 
 
 def _paint_video(checked, args) -> None:

@@ -406,3 +406,30 @@ def test_the_command_line_paints_a_clip_and_names_bad_input(tmp_path, capsys):
     # Finished: the checkpoint and the frames kept for a resume are gone; the inputs stay.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "frames", "painted.gif"]
     assert len(list(frames.iterdir())) == 2
+
+
+def test_the_command_line_decodes_a_clips_frames_once(tmp_path, monkeypatch, capsys):
+    from keras_nst.cli import main
+
+    clip = tmp_path / "clip.gif"
+    video.write_frames(clip, _clip()[:2], 5.0)
+    calls = []
+    read_frames = video.read_frames
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return read_frames(*args, **kwargs)
+
+    monkeypatch.setattr(video, "read_frames", counting)
+    output = tmp_path / "painted.gif"
+    argv = ["video", str(clip), str(EXAMPLES / "starry_night.jpg"), "-o", str(output)]
+    argv += ["--size", "32", "--steps", "2", "--frame-steps", "1", "--min-size", "0"]
+    argv += ["--weights", "random", "--quiet", "--content-layers", "block2_conv2"]
+    argv += ["--style-layers", "block1_conv1=0.5,block2_conv1=0.5"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert calls == [str(clip)]
+    frames, fps = read_frames(output)
+    assert len(frames) == 2 and fps == pytest.approx(5.0, rel=0.05)  # the file's frame rate kept
+    # The clip is still an input no output may replace.
+    assert main([*argv[:4], str(clip), *argv[5:]]) == 2
+    assert "`--output` would write over the `INPUT` input" in capsys.readouterr().err
