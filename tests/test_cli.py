@@ -255,7 +255,7 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(
         str(style_path),
         *TINY[:2],
         "--steps",
-        "300",
+        "120",
         *TINY[4:],
         "--precision",
         "float32",
@@ -273,7 +273,7 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(
     )
     try:
         # The CLI announces the painting once its signal handlers are in place.
-        assert process.stdout.readline().startswith("Painting steps 1 to 300")
+        assert process.stdout.readline().startswith("Painting steps 1 to 120")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=300)
     finally:
@@ -282,8 +282,8 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "stopped by SIGINT at step" in lines[0], stderr
     assert "--resume cut.checkpoint" in lines[0]
-    stopped_at = int(re.search(r"at step (\d+) of 300", lines[0]).group(1))
-    assert 0 < stopped_at < 300
+    stopped_at = int(re.search(r"at step (\d+) of 120", lines[0]).group(1))
+    assert 0 < stopped_at < 120
     assert (tmp_path / "cut.png").exists() and (
         tmp_path / "cut.checkpoint" / "checkpoint.npz"
     ).exists()
@@ -307,7 +307,7 @@ def test_sigint_stops_cleanly_and_resume_matches_an_uninterrupted_run(
         timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert f"Painting steps {stopped_at + 1} to 300" in resumed.stdout
+    assert f"Painting steps {stopped_at + 1} to 120" in resumed.stdout
     straight = main(["stylize", *common, "-o", str(tmp_path / "straight.png")])
     assert straight == 0
     np.testing.assert_array_equal(
