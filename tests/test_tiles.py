@@ -112,7 +112,7 @@ def _loss_and_gradient(model, image, rows=None):
         for keep in (True, False)
     ]
     # Every layer through conv5_1 on two large tiles: the slowest case, for `make test`.
-    + [pytest.param("mean_cov", FIVE, 400, (208, 416), 2, 2e-3, True, marks=pytest.mark.slow)],
+    + [pytest.param("mean_cov", FIVE, 400, (112, 416), 2, 2e-3, True, marks=pytest.mark.slow)],
 )
 def test_a_tiled_step_is_the_untiled_step(style_loss, layers, crop, size, tiles, tolerance, keep):
     rng = np.random.default_rng(3)
