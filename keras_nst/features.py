@@ -44,9 +44,6 @@ class WholeFeatures(FeatureSource):
     def __getitem__(self, name: str):
         return self._features[name]
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._features
-
     def moments(self, names) -> dict:
         result = {}
         for name in names:

@@ -169,22 +169,6 @@ def resize_longest_side(image: np.ndarray, size: int | None) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8)
 
 
-def load_alpha(
-    path: str | os.PathLike | Image.Image | np.ndarray, *, argument: str = "path"
-) -> np.ndarray | None:
-    """An image's transparency, `uint8` `(H, W)` (255 opaque), or `None` where it has none:
-    a painting of a photo with transparent parts keeps them (`save_image(..., alpha=)`)."""
-    if isinstance(path, np.ndarray):
-        if path.ndim == 3 and path.shape[-1] == 4:
-            alpha = _array_to_rgb(np.repeat(path[..., 3:], 3, axis=-1), argument)[..., 0]
-            return None if alpha.min() == 255 else alpha
-        return None
-    if isinstance(path, Image.Image):
-        return _pil_alpha(path)
-    with _open(path, argument) as image:
-        return _pil_alpha(image)
-
-
 def load_image(
     path: str | os.PathLike | Image.Image | np.ndarray,
     size: int | None = None,
@@ -210,14 +194,31 @@ def load_image(
         ValueError: the file is missing, unreadable, corrupt, too large to decode safely, or the
             array has the wrong shape or values; or `size` is not a positive integer.
     """
+    return _load(path, size, argument, alpha=False)[0]
+
+
+def load_image_and_alpha(
+    path: str | os.PathLike | Image.Image | np.ndarray, *, argument: str = "path"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`load_image`'s RGB, and the image's transparency from the same read of the file:
+    `uint8` `(H, W)` (255 opaque), or `None` where it has none. A painting of a photo with
+    transparent parts keeps them (`save_image(..., alpha=)`)."""
+    return _load(path, None, argument, alpha=True)
+
+
+def _load(path, size, argument: str, alpha: bool):
+    """(RGB, alpha or None) from one read; the alpha only where asked for."""
     size = check_size(size)
     if isinstance(path, np.ndarray):
         rgb = _array_to_rgb(path, argument)
+        transparency = _array_alpha(path, argument) if alpha else None
     elif isinstance(path, Image.Image):
         rgb = _pil_to_rgb(path)
+        transparency = _pil_alpha(path) if alpha else None
     elif isinstance(path, (str, os.PathLike)):
         with _open(path, argument) as image:
             rgb = _pil_to_rgb(image)
+            transparency = _pil_alpha(image) if alpha else None
     else:
         raise ValueError(
             f"`{argument}` must be a file path, a PIL image or a numpy array. "
@@ -225,7 +226,15 @@ def load_image(
         )
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ValueError(f"`{argument}` image is empty. Received: {argument}={_describe(path)}")
-    return resize_longest_side(rgb, size)
+    return resize_longest_side(rgb, size), transparency
+
+
+def _array_alpha(array: np.ndarray, argument: str) -> np.ndarray | None:
+    """An `(H, W, 4)` array's alpha channel as `uint8`, or `None` (no channel, or opaque)."""
+    if array.ndim != 3 or array.shape[-1] != 4:
+        return None
+    alpha = _array_to_rgb(np.repeat(array[..., 3:], 3, axis=-1), argument)[..., 0]
+    return None if alpha.min() == 255 else alpha
 
 
 def to_uint8(image: Any) -> np.ndarray:

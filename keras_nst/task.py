@@ -21,7 +21,12 @@ from PIL import Image
 
 from keras_nst import colour, memory, vgg19
 from keras_nst import settings as settings_lib
-from keras_nst.images import load_alpha, load_image, resize_longest_side, resized_shape
+from keras_nst.images import (
+    load_image,
+    load_image_and_alpha,
+    resize_longest_side,
+    resized_shape,
+)
 from keras_nst.settings import (  # noqa: F401  (re-exported: where users found them before)
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
@@ -132,8 +137,8 @@ class StyleTask:
         self.size = settings_lib.check_size_or_auto(values["size"], "size")
         self.content = content
         self.style = style
-        self._content_source = _check_source(load_image(content, argument="content"), "content")
-        self._content_alpha = load_alpha(content, argument="content")
+        source, self._content_alpha = load_image_and_alpha(content, argument="content")
+        self._content_source = _check_source(source, "content")
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
         if not styles:
             raise ValueError("`style` must name at least one style image. Received: style=[]")

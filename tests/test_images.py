@@ -205,7 +205,10 @@ def test_a_long_output_name_still_writes_atomically(tmp_path, rng):
 def test_a_photos_transparency_is_read_and_kept_where_the_format_can(tmp_path):
     import warnings
 
-    from keras_nst.images import load_alpha
+    from keras_nst.images import load_image_and_alpha
+
+    def load_alpha(image, argument="path"):
+        return load_image_and_alpha(image, argument=argument)[1]
 
     rgba = np.zeros((40, 60, 4), np.uint8)
     rgba[..., :3] = 90
