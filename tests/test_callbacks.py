@@ -115,16 +115,9 @@ def test_hparams_dashboard_shows_metric_values_at_either_root(painted, root):
 def test_progress_bar_shows_the_main_losses_only(content_path, style_path, capsys):
     import re
 
-    task = StyleTask(
-        content_path,
-        style_path,
-        size=32,
-        content_layers=TINY_CONTENT_LAYERS,
-        style_layers=TINY_STYLE_LAYERS,
-    )
-    model = StyleTransferModel(task, weights=None)
-    model.compile()
     from keras_nst.callbacks import StyleProgbarLogger
+
+    task, model = _bar_model(content_path, style_path)
 
     history = model.fit(
         task, epochs=1, steps_per_epoch=3, verbose=1, callbacks=[StyleProgbarLogger()]
