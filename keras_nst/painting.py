@@ -245,7 +245,7 @@ def build_model(
     with scope:
         model = StyleTransferModel(
             task,
-            weights=_resolve_weights(values["weights"]),
+            weights=weights_lib.resolve_weights(values["weights"]),
             pooling=values["pooling"],
             precision=values["precision"],
             padding=values["padding"],
@@ -395,11 +395,6 @@ def check(
     schedule = _schedule(task, values, schedule)
     stage_tiles(task, values, schedule, available)  # refuses only what cannot fit at all
     return values
-
-
-def _resolve_weights(weights):
-    """`"auto"`: the first source that can be had (`weights.resolve_weights`)."""
-    return weights_lib.resolve_weights(weights)
 
 
 def stylize(
