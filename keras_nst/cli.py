@@ -284,10 +284,6 @@ def _add_common(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
 def _fail(message: str, code: int) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
@@ -678,7 +674,8 @@ def _start_tensorflow() -> None:
 def _warn(message, category, filename, lineno, file=None, line=None):
     if issubclass(category, RuntimeWarning):
         print(
-            f"{PROG}: warning: {settings_lib.to_command_line(_one_line(message))}", file=sys.stderr
+            f"{PROG}: warning: {settings_lib.to_command_line(settings_lib.one_line(message))}",
+            file=sys.stderr,
         )
 
 
@@ -687,31 +684,31 @@ def _run(check, paint, args) -> int:
     try:
         checked = check(args)
     except taskfile.TaskFileError as error:
-        return _fail(_one_line(error), EXIT_USAGE)
+        return _fail(settings_lib.one_line(error), EXIT_USAGE)
     except (ValueError, OSError) as error:
-        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_USAGE)
+        return _fail(settings_lib.to_command_line(settings_lib.one_line(error)), EXIT_USAGE)
     except weights_lib.WeightsUnavailableError as error:
-        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_FAILURE)
+        return _fail(settings_lib.to_command_line(settings_lib.one_line(error)), EXIT_FAILURE)
     _start_tensorflow()
     previous = warnings.showwarning
     warnings.showwarning = _warn
     try:
         paint(checked, args)
     except ValueError as error:
-        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_USAGE)
+        return _fail(settings_lib.to_command_line(settings_lib.one_line(error)), EXIT_USAGE)
     except weights_lib.WeightsUnavailableError as error:
-        return _fail(settings_lib.to_command_line(_one_line(error)), EXIT_FAILURE)
+        return _fail(settings_lib.to_command_line(settings_lib.one_line(error)), EXIT_FAILURE)
     except _Stopped as stopped:
         if stopped.asked:  # the user stopped it: no error
-            print(f"{PROG}: {_one_line(stopped)}", file=sys.stderr)
+            print(f"{PROG}: {settings_lib.one_line(stopped)}", file=sys.stderr)
             return stopped.code
-        return _fail(_one_line(stopped), stopped.code)
+        return _fail(settings_lib.one_line(stopped), stopped.code)
     except KeyboardInterrupt:
         return _fail(
             "aborted; files written so far (checkpoints included) are intact", EXIT_INTERRUPTED
         )
     except OSError as error:  # a full disk, a lost mount: WriteError names the file
-        return _fail(_one_line(error), EXIT_FAILURE)
+        return _fail(settings_lib.one_line(error), EXIT_FAILURE)
     finally:
         warnings.showwarning = previous
     return 0
@@ -727,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except _UsageError as error:
-        return _fail(_one_line(error), EXIT_USAGE)
+        return _fail(settings_lib.one_line(error), EXIT_USAGE)
     args.argv = list(argv)
     if args.command == "stylize":
         return _run(_check_stylize, _paint, args)

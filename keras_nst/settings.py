@@ -672,6 +672,11 @@ COMMAND_LINE_ARGUMENTS = {
 }
 
 
+def one_line(error: BaseException) -> str:
+    """An error's message on one line, as the command line and task files print it."""
+    return " ".join(str(error).split())
+
+
 def to_command_line(message: str) -> str:
     """Rewrites a library error for the command line: `style_size` becomes `--style-size`,
     `content` becomes `CONTENT`, so that a message names what the user typed."""

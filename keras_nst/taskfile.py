@@ -26,10 +26,6 @@ class TaskFileError(ValueError):
     """A task file's mistake, already in the file's own vocabulary (its keys)."""
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
 def _load(file: Path, path: str) -> dict:
     try:
         if file.suffix.lower() == ".toml":
@@ -44,7 +40,8 @@ def _load(file: Path, path: str) -> dict:
             raise ValueError("the name must end in .toml or .json")
     except (ValueError, UnicodeDecodeError) as error:  # TOMLDecodeError is a ValueError
         raise TaskFileError(
-            f"`--task` file could not be read ({_one_line(error)}). Received: --task='{path}'"
+            f"`--task` file could not be read ({settings_lib.one_line(error)}). "
+            f"Received: --task='{path}'"
         ) from None
     if not isinstance(values, dict):
         raise TaskFileError(
@@ -61,7 +58,9 @@ def _check_value(setting, value, path: str) -> None:
         else:
             setting.check(value, setting.name)
     except ValueError as error:
-        raise TaskFileError(f"`--task` file: {_one_line(error)} in --task='{path}'") from None
+        raise TaskFileError(
+            f"`--task` file: {settings_lib.one_line(error)} in --task='{path}'"
+        ) from None
 
 
 def read(path: str, table: tuple = settings_lib.SETTINGS) -> dict:
